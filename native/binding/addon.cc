@@ -1,0 +1,231 @@
+// The N-API surface of the C++ core. Context-aware: no global JS handles; per-environment state
+// lives in the Addon instance, so the module loads in several worker_threads at once.
+#include <napi.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "../core/random.h"
+#include "../kernels/dnnl_util.h"
+#include "../kernels/kernel.h"
+#include "../ops/infer.h"
+#include "convert.h"
+
+namespace hodu {
+
+namespace {
+
+Napi::Array desc_to_js(Napi::Env env, const TensorDesc& d) {
+  Napi::Array a = Napi::Array::New(env, 4);
+  a.Set(0u, Napi::Number::New(env, (double)d.dtype));
+  a.Set(1u, shape_to_js(env, d.shape));
+  a.Set(2u, shape_to_js(env, d.strides));
+  a.Set(3u, Napi::Number::New(env, (double)d.offset));
+  return a;
+}
+
+struct BoundInput {
+  TensorDesc desc;
+  const char* data;  // points at element `desc.offset`
+};
+
+// input = [ArrayBuffer, dtype, shape, strides, offset]; checks that every reachable element lies
+// inside the buffer, so a malformed descriptor can never read out of bounds.
+BoundInput read_bound_input(const Napi::Value& v, size_t index) {
+  if (!v.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "input ", index, ": expected [buffer, dtype, shape, strides, offset]");
+  Napi::Array a = v.As<Napi::Array>();
+  Napi::Value b = a.Get(0u);
+  if (!b.IsArrayBuffer()) fail(ErrorCode::INVALID_ARGUMENT, "input ", index, ": expected an ArrayBuffer");
+  Napi::ArrayBuffer ab = b.As<Napi::ArrayBuffer>();
+  BoundInput r{read_desc(a, 1), nullptr};
+  size_t es = dtype_size(r.desc.dtype);
+  if (r.desc.numel() > 0) {
+    int64_t last = r.desc.offset;
+    for (int i = 0; i < r.desc.ndim(); i++) {
+      if (r.desc.strides[i] < 0) fail(ErrorCode::INVALID_ARGUMENT, "input ", index, ": negative stride");
+      last += (r.desc.shape[i] - 1) * r.desc.strides[i];
+    }
+    if ((uint64_t)(last + 1) * es > ab.ByteLength())
+      fail(ErrorCode::INVALID_ARGUMENT, "input ", index, ": descriptor reaches past the end of its buffer (a disposed tensor?)");
+  }
+  r.data = (const char*)ab.Data() + (size_t)r.desc.offset * es;
+  return r;
+}
+
+Napi::ArrayBuffer new_buffer(Napi::Env env, size_t bytes) {
+  // V8 owns the memory: it is reported to the GC and freed with the buffer (no deferred finalizers).
+  napi_value v;
+  napi_status st = napi_create_arraybuffer(env, bytes ? bytes : 1, nullptr, &v);
+  if (st != napi_ok) {
+    // clear a pending exception (e.g. RangeError) and report our own
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(env, &ex);
+    }
+    fail(ErrorCode::INTERNAL, "out of memory: cannot allocate ", bytes, " bytes");
+  }
+  return Napi::ArrayBuffer(env, v);
+}
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) {
+    DefineAddon(exports, {
+                             InstanceMethod("opTable", &Addon::OpTable),
+                             InstanceMethod("infer", &Addon::Infer),
+                             InstanceMethod("exec", &Addon::Exec),
+                             InstanceMethod("kernelImpl", &Addon::KernelImpl),
+                             InstanceMethod("fillRandom", &Addon::FillRandom),
+                             InstanceMethod("detach", &Addon::Detach),
+                             InstanceMethod("info", &Addon::Info),
+                         });
+  }
+
+ private:
+  Napi::Value OpTable(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = Napi::Array::New(env, kNumOps);
+    for (int i = 0; i < kNumOps; i++) {
+      const OpInfo& o = op_info((OpCode)i);
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("name", o.name);
+      e.Set("arity", o.arity);
+      e.Set("attrs", o.attrs);
+      a.Set((uint32_t)i, e);
+    }
+    return a;
+  }
+
+  static OpCode read_op(const Napi::Value& v) {
+    if (!v.IsNumber()) fail(ErrorCode::INVALID_ARGUMENT, "opcode must be a number");
+    int code = v.As<Napi::Number>().Int32Value();
+    if (!opcode_valid(code)) fail(ErrorCode::INVALID_ARGUMENT, "unknown opcode ", code);
+    return (OpCode)code;
+  }
+
+  static std::vector<TensorDesc> read_descs(const Napi::Value& v) {
+    if (!v.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "inputs: expected an array");
+    Napi::Array a = v.As<Napi::Array>();
+    std::vector<TensorDesc> r;
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "inputs: element ", i, " is not a descriptor");
+      r.push_back(read_desc(e.As<Napi::Array>(), 0));
+    }
+    return r;
+  }
+
+  // infer(opcode, attrs, [[dtype, shape, strides, offset], ...]) -> [dtype, shape, strides, offset, isView]
+  Napi::Value Infer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      OpCode op = read_op(info[0]);
+      Attrs attrs = read_attrs(info[1]);
+      InferResult r = infer(op, attrs, read_descs(info[2]));
+      Napi::Array a = desc_to_js(env, r.out);
+      a.Set(4u, Napi::Boolean::New(env, r.is_view));
+      return a;
+    });
+  }
+
+  // exec(opcode, attrs, [[buffer, dtype, shape, strides, offset], ...])
+  //   -> [buffer, dtype, shape] for a computed result, [null, dtype, shape, strides, offset] for a view
+  Napi::Value Exec(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      OpCode op = read_op(info[0]);
+      Attrs attrs = read_attrs(info[1]);
+      if (!info[2].IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "inputs: expected an array");
+      Napi::Array arr = info[2].As<Napi::Array>();
+      std::vector<BoundInput> ins;
+      std::vector<TensorDesc> descs;
+      for (uint32_t i = 0; i < arr.Length(); i++) {
+        ins.push_back(read_bound_input(arr.Get(i), i));
+        descs.push_back(ins.back().desc);
+      }
+      InferResult r = infer(op, attrs, descs);
+      if (r.is_view) {
+        Napi::Array a = Napi::Array::New(env, 5);
+        a.Set(0u, env.Null());
+        a.Set(1u, Napi::Number::New(env, (double)r.out.dtype));
+        a.Set(2u, shape_to_js(env, r.out.shape));
+        a.Set(3u, shape_to_js(env, r.out.strides));
+        a.Set(4u, Napi::Number::New(env, (double)r.out.offset));
+        return a;
+      }
+      Napi::ArrayBuffer out = new_buffer(env, r.out.nbytes());
+      if (r.out.numel() > 0) {
+        KernelSpec spec{op, attrs, descs, r.out};
+        for (auto& d : spec.inputs) d.offset = 0;
+        std::unique_ptr<Kernel> k = make_kernel(spec);
+        std::vector<const void*> ptrs;
+        for (auto& b : ins) ptrs.push_back(b.data);
+        run_once(*k, ptrs.data(), out.Data());
+      }
+      Napi::Array a = Napi::Array::New(env, 3);
+      a.Set(0u, out);
+      a.Set(1u, Napi::Number::New(env, (double)r.out.dtype));
+      a.Set(2u, shape_to_js(env, r.out.shape));
+      return a;
+    });
+  }
+
+  // kernelImpl(opcode, attrs, descs) -> the implementation string the kernel would use
+  Napi::Value KernelImpl(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      OpCode op = read_op(info[0]);
+      Attrs attrs = read_attrs(info[1]);
+      std::vector<TensorDesc> descs = read_descs(info[2]);
+      InferResult r = infer(op, attrs, descs);
+      if (r.is_view) return Napi::String::New(env, "view");
+      for (auto& d : descs) d.offset = 0;
+      KernelSpec spec{op, attrs, descs, r.out};
+      return Napi::String::New(env, make_kernel(spec)->impl());
+    });
+  }
+
+  // fillRandom(buffer, dtype, kind, a, b, seedHi, seedLo)
+  Napi::Value FillRandom(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (!info[0].IsArrayBuffer()) fail(ErrorCode::INVALID_ARGUMENT, "fillRandom: expected an ArrayBuffer");
+      Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+      DType t = (DType)info[1].As<Napi::Number>().Int32Value();
+      if (t != DType::F32 && t != DType::F64) fail(ErrorCode::INVALID_ARGUMENT, "fillRandom: dtype must be f32 or f64");
+      int kind = info[2].As<Napi::Number>().Int32Value();
+      double a = info[3].As<Napi::Number>().DoubleValue(), b = info[4].As<Napi::Number>().DoubleValue();
+      uint64_t seed = ((uint64_t)info[5].As<Napi::Number>().Uint32Value() << 32) | info[6].As<Napi::Number>().Uint32Value();
+      fill_random(ab.Data(), t, (int64_t)(ab.ByteLength() / dtype_size(t)), kind == 0 ? RandomKind::Normal : RandomKind::Uniform,
+                  a, b, seed);
+      return env.Undefined();
+    });
+  }
+
+  // detach(buffer): releases the memory of a V8-owned ArrayBuffer now (dispose()).
+  Napi::Value Detach(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info[0].IsArrayBuffer()) {
+      Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+      if (!ab.IsDetached()) ab.Detach();
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    const dnnl_version_t* v = dnnl_version();
+    o.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+    o.Set("threads", max_threads());
+    return o;
+  }
+};
+
+}  // namespace
+
+}  // namespace hodu
+
+using HoduAddon = hodu::Addon;
+NODE_API_NAMED_ADDON(hodu, HoduAddon)

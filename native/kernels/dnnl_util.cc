@@ -1,0 +1,87 @@
+#include "dnnl_util.h"
+
+#include <omp.h>
+
+#include <cstdlib>
+
+namespace hodu {
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream s(cpu_engine());
+  return s;
+}
+
+bool dnnl_dtype(DType t, dnnl::memory::data_type* out) {
+  using dt = dnnl::memory::data_type;
+  switch (t) {
+    case DType::F32: *out = dt::f32; return true;
+    case DType::F16: *out = dt::f16; return true;
+    case DType::BF16: *out = dt::bf16; return true;
+    case DType::I32: *out = dt::s32; return true;
+    case DType::I8: *out = dt::s8; return true;
+    case DType::U8: *out = dt::u8; return true;
+    default: return false;
+  }
+}
+
+dnnl::memory::desc plain_md(DType t, const Shape& shape, const Shape& strides) {
+  dnnl::memory::data_type dt;
+  if (!dnnl_dtype(t, &dt)) fail(ErrorCode::INTERNAL, "oneDNN has no data type for ", dtype_name(t));
+  if (shape.empty()) return dnnl::memory::desc({1}, dt, dnnl::memory::dims{1});
+  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()), dt,
+                            dnnl::memory::dims(strides.begin(), strides.end()));
+}
+
+dnnl::memory::desc plain_md(const TensorDesc& d) { return plain_md(d.dtype, d.shape, d.strides); }
+
+bool is_ref_impl(const std::string& impl) { return impl.find("ref") != std::string::npos; }
+
+int max_threads() {
+  static int n = [] {
+    int m = omp_get_max_threads();
+    return m > 0 ? m : 1;
+  }();
+  return n;
+}
+
+int pick_threads(double work) { return work < 256.0 * 1024.0 ? 1 : max_threads(); }
+
+ThreadScope::ThreadScope(int n) : prev_(omp_get_max_threads()) {
+  if (n != prev_) omp_set_num_threads(n);
+}
+ThreadScope::~ThreadScope() {
+  if (omp_get_max_threads() != prev_) omp_set_num_threads(prev_);
+}
+
+void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args) {
+  try {
+    auto& s = thread_stream();
+    p.execute(s, args);
+    s.wait();
+  } catch (const HoduError&) {
+    throw;
+  } catch (...) {
+    rethrow_dnnl("oneDNN execute");
+  }
+}
+
+void rethrow_dnnl(const char* what) {
+  try {
+    throw;
+  } catch (const HoduError&) {
+    throw;
+  } catch (const dnnl::error& e) {
+    fail(ErrorCode::INTERNAL, what, ": oneDNN error: ", e.what(), " (status ", (int)e.status, ")");
+  } catch (const std::bad_alloc&) {
+    fail(ErrorCode::INTERNAL, what, ": out of memory");
+  } catch (const std::exception& e) {
+    fail(ErrorCode::INTERNAL, what, ": ", e.what());
+  }
+}
+
+}  // namespace hodu

@@ -1,0 +1,48 @@
+// oneDNN plumbing shared by the kernels: the engine, per-thread streams, dtype and layout mapping,
+// thread policy, and the conversion of dnnl::error into HoduError.
+#pragma once
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <string>
+
+#include "../core/tensor_desc.h"
+
+namespace hodu {
+
+dnnl::engine& cpu_engine();
+dnnl::stream& thread_stream();  // one stream per OS thread (streams are not shared across threads)
+
+// oneDNN data type for a dtype, or false when oneDNN has none (f64, wide ints, u16...).
+bool dnnl_dtype(DType t, dnnl::memory::data_type* out);
+
+// A plain (strided) memory descriptor with the desc's shape and strides. Rank 0 becomes {1}.
+dnnl::memory::desc plain_md(const TensorDesc& d);
+dnnl::memory::desc plain_md(DType t, const Shape& shape, const Shape& strides);
+
+// True when a primitive descriptor picked oneDNN's slow reference implementation.
+bool is_ref_impl(const std::string& impl_info);
+
+// Thread policy: 1 thread for small nodes (an OpenMP fork/join costs ~4 µs here), all otherwise.
+// `work` is an estimate of bytes moved or flops.
+int pick_threads(double work);
+int max_threads();
+
+// Sets the calling thread's OpenMP thread count for a scope (the ICV is per thread).
+class ThreadScope {
+ public:
+  explicit ThreadScope(int n);
+  ~ThreadScope();
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int prev_;
+};
+
+// Executes a primitive on this thread's stream and waits; dnnl::error becomes HoduError(INTERNAL).
+void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
+
+// Rethrows a dnnl::error (or anything) as HoduError with context.
+[[noreturn]] void rethrow_dnnl(const char* what);
+
+}  // namespace hodu

@@ -1,0 +1,57 @@
+// The kernel interface shared by eager mode and the script interpreter.
+//
+// A Kernel is made once from a KernelSpec (op, attributes, input descriptors, output descriptor):
+// that is where oneDNN primitives are created, layouts chosen and thread counts decided. run() only
+// binds pointers and executes, so an interpreter can make kernels at compile time and run them many
+// times; eager mode makes one and runs it once (oneDNN's primitive cache keeps that cheap).
+#pragma once
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/op.h"
+#include "../core/tensor_desc.h"
+
+namespace hodu {
+
+struct KernelSpec {
+  OpCode op;
+  Attrs attrs;
+  // Shapes, dtypes and strides (in elements) as the kernel will read them. Offsets are ignored:
+  // the pointers handed to run() already point at each input's first element.
+  std::vector<TensorDesc> inputs;
+  TensorDesc output;  // always contiguous row-major
+};
+
+struct ExecContext {
+  void* scratchpad = nullptr;  // at least Kernel::scratchpad_bytes(), 64-byte aligned
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  // inputs[i] points at element 0 of input i; output is contiguous, output.nbytes() long.
+  // May throw HoduError (e.g. an index out of range); must never abort the process.
+  virtual void run(const void* const* inputs, void* output, const ExecContext& ctx) = 0;
+  virtual size_t scratchpad_bytes() const { return 0; }
+  // What executes: "onednn:<impl_info_str>" or "loop:<name>"; tests assert no "ref" is used.
+  virtual std::string impl() const = 0;
+};
+
+using KernelFactory = std::unique_ptr<Kernel> (*)(const KernelSpec&);
+
+// Kernel files register their factories at static-init time:
+//   static KernelRegistrar reg({OpCode::Add, OpCode::Sub}, &make_binary_kernel);
+// A factory may return nullptr to decline a spec; the next registered factory for the op is tried.
+struct KernelRegistrar {
+  KernelRegistrar(std::initializer_list<OpCode> ops, KernelFactory f, int priority = 0);
+};
+
+// Makes the kernel for a spec (highest priority factory that accepts it). INTERNAL if none does.
+std::unique_ptr<Kernel> make_kernel(const KernelSpec& spec);
+
+// Runs a kernel once on this thread with a thread-local scratchpad (eager mode).
+void run_once(Kernel& k, const void* const* inputs, void* output);
+
+}  // namespace hodu
