@@ -1,0 +1,38 @@
+import { HoduError, ErrorCode, describe } from './errors';
+
+/** Where a script runs. `Device.CPU` or `Device.CUDA(index)`. */
+export class Device {
+  private constructor(
+    readonly kind: 'cpu' | 'cuda',
+    readonly index: number,
+  ) {}
+
+  static readonly CPU: Device = new Device('cpu', 0);
+
+  static CUDA(index = 0): Device {
+    if (!Number.isInteger(index) || index < 0)
+      throw new HoduError(ErrorCode.INVALID_ARGUMENT, `Device.CUDA: index must be a non-negative integer, got ${describe(index)}`);
+    return new Device('cuda', index);
+  }
+
+  get isCpu(): boolean {
+    return this.kind === 'cpu';
+  }
+  get isCuda(): boolean {
+    return this.kind === 'cuda';
+  }
+
+  equals(other: Device): boolean {
+    return this.kind === other.kind && this.index === other.index;
+  }
+
+  toString(): string {
+    return this.kind === 'cpu' ? 'cpu' : `cuda:${this.index}`;
+  }
+}
+
+/** Which compiler runs a script: the oneDNN interpreter (HODU) or OpenXLA through PJRT (XLA). */
+export enum Backend {
+  HODU = 'hodu',
+  XLA = 'xla',
+}

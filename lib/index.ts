@@ -1,0 +1,17 @@
+// Public surface of hodu. Everything users import comes from here.
+export { DType } from './dtype';
+export { Device, Backend } from './device';
+export { HoduError, ErrorCode } from './errors';
+export { Tensor, concat, where } from './tensor';
+export type { Shape, TensorLike, NestedArray, Conv2dOptions, Pool2dOptions } from './tensor';
+export { manualSeed } from './random';
+export { binding as _native } from './native';
+
+/** Library and native versions. */
+export function versions(): { hodu: string; onednn: string; threads: number } {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const pkg = require('../package.json') as { version: string };
+  const { binding } = require('./native') as typeof import('./native');
+  const i = binding.info();
+  return { hodu: pkg.version, onednn: i.onednn, threads: i.threads };
+}
