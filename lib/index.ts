@@ -15,3 +15,6 @@ export function versions(): { hodu: string; onednn: string; threads: number } {
   const i = binding.info();
   return { hodu: pkg.version, onednn: i.onednn, threads: i.threads };
 }
+export { Builder } from './builder';
+export { Script } from './script';
+export type { TensorInfo, CompileOptions, PlanInfo } from './script';

@@ -9,6 +9,7 @@
 #include "../kernels/kernel.h"
 #include "../ops/infer.h"
 #include "convert.h"
+#include "script_wrap.h"
 
 namespace hodu {
 
@@ -80,6 +81,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("detach", &Addon::Detach),
                              InstanceMethod("info", &Addon::Info),
                          });
+    register_script_functions(env, exports);
   }
 
  private:

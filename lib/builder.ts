@@ -1,0 +1,70 @@
+// Builder: while active, every tensor op is recorded into a graph instead of running.
+import { ErrorCode, HoduError, describe, invalidArg } from './errors';
+import { hooks } from './hooks';
+import { GraphRecorder } from './ir/graph';
+import { encodeGraph } from './ir/encode';
+import { Script } from './script';
+import { Tensor } from './tensor';
+
+type State = 'new' | 'active' | 'ended';
+
+export class Builder {
+  readonly name: string;
+  private state: State = 'new';
+  /** @internal */ readonly _graph: GraphRecorder;
+
+  constructor(name: string) {
+    if (typeof name !== 'string' || name.length === 0) throw invalidArg(`Builder: name must be a non-empty string, got ${describe(name)}`);
+    this.name = name;
+    this._graph = new GraphRecorder(name);
+  }
+
+  /** True while some builder of this JS realm is recording. */
+  static isActive(): boolean {
+    return hooks.recorder !== null;
+  }
+
+  /** Starts recording. One builder may be active at a time; an ended builder cannot restart. */
+  start(): this {
+    if (this.state === 'ended') throw new HoduError(ErrorCode.BUILDER_ENDED, `builder '${this.name}' has ended and cannot be started again`);
+    if (hooks.recorder !== null)
+      throw new HoduError(
+        ErrorCode.BUILDER_ALREADY_ACTIVE,
+        hooks.recorder === this._graph
+          ? `builder '${this.name}' is already active`
+          : `another builder ('${(hooks.recorder as GraphRecorder).owner}') is active; end it before starting '${this.name}'`,
+      );
+    hooks.recorder = this._graph;
+    this.state = 'active';
+    return this;
+  }
+
+  /** Stops recording. */
+  end(): this {
+    if (this.state !== 'active' || hooks.recorder !== this._graph)
+      throw new HoduError(ErrorCode.BUILDER_INACTIVE, `builder '${this.name}' is not active (call start() first)`);
+    hooks.recorder = null;
+    this.state = 'ended';
+    return this;
+  }
+
+  get isEnded(): boolean {
+    return this.state === 'ended';
+  }
+
+  /** Marks a tensor of this graph (or a concrete tensor, as a constant) as a named output. */
+  addOutput(name: string, tensor: Tensor): this {
+    if (this.state === 'new') throw new HoduError(ErrorCode.BUILDER_INACTIVE, `builder '${this.name}' has not been started`);
+    this._graph.addOutput(name, tensor);
+    return this;
+  }
+
+  /** The recorded graph as a Script (ends the builder if it is still active). */
+  build(): Script {
+    if (this.state === 'new') throw new HoduError(ErrorCode.BUILDER_INACTIVE, `builder '${this.name}' has not been started`);
+    if (this.state === 'active') this.end();
+    if (this._graph.outputs.length === 0) throw invalidArg(`builder '${this.name}' has no outputs (call addOutput before build)`);
+    const ir = encodeGraph(this._graph.values, this._graph.outputs);
+    return Script._create(this.name, ir, this._graph.constants.slice());
+  }
+}

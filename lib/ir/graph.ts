@@ -1,0 +1,127 @@
+// The graph a Builder records: values in topological order (inputs, constants, op outputs) and
+// named outputs. Recording asks the native core for each op's output shape and dtype (the same
+// infer() that validates eager calls and the compiled IR), so a bad op fails at the call site.
+import { DType, dtypeCode, dtypeFromCode } from '../dtype';
+import { ErrorCode, HoduError, invalidArg } from '../errors';
+import { hooks, Recorder } from '../hooks';
+import { NativeDesc, binding, call, opcode } from '../native';
+import { Tensor } from '../tensor';
+
+export const enum ValueKind {
+  Input = 0,
+  Constant = 1,
+  Op = 2,
+}
+
+export interface IrValue {
+  kind: ValueKind;
+  dtype: DType;
+  shape: number[];
+  name?: string; // Input
+  constant?: number; // Constant: index into constants
+  op?: number; // Op: opcode
+  inputs?: number[]; // Op
+  attrs?: number[]; // Op
+}
+
+export interface IrOutput {
+  name: string;
+  value: number;
+}
+
+function contiguousStrides(shape: number[]): number[] {
+  const st = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc *= Math.max(shape[i], 1);
+  }
+  return st;
+}
+
+/** Runs f with recording switched off (to read or copy concrete tensors while a builder is active). */
+export function eager<T>(f: () => T): T {
+  const saved = hooks.recorder;
+  hooks.recorder = null;
+  try {
+    return f();
+  } finally {
+    hooks.recorder = saved;
+  }
+}
+
+/** The bytes of a concrete tensor in row-major order (a copy). */
+export function tensorBytes(t: Tensor): ArrayBuffer {
+  return eager(() => {
+    const c = t.contiguous();
+    const a = c.toTypedArray();
+    const out = a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
+    if (c !== t) c.dispose();
+    return out;
+  });
+}
+
+export class GraphRecorder implements Recorder {
+  readonly values: IrValue[] = [];
+  readonly constants: ArrayBuffer[] = [];
+  readonly outputs: IrOutput[] = [];
+  private readonly constantOf = new WeakMap<Tensor, number>();
+  private readonly inputNames = new Set<string>();
+
+  constructor(readonly owner: string) {}
+
+  /** The value id of a tensor used by an op: its node, or a new constant for a concrete tensor. */
+  valueOf(t: Tensor): number {
+    t._check();
+    if (t._graph === this) return t._node;
+    if (t._graph !== null)
+      throw invalidArg(`a tensor recorded by another builder cannot be used in builder '${this.owner}'`);
+    const known = this.constantOf.get(t);
+    if (known !== undefined) return known;
+    this.constants.push(tensorBytes(t));
+    const id = this.values.length;
+    this.values.push({ kind: ValueKind.Constant, dtype: t.dtype, shape: t.shape.slice(), constant: this.constants.length - 1 });
+    this.constantOf.set(t, id);
+    return id;
+  }
+
+  private symbolic(id: number): Tensor {
+    const v = this.values[id];
+    const t = Tensor._make(null, v.dtype, v.shape);
+    t._node = id;
+    t._graph = this;
+    return t;
+  }
+
+  record(op: string, inputs: Tensor[], attrs: number[]): Tensor {
+    const ids = inputs.map((t) => this.valueOf(t));
+    const code = opcode(op);
+    const descs: NativeDesc[] = ids.map((id) => {
+      const v = this.values[id];
+      return [dtypeCode(v.dtype), v.shape, contiguousStrides(v.shape), 0];
+    });
+    const r = call(() => binding.infer(code, attrs, descs));
+    const id = this.values.length;
+    this.values.push({ kind: ValueKind.Op, dtype: dtypeFromCode(r[0]), shape: r[1], op: code, inputs: ids, attrs: attrs.slice() });
+    const out = this.symbolic(id);
+    if (hooks.afterOp) hooks.afterOp(op, inputs, attrs, out);
+    return out;
+  }
+
+  input(name: string, shape: number[], dtype: DType): Tensor {
+    if (typeof name !== 'string' || name.length === 0) throw invalidArg(`Tensor.input: name must be a non-empty string, got ${String(name)}`);
+    if (this.inputNames.has(name)) throw new HoduError(ErrorCode.DUPLICATE_NAME, `Tensor.input: an input named '${name}' already exists in builder '${this.owner}'`);
+    this.inputNames.add(name);
+    const id = this.values.length;
+    this.values.push({ kind: ValueKind.Input, dtype, shape: shape.slice(), name });
+    return this.symbolic(id);
+  }
+
+  addOutput(name: string, t: Tensor): void {
+    if (typeof name !== 'string' || name.length === 0) throw invalidArg(`addOutput: name must be a non-empty string, got ${String(name)}`);
+    if (!(t instanceof Tensor)) throw invalidArg(`addOutput('${name}'): expected a Tensor`);
+    if (this.outputs.some((o) => o.name === name))
+      throw new HoduError(ErrorCode.DUPLICATE_NAME, `addOutput: an output named '${name}' already exists in builder '${this.owner}'`);
+    this.outputs.push({ name, value: this.valueOf(t) });
+  }
+}

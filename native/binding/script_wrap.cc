@@ -1,0 +1,228 @@
+#include "script_wrap.h"
+
+#include <memory>
+
+#include "../hodu/plan.h"
+#include "../ir/graph.h"
+#include "convert.h"
+
+namespace hodu {
+
+namespace {
+
+struct PlanHolder {
+  std::shared_ptr<Plan> plan;
+};
+
+std::shared_ptr<Plan> plan_of(const Napi::Value& v) {
+  if (!v.IsExternal()) fail(ErrorCode::INVALID_ARGUMENT, "expected a compiled plan handle");
+  auto* h = v.As<Napi::External<PlanHolder>>().Data();
+  if (!h || !h->plan) fail(ErrorCode::INVALID_ARGUMENT, "the compiled plan was released");
+  return h->plan;
+}
+
+std::pair<const uint8_t*, size_t> bytes_of(const Napi::Value& v, const char* what) {
+  if (v.IsArrayBuffer()) {
+    auto ab = v.As<Napi::ArrayBuffer>();
+    return {(const uint8_t*)ab.Data(), ab.ByteLength()};
+  }
+  if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    auto ab = ta.ArrayBuffer();
+    return {(const uint8_t*)ab.Data() + ta.ByteOffset(), ta.ByteLength()};
+  }
+  fail(ErrorCode::INVALID_ARGUMENT, what, ": expected an ArrayBuffer or a typed array");
+}
+
+std::vector<ConstantData> constants_of(const Napi::Value& v) {
+  if (!v.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "constants: expected an array");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<ConstantData> r;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    auto b = bytes_of(a.Get(i), "constant");
+    r.push_back({b.first, b.second});
+  }
+  return r;
+}
+
+Napi::Object desc_obj(Napi::Env env, const std::string& name, DType t, const Shape& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", name);
+  o.Set("dtype", (double)t);
+  o.Set("shape", shape_to_js(env, s));
+  return o;
+}
+
+// describeIr(bytes, constants) -> { inputs: [{name, dtype, shape}], outputs: [...] } after full validation
+Napi::Value DescribeIr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto b = bytes_of(info[0], "ir");
+    Graph g = decode_graph(b.first, b.second);
+    validate_graph(g, constants_of(info[1]));
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Array ins = Napi::Array::New(env), outs = Napi::Array::New(env);
+    for (uint32_t k = 0; k < g.input_ids.size(); k++) {
+      const Value& v = g.values[g.input_ids[k]];
+      ins.Set(k, desc_obj(env, v.name, v.dtype, v.shape));
+    }
+    for (uint32_t k = 0; k < g.outputs.size(); k++) {
+      const Value& v = g.values[g.outputs[k].value];
+      outs.Set(k, desc_obj(env, g.outputs[k].name, v.dtype, v.shape));
+    }
+    o.Set("inputs", ins);
+    o.Set("outputs", outs);
+    o.Set("values", (double)g.values.size());
+    return o;
+  });
+}
+
+// compilePlan(irBytes, constants[], {foldConstants}) -> handle
+Napi::Value CompilePlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto b = bytes_of(info[0], "ir");
+    Graph g = decode_graph(b.first, b.second);
+    std::vector<ConstantData> constants = constants_of(info[1]);
+    validate_graph(g, constants);
+    CompileOptions opts;
+    if (info.Length() > 2 && info[2].IsObject()) {
+      Napi::Object o = info[2].As<Napi::Object>();
+      if (o.Has("foldConstants")) opts.fold_constants = o.Get("foldConstants").ToBoolean();
+    }
+    auto* h = new PlanHolder{std::shared_ptr<Plan>(Plan::compile(g, constants, opts))};
+    return Napi::External<PlanHolder>::New(env, h, [](Napi::Env, PlanHolder* p) { delete p; });
+  });
+}
+
+std::vector<const void*> bind_inputs(const Plan& plan, const Napi::Value& v) {
+  if (!v.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "inputs: expected an array of buffers");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() != plan.num_inputs())
+    fail(ErrorCode::INVALID_ARGUMENT, "expected ", plan.num_inputs(), " input buffers, got ", a.Length());
+  std::vector<const void*> r;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    auto b = bytes_of(a.Get(i), "input");
+    size_t want = plan.input_desc(i).nbytes();
+    if (b.second < want) fail(ErrorCode::SHAPE_MISMATCH, "input ", i, ": ", b.second, " bytes given, ", want, " needed");
+    r.push_back(b.first);
+  }
+  return r;
+}
+
+Napi::Array alloc_outputs(Napi::Env env, const Plan& plan, std::vector<void*>& ptrs) {
+  Napi::Array outs = Napi::Array::New(env, plan.num_outputs());
+  for (uint32_t j = 0; j < plan.num_outputs(); j++) {
+    size_t bytes = plan.output_desc(j).nbytes();
+    napi_value abv;
+    if (napi_create_arraybuffer(env, bytes ? bytes : 1, nullptr, &abv) != napi_ok)
+      fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
+    Napi::ArrayBuffer ab(env, abv);
+    ptrs.push_back(ab.Data());
+    outs.Set(j, ab);
+  }
+  return outs;
+}
+
+// runPlan(handle, inputs[]) -> outputs[] (ArrayBuffers the kernels wrote into)
+Napi::Value RunPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::shared_ptr<Plan> plan = plan_of(info[0]);
+    std::vector<const void*> ins = bind_inputs(*plan, info[1]);
+    std::vector<void*> outs;
+    Napi::Array result = alloc_outputs(env, *plan, outs);
+    plan->run(ins, outs);
+    return result;
+  });
+}
+
+class RunWorker : public Napi::AsyncWorker {
+ public:
+  RunWorker(Napi::Function cb, std::shared_ptr<Plan> plan, std::vector<const void*> ins, std::vector<void*> outs,
+            Napi::Value keep_inputs, Napi::Value keep_outputs)
+      : Napi::AsyncWorker(cb, "hodu.runAsync"), plan_(std::move(plan)), ins_(std::move(ins)), outs_(std::move(outs)) {
+    // keep the buffers alive while the worker thread uses them
+    keep_in_ = Napi::Persistent(keep_inputs.As<Napi::Object>());
+    keep_out_ = Napi::Persistent(keep_outputs.As<Napi::Object>());
+  }
+  void Execute() override {
+    try {
+      plan_->run(ins_, outs_);
+    } catch (const HoduError& e) {
+      code_ = error_code_name(e.code());
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      code_ = "INTERNAL";
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { Callback().Call({Env().Null(), keep_out_.Value()}); }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("code", Napi::String::New(Env(), code_));
+    Callback().Call({err.Value()});
+  }
+
+ private:
+  std::shared_ptr<Plan> plan_;
+  std::vector<const void*> ins_;
+  std::vector<void*> outs_;
+  Napi::ObjectReference keep_in_, keep_out_;
+  std::string code_ = "INTERNAL";
+};
+
+// runPlanAsync(handle, inputs[], callback(err, outputs[])): runs on the libuv thread pool
+Napi::Value RunPlanAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::shared_ptr<Plan> plan = plan_of(info[0]);
+    std::vector<const void*> ins = bind_inputs(*plan, info[1]);
+    if (!info[2].IsFunction()) fail(ErrorCode::INVALID_ARGUMENT, "runPlanAsync: expected a callback");
+    std::vector<void*> outs;
+    Napi::Array result = alloc_outputs(env, *plan, outs);
+    auto* w = new RunWorker(info[2].As<Napi::Function>(), plan, std::move(ins), std::move(outs), info[1], result);
+    w->Queue();
+    return env.Undefined();
+  });
+}
+
+Napi::Value PlanStatsFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::shared_ptr<Plan> plan = plan_of(info[0]);
+    const PlanStats& s = plan->stats();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("steps", (double)s.steps);
+    o.Set("arenaBytes", (double)s.arena_bytes);
+    o.Set("constantBytes", (double)s.constant_bytes);
+    o.Set("scratchBytes", (double)s.scratch_bytes);
+    o.Set("folded", (double)s.folded);
+    o.Set("views", (double)s.views);
+    Napi::Array impls = Napi::Array::New(env, s.impls.size());
+    for (uint32_t i = 0; i < s.impls.size(); i++) impls.Set(i, s.impls[i]);
+    o.Set("kernels", impls);
+    return o;
+  });
+}
+
+Napi::Value ReleasePlan(const Napi::CallbackInfo& info) {
+  if (info[0].IsExternal()) {
+    auto* h = info[0].As<Napi::External<PlanHolder>>().Data();
+    if (h) h->plan.reset();  // running async workers hold their own reference
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_script_functions(Napi::Env env, Napi::Object exports) {
+  exports.Set("describeIr", Napi::Function::New(env, DescribeIr, "describeIr"));
+  exports.Set("compilePlan", Napi::Function::New(env, CompilePlan, "compilePlan"));
+  exports.Set("runPlan", Napi::Function::New(env, RunPlan, "runPlan"));
+  exports.Set("runPlanAsync", Napi::Function::New(env, RunPlanAsync, "runPlanAsync"));
+  exports.Set("planStats", Napi::Function::New(env, PlanStatsFn, "planStats"));
+  exports.Set("releasePlan", Napi::Function::New(env, ReleasePlan, "releasePlan"));
+}
+
+}  // namespace hodu

@@ -1,0 +1,297 @@
+#include "plan.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "../ops/infer.h"
+
+namespace hodu {
+
+namespace {
+
+enum class Loc : uint8_t { None, Input, Constant, Arena, Output };
+
+struct Slot {
+  Loc loc = Loc::None;
+  uint32_t index = 0;    // input / constant / output index
+  size_t offset = 0;     // arena byte offset
+  uint32_t base = 0;     // value id that owns the memory (views point at their base)
+  TensorDesc desc;       // strides and element offset relative to the memory's start
+};
+
+struct Step {
+  std::unique_ptr<Kernel> kernel;
+  std::vector<uint32_t> ins;  // value ids read
+  uint32_t out;               // value id written (contiguous)
+  std::vector<const void*> ptrs;
+};
+
+void* aligned_bytes(size_t n) {
+  size_t sz = (std::max<size_t>(n, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, sz);
+  if (!p) fail(ErrorCode::INTERNAL, "out of memory allocating ", n, " bytes");
+  return p;
+}
+
+TensorDesc no_offset(TensorDesc d) {
+  d.offset = 0;
+  return d;
+}
+
+}  // namespace
+
+struct Plan::Impl {
+  std::vector<Slot> slots;
+  std::vector<Step> steps;
+  std::vector<void*> constants;  // owned
+  void* arena = nullptr;
+  void* scratch = nullptr;
+  const std::vector<const void*>* in = nullptr;
+  const std::vector<void*>* out = nullptr;
+
+  ~Impl() {
+    for (void* p : constants) std::free(p);
+    std::free(arena);
+    std::free(scratch);
+  }
+
+  char* base_of(const Slot& s) const {
+    switch (s.loc) {
+      case Loc::Input: return (char*)(*in)[s.index];
+      case Loc::Constant: return (char*)constants[s.index];
+      case Loc::Arena: return (char*)arena + s.offset;
+      case Loc::Output: return (char*)(*out)[s.index];
+      case Loc::None: break;
+    }
+    fail(ErrorCode::INTERNAL, "plan: value without memory");
+  }
+  char* addr(const Slot& s) const { return base_of(s) + (size_t)s.desc.offset * dtype_size(s.desc.dtype); }
+  char* const_addr(const Slot& s) const {
+    return (char*)constants[s.index] + (size_t)s.desc.offset * dtype_size(s.desc.dtype);
+  }
+};
+
+Plan::~Plan() = default;
+
+std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantData>& constants, const CompileOptions& opts) {
+  std::unique_ptr<Plan> plan(new Plan());
+  plan->impl_ = std::make_unique<Impl>();
+  Impl& m = *plan->impl_;
+  const size_t n = g.values.size();
+  m.slots.resize(n);
+
+  // 1. dead-code elimination: keep what the outputs need
+  std::vector<bool> live(n, false);
+  for (const Output& o : g.outputs) live[o.value] = true;
+  for (size_t i = n; i-- > 0;)
+    if (live[i])
+      for (uint32_t id : g.values[i].inputs) live[id] = true;
+
+  std::map<uint32_t, uint32_t> output_of;  // value id -> first output index naming it
+  for (uint32_t j = 0; j < g.outputs.size(); j++) output_of.emplace(g.outputs[j].value, j);
+  std::vector<bool> output_bound(g.outputs.size(), false);
+
+  for (uint32_t k = 0; k < g.input_ids.size(); k++) {
+    const Value& v = g.values[g.input_ids[k]];
+    plan->input_descs_.emplace_back(v.dtype, v.shape);
+  }
+  for (const Output& o : g.outputs) plan->output_descs_.emplace_back(g.values[o.value].dtype, g.values[o.value].shape);
+
+  auto own_constant = [&](const void* src, size_t bytes) {
+    void* p = aligned_bytes(bytes);
+    if (bytes) std::memcpy(p, src, bytes);
+    m.constants.push_back(p);
+    plan->stats_.constant_bytes += bytes;
+    return (uint32_t)(m.constants.size() - 1);
+  };
+
+  uint32_t input_index = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const Value& v = g.values[i];
+    Slot& s = m.slots[i];
+    if (v.kind == ValueKind::Input) {
+      s.loc = Loc::Input;
+      s.index = input_index++;
+      s.base = i;
+      s.desc = TensorDesc(v.dtype, v.shape);
+      continue;
+    }
+    if (!live[i]) continue;
+    if (v.kind == ValueKind::Constant) {
+      s.loc = Loc::Constant;
+      s.index = own_constant(constants[v.constant].data, constants[v.constant].bytes);
+      s.base = i;
+      s.desc = TensorDesc(v.dtype, v.shape);
+      continue;
+    }
+    // 2. an op: a view becomes an alias of its input's memory
+    std::vector<TensorDesc> in_descs;
+    bool all_const = true;
+    for (uint32_t id : v.inputs) {
+      in_descs.push_back(m.slots[id].desc);
+      all_const = all_const && m.slots[id].loc == Loc::Constant;
+    }
+    InferResult r = infer(v.op, v.attrs, in_descs);
+    if (r.is_view) {
+      const Slot& src = m.slots[v.inputs[0]];
+      s = src;
+      s.desc = r.out;
+      plan->stats_.views++;
+      continue;
+    }
+    KernelSpec spec{v.op, v.attrs, {}, r.out};
+    for (auto& d : in_descs) spec.inputs.push_back(no_offset(d));
+    // 3. constant folding: evaluate ops on constants now
+    if (opts.fold_constants && all_const && output_of.count(i) == 0) {
+      size_t bytes = r.out.nbytes();
+      void* tmp = aligned_bytes(bytes);
+      try {
+        if (r.out.numel() > 0) {
+          auto k = make_kernel(spec);
+          std::vector<const void*> ptrs;
+          for (uint32_t id : v.inputs) ptrs.push_back(m.const_addr(m.slots[id]));
+          run_once(*k, ptrs.data(), tmp);
+        }
+      } catch (...) {
+        std::free(tmp);
+        throw;
+      }
+      m.constants.push_back(tmp);
+      plan->stats_.constant_bytes += bytes;
+      s.loc = Loc::Constant;
+      s.index = (uint32_t)(m.constants.size() - 1);
+      s.base = i;
+      s.desc = r.out;
+      plan->stats_.folded++;
+      continue;
+    }
+    s.base = i;
+    s.desc = r.out;
+    auto it = output_of.find(i);
+    if (it != output_of.end()) {
+      s.loc = Loc::Output;
+      s.index = it->second;
+      output_bound[it->second] = true;
+    } else {
+      s.loc = Loc::Arena;
+    }
+    if (r.out.numel() == 0) continue;  // nothing to compute
+    Step st;
+    st.kernel = make_kernel(spec);
+    st.ins = v.inputs;
+    st.out = i;
+    st.ptrs.resize(v.inputs.size());
+    m.steps.push_back(std::move(st));
+  }
+
+  // 4. outputs that are inputs, constants, views or repeated: copy into the output memory
+  std::vector<Slot> out_slots;
+  for (uint32_t j = 0; j < g.outputs.size(); j++) {
+    if (output_bound[j]) continue;
+    uint32_t vid = g.outputs[j].value;
+    const Slot src = m.slots[vid];  // a copy: m.slots grows below
+    if (src.desc.numel() == 0) continue;
+    // a pseudo value for the output slot
+    Slot dst;
+    dst.loc = Loc::Output;
+    dst.index = j;
+    dst.base = (uint32_t)m.slots.size();
+    dst.desc = TensorDesc(src.desc.dtype, src.desc.shape);
+    m.slots.push_back(dst);
+    Step st;
+    st.kernel = make_kernel(KernelSpec{OpCode::Copy, {}, {no_offset(src.desc)}, dst.desc});
+    st.ins = {vid};
+    st.out = dst.base;
+    st.ptrs.resize(1);
+    m.steps.push_back(std::move(st));
+  }
+
+  // 5. memory planning: arena values get offsets; a block is reused after its last reader
+  const size_t nslots = m.slots.size();
+  std::vector<int64_t> last_use(nslots, -1);
+  for (size_t t = 0; t < m.steps.size(); t++)
+    for (uint32_t id : m.steps[t].ins) last_use[m.slots[id].base] = std::max<int64_t>(last_use[m.slots[id].base], (int64_t)t);
+  struct Block {
+    size_t off, size;
+  };
+  std::vector<Block> free_list;
+  size_t arena_size = 0;
+  std::vector<std::vector<uint32_t>> release_after(m.steps.size());
+  for (size_t t = 0; t < m.steps.size(); t++) {
+    uint32_t id = m.steps[t].out;
+    Slot& s = m.slots[id];
+    if (s.loc == Loc::Arena) {
+      size_t need = (s.desc.nbytes() + 63) / 64 * 64;
+      // best fit from the free list, else grow
+      int best = -1;
+      for (int b = 0; b < (int)free_list.size(); b++)
+        if (free_list[b].size >= need && (best < 0 || free_list[b].size < free_list[best].size)) best = b;
+      if (best >= 0) {
+        s.offset = free_list[best].off;
+        if (free_list[best].size > need) {
+          free_list[best].off += need;
+          free_list[best].size -= need;
+        } else {
+          free_list.erase(free_list.begin() + best);
+        }
+      } else {
+        s.offset = arena_size;
+        arena_size += need;
+      }
+      int64_t last = last_use[id];
+      if (last < (int64_t)t) last = (int64_t)t;  // written but never read: free right after
+      release_after[last].push_back(id);
+    }
+    for (uint32_t rid : release_after[t]) {
+      Slot& r = m.slots[rid];
+      free_list.push_back({r.offset, (r.desc.nbytes() + 63) / 64 * 64});
+    }
+  }
+  // views of arena values share their base's offset
+  for (uint32_t i = 0; i < n; i++) {
+    Slot& s = m.slots[i];
+    if (s.loc == Loc::Arena && s.base != i) s.offset = m.slots[s.base].offset;
+  }
+
+  size_t scratch = 0;
+  for (auto& st : m.steps) scratch = std::max(scratch, st.kernel->scratchpad_bytes());
+  if (arena_size) {
+    m.arena = aligned_bytes(arena_size);
+    std::memset(m.arena, 0, arena_size);  // first touch at compile, not at the first run
+  }
+  if (scratch) {
+    m.scratch = aligned_bytes(scratch);
+    std::memset(m.scratch, 0, scratch);
+  }
+  plan->stats_.steps = m.steps.size();
+  plan->stats_.arena_bytes = arena_size;
+  plan->stats_.scratch_bytes = scratch;
+  for (auto& st : m.steps) {
+    uint32_t id = st.out;
+    const char* name = id < n ? op_info(g.values[id].op).name : "output_copy";
+    plan->stats_.impls.push_back(std::string(name) + " " + st.kernel->impl());
+  }
+  return plan;
+}
+
+void Plan::run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Impl& m = *impl_;
+  if (inputs.size() != input_descs_.size() || outputs.size() != output_descs_.size())
+    fail(ErrorCode::INTERNAL, "plan: bound ", inputs.size(), " inputs and ", outputs.size(), " outputs, expected ",
+         input_descs_.size(), " and ", output_descs_.size());
+  m.in = &inputs;
+  m.out = &outputs;
+  ExecContext ctx;
+  ctx.scratchpad = m.scratch;
+  for (auto& st : m.steps) {
+    for (size_t k = 0; k < st.ins.size(); k++) st.ptrs[k] = m.addr(m.slots[st.ins[k]]);
+    st.kernel->run(st.ptrs.data(), m.addr(m.slots[st.out]), ctx);
+  }
+  m.in = nullptr;
+  m.out = nullptr;
+}
+
+}  // namespace hodu

@@ -1,0 +1,61 @@
+// The HODU backend: compiles a validated graph into a Plan of oneDNN-backed kernels over a
+// pre-planned arena, then runs it many times.
+//
+// compile: dead-code elimination -> constant folding -> view resolution (reshape/permute/
+//          broadcast/slice become strided aliases, no copies) -> kernel creation (oneDNN
+//          primitives made once) -> memory planning (arena offsets reused by liveness).
+// run:     bind input and output pointers, execute the kernels in order. No allocation.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../ir/graph.h"
+#include "../kernels/kernel.h"
+
+namespace hodu {
+
+struct CompileOptions {
+  bool fold_constants = true;
+};
+
+struct PlanStats {
+  size_t steps = 0;          // kernel executions per run
+  size_t arena_bytes = 0;    // intermediate memory
+  size_t constant_bytes = 0; // owned constants (incl. folded)
+  size_t scratch_bytes = 0;
+  size_t folded = 0;         // ops evaluated at compile time
+  size_t views = 0;          // ops resolved to aliases
+  std::vector<std::string> impls;  // per step: op name and kernel implementation
+};
+
+class Plan {
+ public:
+  // Constants are copied: the plan owns its data and does not depend on the caller's buffers.
+  static std::unique_ptr<Plan> compile(const Graph& g, const std::vector<ConstantData>& constants,
+                                       const CompileOptions& opts);
+  ~Plan();
+
+  // inputs[i]: data of graph input i (graph.input_ids order), contiguous, of the recorded dtype/shape.
+  // outputs[j]: contiguous memory for graph output j, written by the run.
+  // Runs of one plan are serialised (they share the arena); different plans run concurrently.
+  void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs);
+
+  const PlanStats& stats() const { return stats_; }
+  size_t num_inputs() const { return input_descs_.size(); }
+  size_t num_outputs() const { return output_descs_.size(); }
+  const TensorDesc& input_desc(size_t i) const { return input_descs_[i]; }
+  const TensorDesc& output_desc(size_t i) const { return output_descs_[i]; }
+
+  struct Impl;
+
+ private:
+  Plan() = default;
+  std::unique_ptr<Impl> impl_;
+  PlanStats stats_;
+  std::vector<TensorDesc> input_descs_, output_descs_;
+  std::mutex mu_;
+};
+
+}  // namespace hodu

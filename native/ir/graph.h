@@ -1,0 +1,55 @@
+// The IR: a script's graph as the C++ core sees it after decoding and validation.
+//
+// A graph is a list of values in topological order. Each value is a named input, a constant, or
+// the output of one op whose inputs are earlier values. Every value carries its dtype and shape
+// (the TS recorder wrote them; validation re-derives them with infer() and rejects a mismatch).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../core/op.h"
+#include "../core/tensor_desc.h"
+
+namespace hodu {
+
+constexpr uint32_t kIrVersion = 1;
+
+enum class ValueKind : uint8_t { Input = 0, Constant = 1, Op = 2 };
+
+struct Value {
+  ValueKind kind = ValueKind::Op;
+  DType dtype = DType::F32;
+  Shape shape;
+  std::string name;             // Input
+  uint32_t constant = 0;        // Constant: index into the constant buffers
+  OpCode op = OpCode::Copy;     // Op
+  std::vector<uint32_t> inputs; // Op: ids of earlier values
+  Attrs attrs;                  // Op
+};
+
+struct Output {
+  std::string name;
+  uint32_t value;
+};
+
+struct Graph {
+  std::vector<Value> values;
+  std::vector<Output> outputs;
+  std::vector<uint32_t> input_ids;  // values of kind Input, in order of appearance
+};
+
+struct ConstantData {
+  const void* data;
+  size_t bytes;
+};
+
+// Decodes IR bytes (see lib/ir/encode.ts for the layout). INVALID_FILE on any malformed input;
+// never reads out of bounds, and allocates no more than the byte count justifies.
+Graph decode_graph(const uint8_t* bytes, size_t size);
+
+// Checks ids, arity, attributes, shapes and dtypes (via infer()), names, constants' sizes.
+// INVALID_FILE for structural errors; the infer() error code (SHAPE_MISMATCH, ...) for op errors.
+void validate_graph(const Graph& g, const std::vector<ConstantData>& constants);
+
+}  // namespace hodu
