@@ -24,6 +24,11 @@ export class Builder {
     return hooks.recorder !== null;
   }
 
+  /** @internal Drops whatever builder is recording (test clean-up). */
+  static _abortActive(): void {
+    hooks.recorder = null;
+  }
+
   /** Starts recording. One builder may be active at a time; an ended builder cannot restart. */
   start(): this {
     if (this.state === 'ended') throw new HoduError(ErrorCode.BUILDER_ENDED, `builder '${this.name}' has ended and cannot be started again`);

@@ -66,6 +66,13 @@ export function encodeScriptFile(name: string, ir: Uint8Array, constants: ArrayB
   return out;
 }
 
+/** A copy of bytes[at, at + n) in its own ArrayBuffer (Buffer#slice would share the pool). */
+function copyOut(bytes: Uint8Array, at: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  out.set(bytes.subarray(at, at + n));
+  return out;
+}
+
 export interface ScriptFile {
   name: string;
   ir: Uint8Array;
@@ -119,13 +126,13 @@ export function decodeScriptFile(input: Uint8Array | ArrayBuffer): ScriptFile {
   p += 8;
   p += pad(p);
   need(Number(irLen), 'the IR');
-  const ir = bytes.slice(p, p + Number(irLen));
+  const ir = copyOut(bytes, p, Number(irLen));
   p += Number(irLen);
   const constants: ArrayBuffer[] = [];
   for (let i = 0; i < count; i++) {
     p += pad(p);
     need(sizes[i], `constant ${i}`);
-    constants.push(bytes.slice(p, p + sizes[i]).buffer);
+    constants.push(copyOut(bytes, p, sizes[i]).buffer as ArrayBuffer);
     p += sizes[i];
   }
   if (p !== body) throw bad(`${body - p} unexpected bytes after the data`);
