@@ -5,6 +5,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "../core/random.h"
+#include "../core/roofline.h"
 #include "../kernels/dnnl_util.h"
 #include "../kernels/kernel.h"
 #include "../ops/infer.h"
@@ -80,6 +81,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("fillRandom", &Addon::FillRandom),
                              InstanceMethod("detach", &Addon::Detach),
                              InstanceMethod("info", &Addon::Info),
+                             InstanceMethod("roofline", &Addon::Roofline),
                          });
     register_script_functions(env, exports);
   }
@@ -213,6 +215,18 @@ class Addon : public Napi::Addon<Addon> {
       if (!ab.IsDetached()) ab.Detach();
     }
     return env.Undefined();
+  }
+
+  // roofline(threads) -> { peakGflops, bandwidthGBs } measured now (takes about a second)
+  Napi::Value Roofline(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int threads = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : max_threads();
+    if (threads < 1 || threads > 1024) threads = max_threads();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("peakGflops", measure_peak_gflops(threads));
+    o.Set("bandwidthGBs", measure_bandwidth_gbs(threads));
+    o.Set("threads", threads);
+    return o;
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {

@@ -1,0 +1,125 @@
+// `npm run bench`: the SPEC §4 workloads on hodu (dynamic mode and HODU scripts), next to the
+// machine's measured roofline. Results are checked for equality before timing; the process exits
+// non-zero only on wrong results. Writes bench/results.md.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tensor, manualSeed, versions, _native } from 'hodu';
+import { Timing, fmtTime, maxRelDiff, measure } from './harness';
+import { cnnForward, cnnWeights, elementwise, mlpForward, mlpWeights, script } from './models';
+
+interface Row {
+  workload: string;
+  variant: string;
+  t: Timing;
+  extra?: string;
+}
+
+const rows: Row[] = [];
+let wrong = 0;
+const quick = process.argv.includes('--quick');
+const minTime = quick ? 0.2 : 1.0;
+
+function check(what: string, got: Tensor, want: Tensor, tol = 1e-4): void {
+  const d = maxRelDiff(got.toTypedArray() as Float32Array, want.toTypedArray() as Float32Array);
+  if (!(d <= tol)) {
+    wrong++;
+    console.error(`WRONG RESULT: ${what}: max relative difference ${d} > ${tol}`);
+  }
+}
+
+function row(workload: string, variant: string, fn: () => unknown, extra?: (t: Timing) => string, maxReps?: number): void {
+  const t = measure(fn, { minTime, maxReps });
+  rows.push({ workload, variant, t, extra: extra?.(t) });
+  console.log(`  ${workload.padEnd(16)} ${variant.padEnd(18)} ${fmtTime(t.median).padStart(11)}  ${extra ? extra(t) : ''}`);
+}
+
+function main(): void {
+  manualSeed(1234);
+  const v = versions();
+  console.log(`hodu ${v.hodu}, oneDNN ${v.onednn}, ${v.threads} threads, node ${process.version}`);
+  const roof = (_native as unknown as { roofline(n: number): { peakGflops: number; bandwidthGBs: number } }).roofline(v.threads);
+  console.log(`roofline: fp32 peak ${roof.peakGflops.toFixed(0)} GFLOP/s, triad bandwidth ${roof.bandwidthGBs.toFixed(1)} GB/s\n`);
+
+  // matmul 1024^3
+  {
+    const a = Tensor.randn([1024, 1024]);
+    const b = Tensor.randn([1024, 1024]);
+    const s = script('matmul', { a: [1024, 1024], b: [1024, 1024] }, (i) => i.a.matmul(i.b));
+    s.addInput('a', a).addInput('b', b);
+    check('matmul script vs dynamic', s.run().y, a.matmul(b), 1e-5);
+    const gf = (t: Timing) => `${((2 * 1024 ** 3) / t.median / 1e9).toFixed(0)} GFLOP/s (${((2 * 1024 ** 3) / t.median / 1e9 / roof.peakGflops * 100).toFixed(0)}% of peak)`;
+    row('matmul_1024', 'hodu dynamic', () => a.matmul(b).toTypedArray(), gf, 200);
+    row('matmul_1024', 'hodu script', () => s.run().y.toTypedArray(), gf, 200);
+  }
+
+  // elementwise chain on 2^20 floats
+  {
+    const n = 1 << 20;
+    const x = Tensor.randn([n]);
+    const s = script('elementwise', { x: [n] }, (i) => elementwise(i.x));
+    s.addInput('x', x);
+    check('elementwise script vs dynamic', s.run().y, elementwise(x), 1e-5);
+    const bw = (t: Timing) => `${((8 * n) / t.median / 1e9).toFixed(1)} GB/s of 8 MB moved (floor ${(((8 * n) / roof.bandwidthGBs / 1e3)).toFixed(0)} µs)`;
+    row('elementwise_1M', 'hodu dynamic', () => elementwise(x).toTypedArray(), bw);
+    row('elementwise_1M', 'hodu script', () => s.run().y.toTypedArray(), bw);
+  }
+
+  // MLP
+  const mlp = mlpWeights();
+  for (const batch of [1, 64]) {
+    const x = Tensor.randn([batch, 784]);
+    const s = script(`mlp_b${batch}`, { x: [batch, 784] }, (i) => mlpForward(mlp, i.x));
+    s.addInput('x', x);
+    check(`mlp b${batch} script vs dynamic`, s.run().y, mlpForward(mlp, x));
+    row(`mlp_b${batch}`, 'hodu dynamic', () => mlpForward(mlp, x).toTypedArray());
+    row(`mlp_b${batch}`, 'hodu script', () => s.run().y.toTypedArray());
+  }
+
+  // CNN
+  const cnn = cnnWeights();
+  for (const batch of [1, 32]) {
+    const x = Tensor.randn([batch, 1, 28, 28]);
+    const s = script(`cnn_b${batch}`, { x: [batch, 1, 28, 28] }, (i) => cnnForward(cnn, i.x));
+    s.addInput('x', x);
+    check(`cnn b${batch} script vs dynamic`, s.run().y, cnnForward(cnn, x));
+    row(`cnn_b${batch}`, 'hodu dynamic', () => cnnForward(cnn, x).toTypedArray());
+    row(`cnn_b${batch}`, 'hodu script', () => s.run().y.toTypedArray());
+  }
+
+  // per-call overhead: add of two [4] tensors
+  {
+    const a = Tensor.fromArray([1, 2, 3, 4]);
+    const b = Tensor.fromArray([5, 6, 7, 8]);
+    const s = script('add_4', { a: [4], b: [4] }, (i) => i.a.add(i.b));
+    s.addInput('a', a).addInput('b', b);
+    check('add script', s.run().y, Tensor.fromArray([6, 8, 10, 12]), 0);
+    row('add_4', 'hodu dynamic', () => a.add(b).toTypedArray());
+    row('add_4', 'hodu script', () => s.addInput('a', a).addInput('b', b).run().y.toTypedArray());
+  }
+
+  writeResults(v, roof);
+  if (wrong) {
+    console.error(`${wrong} workload(s) gave wrong results`);
+    process.exit(1);
+  }
+}
+
+function writeResults(v: { hodu: string; onednn: string; threads: number }, roof: { peakGflops: number; bandwidthGBs: number }): void {
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: hodu ${v.hodu}, oneDNN ${v.onednn}, ${v.threads} threads, node ${process.version}.`,
+    `Measured roofline: fp32 peak ${roof.peakGflops.toFixed(0)} GFLOP/s, triad bandwidth ${roof.bandwidthGBs.toFixed(1)} GB/s.`,
+    'Each timed call includes producing the output as a typed array. Median of N calls after warm-up (min / max).',
+    '',
+    '| workload | variant | median | min / max | N | notes |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.workload} | ${r.variant} | **${fmtTime(r.t.median)}** | ${fmtTime(r.t.min)} / ${fmtTime(r.t.max)} | ${r.t.n} | ${r.extra ?? ''} |`),
+    '',
+  ];
+  const out = path.join(__dirname, quick ? 'results-quick.md' : 'results.md');
+  fs.writeFileSync(out, lines.join('\n'));
+  console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+}
+
+main();
