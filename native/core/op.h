@@ -9,6 +9,7 @@ namespace hodu {
 enum class OpFamily {
   Cast, Copy, View, Binary, Logical, Compare, LogicalNot, UnarySigned, UnaryFloat, Where, Matmul,
   Reduce, ReduceFloat, ArgReduce, Concat, IndexSelect, Gather, SoftmaxLike, Conv2d, Pool2d,
+  Conv2dGradInput, Conv2dGradWeight, MaxPool2dGrad, AvgPool2dGrad, ScatterAdd, IndexAdd, SliceScatter,
 };
 
 enum class OpCode : uint16_t {

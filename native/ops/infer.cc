@@ -418,6 +418,102 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
       r.out = contiguous(x.dtype, {x.shape[0], x.shape[1], OH, OW});
       break;
     }
+    case OpFamily::Conv2dGradInput:
+    case OpFamily::Conv2dGradWeight: {
+      const bool gi = info.family == OpFamily::Conv2dGradInput;
+      if (attrs.size() != 9) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": expected 9 attributes, got ", attrs.size());
+      Conv2dAttrs c = conv2d_attrs(Attrs(attrs.begin(), attrs.begin() + 7));
+      int64_t e1 = attr_int(attrs, 7, nm(op), gi ? "in_h" : "kernel_h"), e2 = attr_int(attrs, 8, nm(op), gi ? "in_w" : "kernel_w");
+      if (e1 <= 0 || e2 <= 0 || e1 > (int64_t(1) << 31) || e2 > (int64_t(1) << 31))
+        fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": size attributes must be positive, got ", e1, "x", e2);
+      // grad_input(grad_out, weight) / grad_weight(x, grad_out): rebuild the forward conv and check it
+      const TensorDesc& g = gi ? in[0] : in[1];
+      const TensorDesc& other = gi ? in[1] : in[0];
+      need_float(op, g.dtype);
+      need_same_dtype(op, g, other);
+      if (g.ndim() != 4 || other.ndim() != 4)
+        fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": operands must be 4-D, got ", shape_str(in[0].shape), " and ", shape_str(in[1].shape));
+      TensorDesc x, w;
+      if (gi) {
+        w = other;
+        x = TensorDesc(g.dtype, {g.shape[0], w.shape[1] * c.groups, e1, e2});
+      } else {
+        x = other;
+        w = TensorDesc(g.dtype, {g.shape[1], x.shape[1] / c.groups, e1, e2});
+      }
+      InferResult fwd = infer(OpCode::Conv2d, Attrs(attrs.begin(), attrs.begin() + 7), {x, w});
+      if (fwd.out.shape != g.shape)
+        fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": gradient of shape ", shape_str(g.shape), " does not match the forward output ",
+             shape_str(fwd.out.shape));
+      r.out = contiguous(g.dtype, gi ? x.shape : w.shape);
+      break;
+    }
+    case OpFamily::MaxPool2dGrad: {
+      Pool2dAttrs p = pool2d_attrs(op, attrs);
+      (void)p;
+      need_same_dtype(op, in[0], in[1]);
+      InferResult fwd = infer(OpCode::MaxPool2d, attrs, {in[0]});
+      if (fwd.out.shape != in[1].shape)
+        fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": gradient of shape ", shape_str(in[1].shape), " does not match the pooled shape ",
+             shape_str(fwd.out.shape));
+      r.out = contiguous(in[0].dtype, in[0].shape);
+      break;
+    }
+    case OpFamily::AvgPool2dGrad: {
+      if (attrs.size() != 8) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": expected 8 attributes, got ", attrs.size());
+      Attrs pa(attrs.begin(), attrs.begin() + 6);
+      int64_t ih = attr_int(attrs, 6, nm(op), "in_h"), iw = attr_int(attrs, 7, nm(op), "in_w");
+      if (ih <= 0 || iw <= 0 || ih > (int64_t(1) << 31) || iw > (int64_t(1) << 31))
+        fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": input size must be positive, got ", ih, "x", iw);
+      const TensorDesc& g = in[0];
+      if (g.ndim() != 4) fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": gradient must be 4-D, got ", shape_str(g.shape));
+      TensorDesc x(g.dtype, {g.shape[0], g.shape[1], ih, iw});
+      InferResult fwd = infer(OpCode::AvgPool2d, pa, {x});
+      if (fwd.out.shape != g.shape)
+        fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": gradient of shape ", shape_str(g.shape), " does not match the pooled shape ",
+             shape_str(fwd.out.shape));
+      r.out = contiguous(g.dtype, x.shape);
+      break;
+    }
+    case OpFamily::ScatterAdd:
+    case OpFamily::IndexAdd: {
+      need_attr_count(op, attrs, 1);
+      const TensorDesc &base = in[0], &idx = in[1], &src = in[2];
+      need_numeric(op, base.dtype);
+      need_same_dtype(op, base, src);
+      if (idx.dtype != DType::I32 && idx.dtype != DType::I64)
+        fail(ErrorCode::DTYPE_MISMATCH, nm(op), ": indices must be i32 or i64, got ", dtype_name(idx.dtype));
+      if (base.ndim() == 0) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": input must have at least 1 dim");
+      int dim = norm_dim(attr_int(attrs, 0, nm(op), "dim"), base.ndim(), nm(op));
+      if (info.family == OpFamily::ScatterAdd) {
+        if (idx.shape != src.shape || src.ndim() != base.ndim())
+          fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": indices ", shape_str(idx.shape), " and source ", shape_str(src.shape),
+               " must have the same shape and the rank of the input ", shape_str(base.shape));
+        for (int d = 0; d < base.ndim(); d++)
+          if (d != dim && src.shape[d] > base.shape[d])
+            fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": source ", shape_str(src.shape), " exceeds input ", shape_str(base.shape), " at dim ", d);
+      } else {
+        Shape want = base.shape;
+        if (idx.ndim() != 1) fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": indices must be 1-D, got ", shape_str(idx.shape));
+        want[dim] = idx.shape[0];
+        if (src.shape != want)
+          fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": source must have shape ", shape_str(want), ", got ", shape_str(src.shape));
+      }
+      r.out = contiguous(base.dtype, base.shape);
+      break;
+    }
+    case OpFamily::SliceScatter: {
+      const TensorDesc &base = in[0], &src = in[1];
+      need_same_dtype(op, base, src);
+      if (base.ndim() == 0) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": input must have at least 1 dim");
+      SliceAttrs sa = slice_attrs(attrs, base.shape);
+      Shape want = base.shape;
+      want[sa.dim] = sa.length;
+      if (src.shape != want)
+        fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": source must have the slice's shape ", shape_str(want), ", got ", shape_str(src.shape));
+      r.out = contiguous(base.dtype, base.shape);
+      break;
+    }
   }
   return r;
 }
