@@ -50,6 +50,7 @@ export class Builder {
       throw new HoduError(ErrorCode.BUILDER_INACTIVE, `builder '${this.name}' is not active (call start() first)`);
     hooks.recorder = null;
     this.state = 'ended';
+    this._graph.restoreRebound();
     return this;
   }
 

@@ -8,10 +8,15 @@ export interface Recorder {
   record(op: string, inputs: Tensor[], attrs: number[]): Tensor;
   /** Makes a named graph input. */
   input(name: string, shape: number[], dtype: DType): Tensor;
+  /** Remembers a tensor's state before an in-place update rebinds it to a graph value (restored at end()). */
+  saveBeforeRebind(t: Tensor): void;
 }
 
 export const hooks: {
   recorder: Recorder | null;
   /** Called after every eager op with its inputs and output (autograd tape). */
   afterOp: ((op: string, inputs: Tensor[], attrs: number[], out: Tensor) => void) | null;
-} = { recorder: null, afterOp: null };
+  /** Installed by autograd. */
+  backward: ((root: Tensor, grad?: Tensor) => void) | null;
+  zeroGrad: ((t: Tensor) => void) | null;
+} = { recorder: null, afterOp: null, backward: null, zeroGrad: null };

@@ -18,3 +18,6 @@ export function versions(): { hodu: string; onednn: string; threads: number } {
 export { Builder } from './builder';
 export { Script } from './script';
 export type { TensorInfo, CompileOptions, PlanInfo } from './script';
+export { noGrad } from './autograd/tape';
+export * as nn from './nn';
+export * from './nn';

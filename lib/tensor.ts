@@ -39,6 +39,17 @@ export interface Pool2dOptions {
 
 const INTERNAL = Symbol('hodu.internal');
 
+/** @internal */
+export interface TensorState {
+  storage: Storage | null;
+  strides: number[];
+  offset: number;
+  node: number;
+  graph: unknown;
+  grad: Tensor | null;
+  gradFn: unknown;
+}
+
 function contiguousStrides(shape: Shape): number[] {
   const st = new Array<number>(shape.length);
   let acc = 1;
@@ -170,7 +181,64 @@ export class Tensor {
     return this._grad;
   }
   set grad(g: Tensor | null) {
+    if (g !== null && !(g instanceof Tensor)) throw invalidArg(`grad must be a Tensor or null, got ${describe(g)}`);
     this._grad = g;
+  }
+
+  /** Computes gradients of this tensor (a scalar, or pass `grad`) into the `.grad` of the leaves it depends on. */
+  backward(grad?: Tensor): void {
+    if (!hooks.backward) throw new HoduError(ErrorCode.INTERNAL, 'autograd is not loaded');
+    hooks.backward(this, grad);
+  }
+
+  /** Clears `.grad`. */
+  zeroGrad(): void {
+    this._grad = null;
+  }
+
+  /**
+   * @internal In-place update (optimizers): this tensor takes `value`'s data. In dynamic mode the
+   * memory is swapped in; inside a builder the tensor is rebound to the graph value (and restored
+   * when the builder ends).
+   */
+  _assign(value: Tensor): void {
+    this._check();
+    value._check();
+    if (value._shape.length !== this._shape.length || value._shape.some((d, i) => d !== this._shape[i]) || value._dtype !== this._dtype)
+      throw new HoduError(ErrorCode.SHAPE_MISMATCH, `assign: ${value._dtype}${describe(value._shape)} into ${this._dtype}${describe(this._shape)}`);
+    if (value._storage === null && hooks.recorder) hooks.recorder.saveBeforeRebind(this);
+    const old = this._storage;
+    this._storage = value._storage ? value._storage.retain() : null;
+    if (old) old.release();
+    this._strides = value._strides.slice();
+    this._offset = value._offset;
+    this._node = value._node;
+    this._graph = value._graph;
+    this._gradFn = null;
+  }
+
+  /** @internal Restores a state saved by saveBeforeRebind. */
+  _restore(state: TensorState): void {
+    this._storage = state.storage;
+    this._strides = state.strides;
+    this._offset = state.offset;
+    this._node = state.node;
+    this._graph = state.graph;
+    this._grad = state.grad;
+    this._gradFn = state.gradFn;
+  }
+
+  /** @internal */
+  _saveState(): TensorState {
+    return {
+      storage: this._storage ? this._storage.retain() : null,
+      strides: this._strides,
+      offset: this._offset,
+      node: this._node,
+      graph: this._graph,
+      grad: this._grad,
+      gradFn: this._gradFn,
+    };
   }
 
   // ---------------------------------------------------------------- internals

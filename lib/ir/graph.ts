@@ -5,7 +5,7 @@ import { DType, dtypeCode, dtypeFromCode } from '../dtype';
 import { ErrorCode, HoduError, invalidArg } from '../errors';
 import { hooks, Recorder } from '../hooks';
 import { NativeDesc, binding, call, opcode } from '../native';
-import { Tensor } from '../tensor';
+import { Tensor, TensorState } from '../tensor';
 
 export const enum ValueKind {
   Input = 0,
@@ -67,6 +67,7 @@ export class GraphRecorder implements Recorder {
   readonly outputs: IrOutput[] = [];
   private readonly constantOf = new WeakMap<Tensor, number>();
   private readonly inputNames = new Set<string>();
+  private readonly rebound = new Map<Tensor, TensorState>();
 
   constructor(readonly owner: string) {}
 
@@ -115,6 +116,16 @@ export class GraphRecorder implements Recorder {
     const id = this.values.length;
     this.values.push({ kind: ValueKind.Input, dtype, shape: shape.slice(), name });
     return this.symbolic(id);
+  }
+
+  saveBeforeRebind(t: Tensor): void {
+    if (!this.rebound.has(t)) this.rebound.set(t, t._saveState());
+  }
+
+  /** Gives tensors rebound to graph values (parameters updated inside the builder) their data back. */
+  restoreRebound(): void {
+    for (const [t, state] of this.rebound) t._restore(state);
+    this.rebound.clear();
   }
 
   addOutput(name: string, t: Tensor): void {

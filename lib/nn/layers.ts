@@ -1,0 +1,166 @@
+// Layers and activations. Weights follow PyTorch's layouts (Linear [out, in], Conv2d OIHW) and
+// default initialisation (uniform ±1/√fan_in), drawn from the seeded generator (manualSeed).
+import { DType, isFloat } from '../dtype';
+import { ErrorCode, HoduError, describe, invalidArg } from '../errors';
+import { Tensor } from '../tensor';
+import { Module } from './module';
+
+function positiveInt(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw invalidArg(`${what} must be a positive integer, got ${describe(v)}`);
+  return v;
+}
+
+function floatDtype(d: DType, what: string): DType {
+  if (!isFloat(d)) throw new HoduError(ErrorCode.DTYPE_MISMATCH, `${what}: parameters need a float dtype, got ${d}`);
+  return d;
+}
+
+function uniformParam(shape: number[], bound: number, dtype: DType): Tensor {
+  return Tensor.rand(shape, dtype, -bound, bound).setRequiresGrad(true);
+}
+
+/** y = x Wᵀ + b, with W of shape [out, in]. */
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, bias = true, dtype: DType = DType.F32) {
+    super();
+    positiveInt(inFeatures, 'Linear: inFeatures');
+    positiveInt(outFeatures, 'Linear: outFeatures');
+    floatDtype(dtype, 'Linear');
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = uniformParam([outFeatures, inFeatures], bound, dtype);
+    this.bias = bias ? uniformParam([outFeatures], bound, dtype) : null;
+  }
+  forward(x: Tensor): Tensor {
+    const y = x.matmul(this.weight.t());
+    return this.bias ? y.add(this.bias) : y;
+  }
+}
+
+export interface Conv2dLayerOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  groups?: number;
+  bias?: boolean;
+  dtype?: DType;
+}
+
+export class Conv2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  private readonly opts: { stride?: number | [number, number]; padding?: number | [number, number]; dilation?: number | [number, number]; groups?: number };
+  constructor(inChannels: number, outChannels: number, kernelSize: number | [number, number], options: Conv2dLayerOptions = {}) {
+    super();
+    positiveInt(inChannels, 'Conv2d: inChannels');
+    positiveInt(outChannels, 'Conv2d: outChannels');
+    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    positiveInt(kh, 'Conv2d: kernelSize');
+    positiveInt(kw, 'Conv2d: kernelSize');
+    const groups = options.groups ?? 1;
+    positiveInt(groups, 'Conv2d: groups');
+    if (inChannels % groups || outChannels % groups)
+      throw new HoduError(ErrorCode.SHAPE_MISMATCH, `Conv2d: channels ${inChannels} -> ${outChannels} are not divisible by groups ${groups}`);
+    const dtype = floatDtype(options.dtype ?? DType.F32, 'Conv2d');
+    const bound = 1 / Math.sqrt((inChannels / groups) * kh * kw);
+    this.weight = uniformParam([outChannels, inChannels / groups, kh, kw], bound, dtype);
+    this.bias = options.bias === false ? null : uniformParam([outChannels], bound, dtype);
+    this.opts = { stride: options.stride, padding: options.padding, dilation: options.dilation, groups };
+  }
+  forward(x: Tensor): Tensor {
+    return x.conv2d(this.weight, this.bias, this.opts);
+  }
+}
+
+export class MaxPool2d extends Module {
+  constructor(readonly kernel: number | [number, number], readonly stride?: number | [number, number], readonly padding: number | [number, number] = 0) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.maxPool2d({ kernel: this.kernel, stride: this.stride, padding: this.padding });
+  }
+}
+
+export class AvgPool2d extends Module {
+  constructor(readonly kernel: number | [number, number], readonly stride?: number | [number, number], readonly padding: number | [number, number] = 0) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.avgPool2d({ kernel: this.kernel, stride: this.stride, padding: this.padding });
+  }
+}
+
+export class Flatten extends Module {
+  constructor(readonly startDim = 1, readonly endDim = -1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.flatten(this.startDim, this.endDim);
+  }
+}
+
+/**
+ * Zeroes each element with probability p in training mode and scales the rest by 1/(1-p);
+ * the identity in eval mode. Inside a builder the mask is drawn once, at recording time.
+ */
+export class Dropout extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw invalidArg(`Dropout: p must be in [0, 1), got ${describe(p)}`);
+  }
+  forward(x: Tensor): Tensor {
+    if (!this._training || this.p === 0) return x;
+    const keep = Tensor.rand(x.shape, x.dtype === DType.F64 ? DType.F64 : DType.F32).ge(this.p).toDtype(x.dtype);
+    return x.mul(keep).mul(1 / (1 - this.p));
+  }
+}
+
+export class Sequential extends Module {
+  readonly layers: Module[];
+  constructor(...layers: Module[]) {
+    super();
+    for (const l of layers) if (!(l instanceof Module)) throw invalidArg(`Sequential: ${describe(l)} is not a Module`);
+    this.layers = layers;
+  }
+  forward(x: Tensor): Tensor {
+    return this.layers.reduce((h, l) => l.forward(h), x);
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor { return x.relu(); }
+}
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor { return x.sigmoid(); }
+}
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor { return x.tanh(); }
+}
+export class GELU extends Module {
+  forward(x: Tensor): Tensor { return x.gelu(); }
+}
+export class Softplus extends Module {
+  forward(x: Tensor): Tensor { return x.softplus(); }
+}
+export class SiLU extends Module {
+  forward(x: Tensor): Tensor { return x.silu(); }
+}
+export class LeakyReLU extends Module {
+  constructor(readonly slope = 0.01) {
+    super();
+  }
+  forward(x: Tensor): Tensor { return x.leakyRelu(this.slope); }
+}
+export class ELU extends Module {
+  constructor(readonly alpha = 1.0) {
+    super();
+  }
+  forward(x: Tensor): Tensor { return x.elu(this.alpha); }
+}
+export class Softmax extends Module {
+  constructor(readonly dim = -1) {
+    super();
+  }
+  forward(x: Tensor): Tensor { return x.softmax(this.dim); }
+}
