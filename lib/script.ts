@@ -17,6 +17,8 @@ export interface TensorInfo {
 export interface CompileOptions {
   /** Evaluate ops whose inputs are all constants at compile time (default true). */
   foldConstants?: boolean;
+  /** Fuse bias adds and activations into the matmul/conv before them (default true). */
+  fuse?: boolean;
 }
 
 export interface PlanInfo {
@@ -26,6 +28,7 @@ export interface PlanInfo {
   scratchBytes: number;
   folded: number;
   views: number;
+  fused: number;
   kernels: string[];
 }
 
@@ -129,11 +132,12 @@ export class Script {
 
   /** Compiles for the current backend and device; cached until setBackend/setDevice. */
   compile(options: CompileOptions = {}): this {
-    const key = JSON.stringify({ b: this._backend, d: this._device.toString(), f: options.foldConstants !== false });
+    const opts: CompileOptions = { foldConstants: options.foldConstants !== false, fuse: options.fuse !== false };
+    const key = JSON.stringify({ b: this._backend, d: this._device.toString(), ...opts });
     if (this.handle !== null && this.compiledWith === key) return this;
     this.dropCompiled();
     this.native = this.selectBackend();
-    this.handle = call(() => this.native!.compile(this._ir, this._constants, { foldConstants: options.foldConstants !== false }));
+    this.handle = call(() => this.native!.compile(this._ir, this._constants, opts));
     this.compiledWith = key;
     return this;
   }

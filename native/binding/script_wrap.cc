@@ -89,6 +89,7 @@ Napi::Value CompilePlan(const Napi::CallbackInfo& info) {
     if (info.Length() > 2 && info[2].IsObject()) {
       Napi::Object o = info[2].As<Napi::Object>();
       if (o.Has("foldConstants")) opts.fold_constants = o.Get("foldConstants").ToBoolean();
+      if (o.Has("fuse")) opts.fuse = o.Get("fuse").ToBoolean();
     }
     auto* h = new PlanHolder{std::shared_ptr<Plan>(Plan::compile(g, constants, opts))};
     return Napi::External<PlanHolder>::New(env, h, [](Napi::Env, PlanHolder* p) { delete p; });
@@ -199,6 +200,7 @@ Napi::Value PlanStatsFn(const Napi::CallbackInfo& info) {
     o.Set("scratchBytes", (double)s.scratch_bytes);
     o.Set("folded", (double)s.folded);
     o.Set("views", (double)s.views);
+    o.Set("fused", (double)s.fused);
     Napi::Array impls = Napi::Array::New(env, s.impls.size());
     for (uint32_t i = 0; i < s.impls.size(); i++) impls.Set(i, s.impls[i]);
     o.Set("kernels", impls);

@@ -107,6 +107,8 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     return (uint32_t)(m.constants.size() - 1);
   };
 
+  // inputs and constants first: they have no dependencies, and a fused epilogue may read one that
+  // was recorded after the op it is fused into
   uint32_t input_index = 0;
   for (uint32_t i = 0; i < n; i++) {
     const Value& v = g.values[i];
@@ -114,18 +116,30 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     if (v.kind == ValueKind::Input) {
       s.loc = Loc::Input;
       s.index = input_index++;
-      s.base = i;
-      s.desc = TensorDesc(v.dtype, v.shape);
-      continue;
-    }
-    if (!live[i]) continue;
-    if (v.kind == ValueKind::Constant) {
+    } else if (v.kind == ValueKind::Constant && live[i]) {
       s.loc = Loc::Constant;
       s.index = own_constant(constants[v.constant].data, constants[v.constant].bytes);
-      s.base = i;
-      s.desc = TensorDesc(v.dtype, v.shape);
+    } else {
       continue;
     }
+    s.base = i;
+    s.desc = TensorDesc(v.dtype, v.shape);
+  }
+  // who reads each value (live ops and outputs), for fusion decisions
+  std::vector<uint32_t> readers(n, 0), only_reader(n, 0);
+  for (uint32_t i = 0; i < n; i++)
+    if (live[i] && g.values[i].kind == ValueKind::Op)
+      for (uint32_t id : g.values[i].inputs) {
+        readers[id]++;
+        only_reader[id] = i;
+      }
+  for (const Output& o : g.outputs) readers[o.value] += 2;  // an output is never fused away
+  std::vector<bool> absorbed(n, false);
+
+  for (uint32_t i = 0; i < n; i++) {
+    const Value& v = g.values[i];
+    Slot& s = m.slots[i];
+    if (v.kind != ValueKind::Op || !live[i] || absorbed[i]) continue;
     // 2. an op: a view becomes an alias of its input's memory
     std::vector<TensorDesc> in_descs;
     bool all_const = true;
@@ -179,9 +193,63 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     }
     if (r.out.numel() == 0) continue;  // nothing to compute
     Step st;
-    st.kernel = make_kernel(spec);
     st.ins = v.inputs;
     st.out = i;
+    // 4. fusion: matmul / conv2d followed by a bias add and activations become one kernel with
+    //    oneDNN post-ops, when every intermediate has this chain as its only reader
+    if (opts.fuse && (v.op == OpCode::Matmul || v.op == OpCode::Conv2d) && r.out.dtype == DType::F32) {
+      KernelSpec fused = spec;
+      std::vector<uint32_t> chain, ins = v.inputs;
+      uint32_t tail = i;
+      while (readers[tail] == 1) {
+        uint32_t c = only_reader[tail];
+        const Value& cv = g.values[c];
+        if (cv.dtype != DType::F32 || cv.shape != r.out.shape) break;
+        const OpFamily fam = op_info(cv.op).family;
+        if (cv.op == OpCode::Add) {
+          uint32_t other = cv.inputs[0] == tail ? cv.inputs[1] : cv.inputs[0];
+          if (other == tail || m.slots[other].loc == Loc::None || m.slots[other].loc == Loc::Output) break;
+          fused.inputs.push_back(no_offset(m.slots[other].desc));
+          fused.post_ops.push_back({cv.op, cv.attrs, (int)fused.inputs.size() - 1});
+          ins.push_back(other);
+        } else if (fam == OpFamily::UnarySigned || fam == OpFamily::UnaryFloat) {
+          fused.post_ops.push_back({cv.op, cv.attrs, -1});
+        } else {
+          break;
+        }
+        chain.push_back(c);
+        tail = c;
+      }
+      std::unique_ptr<Kernel> k;
+      if (!chain.empty()) {
+        fused.output = TensorDesc(g.values[tail].dtype, g.values[tail].shape);
+        k = try_make_kernel(fused);
+      }
+      if (k) {
+        for (uint32_t c : chain) absorbed[c] = true;
+        // the chain's result lives where the tail would have
+        Slot& ts = m.slots[tail];
+        ts.base = tail;
+        ts.desc = fused.output;
+        auto ot = output_of.find(tail);
+        if (ot != output_of.end()) {
+          ts.loc = Loc::Output;
+          ts.index = ot->second;
+          output_bound[ot->second] = true;
+        } else {
+          ts.loc = Loc::Arena;
+        }
+        s.loc = Loc::None;  // the op's own result is never materialised
+        st.kernel = std::move(k);
+        st.ins = ins;
+        st.out = tail;
+        st.ptrs.resize(ins.size());
+        plan->stats_.fused += chain.size();
+        m.steps.push_back(std::move(st));
+        continue;
+      }
+    }
+    st.kernel = make_kernel(spec);
     st.ptrs.resize(v.inputs.size());
     m.steps.push_back(std::move(st));
   }

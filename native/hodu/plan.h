@@ -18,6 +18,7 @@ namespace hodu {
 
 struct CompileOptions {
   bool fold_constants = true;
+  bool fuse = true;  // bias/activation epilogues into matmul/conv (oneDNN post-ops)
 };
 
 struct PlanStats {
@@ -27,6 +28,7 @@ struct PlanStats {
   size_t scratch_bytes = 0;
   size_t folded = 0;         // ops evaluated at compile time
   size_t views = 0;          // ops resolved to aliases
+  size_t fused = 0;          // ops folded into another kernel's epilogue
   std::vector<std::string> impls;  // per step: op name and kernel implementation
 };
 

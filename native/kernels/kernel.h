@@ -15,6 +15,14 @@
 
 namespace hodu {
 
+// An elementwise op applied to a kernel's result before it is stored (oneDNN post-ops): a unary op
+// (relu, tanh, clamp, ...) or a binary op whose other operand is spec.inputs[operand] (a bias).
+struct PostOp {
+  OpCode op;
+  Attrs attrs;
+  int operand = -1;  // index into KernelSpec::inputs for a binary post-op, else -1
+};
+
 struct KernelSpec {
   OpCode op;
   Attrs attrs;
@@ -22,6 +30,9 @@ struct KernelSpec {
   // the pointers handed to run() already point at each input's first element.
   std::vector<TensorDesc> inputs;
   TensorDesc output;  // always contiguous row-major
+  // Fused epilogue, applied in order to the op's result (see PostOp). Kernels that do not implement
+  // post-ops never see a spec with any: make_kernel() skips them (fused_post_ops() is false).
+  std::vector<PostOp> post_ops;
 };
 
 struct ExecContext {
@@ -37,6 +48,8 @@ class Kernel {
   virtual size_t scratchpad_bytes() const { return 0; }
   // What executes: "onednn:<impl_info_str>" or "loop:<name>"; tests assert no "ref" is used.
   virtual std::string impl() const = 0;
+  // True when the kernel applies spec.post_ops itself.
+  virtual bool fused_post_ops() const { return false; }
 };
 
 using KernelFactory = std::unique_ptr<Kernel> (*)(const KernelSpec&);
@@ -50,6 +63,8 @@ struct KernelRegistrar {
 
 // Makes the kernel for a spec (highest priority factory that accepts it). INTERNAL if none does.
 std::unique_ptr<Kernel> make_kernel(const KernelSpec& spec);
+// Like make_kernel, but returns nullptr instead of failing (used to try a fused variant).
+std::unique_ptr<Kernel> try_make_kernel(const KernelSpec& spec);
 
 // Runs a kernel once on this thread with a thread-local scratchpad (eager mode).
 void run_once(Kernel& k, const void* const* inputs, void* output);

@@ -25,13 +25,24 @@ KernelRegistrar::KernelRegistrar(std::initializer_list<OpCode> ops, KernelFactor
   }
 }
 
-std::unique_ptr<Kernel> make_kernel(const KernelSpec& spec) {
+std::unique_ptr<Kernel> try_make_kernel(const KernelSpec& spec) {
   if (!opcode_valid((int)spec.op)) fail(ErrorCode::INTERNAL, "make_kernel: bad opcode ", (int)spec.op);
   for (const Entry& e : table()[(int)spec.op]) {
     auto k = e.f(spec);
-    if (k) return k;
+    if (k && (spec.post_ops.empty() || k->fused_post_ops())) return k;
   }
-  fail(ErrorCode::INTERNAL, op_info(spec.op).name, ": no kernel for output dtype ", dtype_name(spec.output.dtype));
+  return nullptr;
+}
+
+std::unique_ptr<Kernel> make_kernel(const KernelSpec& spec) {
+  auto k = try_make_kernel(spec);
+  if (!k) {
+    std::string ins;
+    for (const auto& d : spec.inputs) ins += std::string(ins.empty() ? "" : ", ") + dtype_name(d.dtype);
+    fail(ErrorCode::INTERNAL, op_info(spec.op).name, ": no kernel for inputs (", ins, ") -> ", dtype_name(spec.output.dtype),
+         spec.post_ops.empty() ? "" : " with fused post-ops");
+  }
+  return k;
 }
 
 namespace {
