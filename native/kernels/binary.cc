@@ -1,0 +1,316 @@
+// Binary elementwise ops with numpy broadcasting: arithmetic (Add Sub Mul Div Pow Maximum Minimum,
+// same dtype in and out), logical (LogicalAnd/Or/Xor -> bool) and comparisons (Eq Ne Lt Le Gt Ge
+// -> bool).
+//
+// Two implementations:
+//  * oneDNN `binary` (priority 1) for f32/bf16 arithmetic when the operand that oneDNN reads as
+//    src0 is not broadcast (a broadcast src0 selects ref:any, 250x slower): commutative ops swap
+//    their operands, the others decline;
+//  * the hand-written loop (elementwise.h) for everything else.
+//
+// Semantics: integers wrap around (add/sub/mul/neg), Div truncates toward zero and never traps
+// (x/0 -> 0, MIN/-1 -> MIN), integer Pow is exact by repeated squaring (negative exponents give 0,
+// except for bases 1 and -1). Maximum(a, b) = a < b ? b : a and Minimum(a, b) = a > b ? b : a, so
+// a NaN in `a` is returned and a NaN in `b` is not. oneDNN's binary_max/min computes
+// src0 > src1 ? src0 : src1, which is our Maximum with src0 = b: those two run with the operands
+// swapped, and are declined when b is the broadcast side.
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "dnnl_util.h"
+#include "elem.h"
+#include "elementwise.h"
+#include "kernel.h"
+
+namespace hodu {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Scalar semantics, per compute type.
+
+template <class C>
+using wrap_t = std::make_unsigned_t<decltype(C() + C())>;
+
+template <class C>
+inline C int_div(C a, C b) {
+  if (b == 0) return 0;
+  if constexpr (std::is_signed_v<C>) {
+    if (b == -1) return (C)(wrap_t<C>(0) - (wrap_t<C>)a);  // MIN / -1 wraps to MIN
+  }
+  return (C)(a / b);
+}
+
+template <class C>
+inline C int_pow(C base, C exp) {
+  if constexpr (std::is_signed_v<C>) {
+    if (exp < 0) {
+      if (base == 1) return 1;
+      if (base == -1) return (exp & 1) ? C(-1) : C(1);
+      return 0;
+    }
+  }
+  wrap_t<C> result = 1, b = (wrap_t<C>)base;
+  for (auto e = (std::make_unsigned_t<C>)exp; e != 0; e >>= 1) {
+    if (e & 1) result *= b;
+    b *= b;
+  }
+  return (C)result;
+}
+
+template <OpCode OP, class C>
+struct BinaryFn {
+  auto operator()(C a, C b) const {
+    constexpr bool integral = std::is_integral_v<C>;
+    if constexpr (OP == OpCode::Add) {
+      if constexpr (integral) return (C)((wrap_t<C>)a + (wrap_t<C>)b);
+      else return a + b;
+    } else if constexpr (OP == OpCode::Sub) {
+      if constexpr (integral) return (C)((wrap_t<C>)a - (wrap_t<C>)b);
+      else return a - b;
+    } else if constexpr (OP == OpCode::Mul) {
+      if constexpr (integral) return (C)((wrap_t<C>)a * (wrap_t<C>)b);
+      else return a * b;
+    } else if constexpr (OP == OpCode::Div) {
+      if constexpr (integral) return int_div(a, b);
+      else return a / b;
+    } else if constexpr (OP == OpCode::Pow) {
+      if constexpr (integral) return int_pow(a, b);
+      else return std::pow(a, b);
+    } else if constexpr (OP == OpCode::Maximum) {
+      return a < b ? b : a;
+    } else if constexpr (OP == OpCode::Minimum) {
+      return a > b ? b : a;
+    } else if constexpr (OP == OpCode::LogicalAnd) {
+      return bool((a != C(0)) & (b != C(0)));
+    } else if constexpr (OP == OpCode::LogicalOr) {
+      return bool((a != C(0)) | (b != C(0)));
+    } else if constexpr (OP == OpCode::LogicalXor) {
+      return (a != C(0)) != (b != C(0));
+    } else if constexpr (OP == OpCode::Eq) {
+      return a == b;
+    } else if constexpr (OP == OpCode::Ne) {
+      return a != b;
+    } else if constexpr (OP == OpCode::Lt) {
+      return a < b;
+    } else if constexpr (OP == OpCode::Le) {
+      return a <= b;
+    } else if constexpr (OP == OpCode::Gt) {
+      return a > b;
+    } else {
+      static_assert(OP == OpCode::Ge, "not a binary op");
+      return a >= b;
+    }
+  }
+};
+
+// The row functor: vectorised loops for a contiguous output with each input either contiguous
+// or constant along the row (a broadcast inner dim), strided otherwise.
+template <class In, class Out, class F>
+struct BinaryRows {
+  F f;
+
+  void operator()(int64_t rows, int64_t n, char* const* p, const int64_t* s, const int64_t* rs) const {
+    const F fn = f;
+    for (int64_t r = 0; r < rows; r++) {
+      Out* o = reinterpret_cast<Out*>(p[0] + r * rs[0]);
+      const In* a = reinterpret_cast<const In*>(p[1] + r * rs[1]);
+      const In* b = reinterpret_cast<const In*>(p[2] + r * rs[2]);
+      if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) o[i] = store<Out>(fn(load(a[i]), load(b[i])));
+      } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {
+        const auto bv = load(b[0]);
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) o[i] = store<Out>(fn(load(a[i]), bv));
+      } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {
+        const auto av = load(a[0]);
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) o[i] = store<Out>(fn(av, load(b[i])));
+      } else {
+        const int64_t so = s[0], sa = s[1], sb = s[2];
+        for (int64_t i = 0; i < n; i++) o[i * so] = store<Out>(fn(load(a[i * sa]), load(b[i * sb])));
+      }
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Loop factory.
+
+constexpr bool is_arith(OpCode op) {
+  return op == OpCode::Add || op == OpCode::Sub || op == OpCode::Mul || op == OpCode::Div || op == OpCode::Pow ||
+         op == OpCode::Maximum || op == OpCode::Minimum;
+}
+
+template <OpCode OP>
+std::unique_ptr<Kernel> make_loop_for(const KernelSpec& s) {
+  const TensorDesc &a = s.inputs.at(0), &b = s.inputs.at(1);
+  return dispatch_dtype(a.dtype, [&](auto tag) -> std::unique_ptr<Kernel> {
+    using T = decltype(tag);
+    using C = compute_t<T>;
+    if constexpr (is_arith(OP) && std::is_same_v<T, bool_t>) {
+      return nullptr;  // infer() rejects bool arithmetic
+    } else {
+      using Out = std::conditional_t<is_arith(OP), T, bool_t>;
+      using Rows = BinaryRows<T, Out, BinaryFn<OP, C>>;
+      const Shape& shape = s.output.shape;
+      // pow on floats calls libm; integer div/pow do not vectorise.
+      double cost = OP == OpCode::Pow ? (std::is_integral_v<C> ? 4 : 12) : OP == OpCode::Div && std::is_integral_v<C> ? 4 : 1;
+      if (std::is_same_v<T, f16_t>) cost *= 2;
+      ew::ElementwiseLoop<3> loop(shape,
+                                  {contiguous_strides(shape), ew::operand_strides(a, shape), ew::operand_strides(b, shape)},
+                                  {(int64_t)sizeof(Out), (int64_t)sizeof(T), (int64_t)sizeof(T)}, cost);
+      // ISA variants worth compiling (see ew::Variants): all for float arithmetic, AVX2 for i32/i64
+      // arithmetic and f32/f64/i32/i64 comparisons (64-bit compares need it), the baseline for
+      // the rest (bytes, f16, unsigned, logical ops, pow, integer div).
+      constexpr bool scalar = OP == OpCode::Pow || (OP == OpCode::Div && std::is_integral_v<C>);
+      constexpr bool common = std::is_same_v<T, float> || std::is_same_v<T, double> ||
+                              std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t>;
+      constexpr bool logical = OP == OpCode::LogicalAnd || OP == OpCode::LogicalOr || OP == OpCode::LogicalXor;
+      constexpr ew::Variants variants =
+          scalar ? ew::Variants::Base
+          : is_arith(OP) && (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, bf16_t>)
+              ? ew::Variants::All
+          : common && !logical ? ew::Variants::UpToAvx2
+                               : ew::Variants::Base;
+      return std::make_unique<ew::LoopKernel<3, Rows, variants>>(Rows{}, loop, op_info(OP).name);
+    }
+  });
+}
+
+std::unique_ptr<Kernel> make_binary_loop(const KernelSpec& s) {
+  switch (s.op) {
+#define HODU_BINARY_CASE(E) \
+  case OpCode::E: return make_loop_for<OpCode::E>(s);
+    HODU_BINARY_CASE(Add) HODU_BINARY_CASE(Sub) HODU_BINARY_CASE(Mul) HODU_BINARY_CASE(Div) HODU_BINARY_CASE(Pow)
+    HODU_BINARY_CASE(Maximum) HODU_BINARY_CASE(Minimum) HODU_BINARY_CASE(LogicalAnd) HODU_BINARY_CASE(LogicalOr)
+    HODU_BINARY_CASE(LogicalXor) HODU_BINARY_CASE(Eq) HODU_BINARY_CASE(Ne) HODU_BINARY_CASE(Lt) HODU_BINARY_CASE(Le)
+    HODU_BINARY_CASE(Gt) HODU_BINARY_CASE(Ge)
+#undef HODU_BINARY_CASE
+    default: return nullptr;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// oneDNN binary fast path.
+
+class DnnlBinaryKernel final : public Kernel {
+ public:
+  DnnlBinaryKernel(dnnl::memory::desc md0, dnnl::memory::desc md1, dnnl::memory::desc mdd, dnnl::binary prim,
+                   dnnl::memory::desc scratch, bool swap, int threads, std::string impl)
+      : md0_(std::move(md0)), md1_(std::move(md1)), mdd_(std::move(mdd)), prim_(std::move(prim)),
+        scratch_md_(std::move(scratch)), swap_(swap), threads_(threads), impl_("onednn:" + std::move(impl)) {}
+
+  void run(const void* const* in, void* out, const ExecContext& ctx) override {
+    std::unordered_map<int, dnnl::memory> args;
+    try {
+      auto& eng = cpu_engine();
+      args.emplace(DNNL_ARG_SRC_0, dnnl::memory(md0_, eng, const_cast<void*>(in[swap_ ? 1 : 0])));
+      args.emplace(DNNL_ARG_SRC_1, dnnl::memory(md1_, eng, const_cast<void*>(in[swap_ ? 0 : 1])));
+      args.emplace(DNNL_ARG_DST, dnnl::memory(mdd_, eng, out));
+      if (scratch_md_.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, ctx.scratchpad));
+    } catch (...) {
+      rethrow_dnnl("binary");
+    }
+    ThreadScope ts(threads_);
+    dnnl_execute(prim_, args);
+  }
+
+  size_t scratchpad_bytes() const override { return scratch_md_.get_size(); }
+  std::string impl() const override { return impl_; }
+
+ private:
+  dnnl::memory::desc md0_, md1_, mdd_;
+  dnnl::binary prim_;
+  dnnl::memory::desc scratch_md_;
+  bool swap_;
+  int threads_;
+  std::string impl_;
+};
+
+// A oneDNN descriptor of an operand over the coalesced dims: stride-0 dims become size-1 dims
+// (oneDNN's broadcast), whose strides are filled in as if the operand were row-major.
+dnnl::memory::desc operand_md(DType t, const Shape& shape, const Shape& strides) {
+  const size_t r = shape.size();
+  Shape dims(r), st(r);
+  int64_t next = 1;  // stride a size-1 dim gets: just outside the dims inside it
+  for (size_t i = r; i-- > 0;) {
+    if (strides[i] == 0) {
+      dims[i] = 1;
+      st[i] = next;
+    } else {
+      dims[i] = shape[i];
+      st[i] = strides[i];
+      next = std::max<int64_t>(next, strides[i] * shape[i]);
+    }
+  }
+  return plain_md(t, dims, st);
+}
+
+std::unique_ptr<Kernel> make_dnnl_binary(const KernelSpec& s) {
+  using A = dnnl::algorithm;
+  A alg;
+  bool commutative = false, reversed = false;  // reversed: oneDNN's src0 is our b
+  switch (s.op) {
+    case OpCode::Add: alg = A::binary_add; commutative = true; break;
+    case OpCode::Mul: alg = A::binary_mul; commutative = true; break;
+    case OpCode::Sub: alg = A::binary_sub; break;
+    case OpCode::Div: alg = A::binary_div; break;
+    case OpCode::Maximum: alg = A::binary_max; reversed = true; break;
+    case OpCode::Minimum: alg = A::binary_min; reversed = true; break;
+    default: return nullptr;
+  }
+  const DType t = s.output.dtype;
+  if (t != DType::F32 && t != DType::BF16) return nullptr;
+  const Shape& shape = s.output.shape;
+  const int64_t n = numel(shape);
+  if (n <= 0) return nullptr;
+
+  const int64_t es = (int64_t)dtype_size(t);
+  StridedLoop<3> loop(shape,
+                      {contiguous_strides(shape), ew::operand_strides(s.inputs.at(0), shape),
+                       ew::operand_strides(s.inputs.at(1), shape)},
+                      {es, es, es});
+  if (loop.shape.size() > DNNL_MAX_NDIMS) return nullptr;
+  auto full = [&](int k) {  // not broadcast in any dim
+    for (size_t d = 0; d < loop.shape.size(); d++)
+      if (loop.strides[k][d] == 0 && loop.shape[d] > 1) return false;
+    return true;
+  };
+  bool swap = reversed;
+  if (!full(swap ? 2 : 1)) {
+    if (!commutative || !full(2)) return nullptr;  // src0 would be broadcast: ref:any
+    swap = true;
+  }
+  const int threads = pick_threads(3.0 * (double)n * (double)es);
+  try {
+    ThreadScope ts(threads);
+    dnnl::memory::desc md0 = operand_md(t, loop.shape, loop.strides[swap ? 2 : 1]);
+    dnnl::memory::desc md1 = operand_md(t, loop.shape, loop.strides[swap ? 1 : 2]);
+    dnnl::memory::desc mdd = operand_md(t, loop.shape, loop.strides[0]);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::binary::primitive_desc pd(cpu_engine(), alg, md0, md1, mdd, attr);
+    const std::string impl = pd.impl_info_str();
+    if (is_ref_impl(impl)) return nullptr;
+    return std::make_unique<DnnlBinaryKernel>(md0, md1, mdd, dnnl::binary(pd), pd.scratchpad_desc(), swap, threads,
+                                              impl);
+  } catch (const dnnl::error&) {
+    return nullptr;  // no implementation for this case in this oneDNN build: use the loop
+  } catch (...) {
+    rethrow_dnnl("binary");
+  }
+}
+
+KernelRegistrar reg_loop({OpCode::Add, OpCode::Sub, OpCode::Mul, OpCode::Div, OpCode::Pow, OpCode::Maximum,
+                          OpCode::Minimum, OpCode::LogicalAnd, OpCode::LogicalOr, OpCode::LogicalXor, OpCode::Eq,
+                          OpCode::Ne, OpCode::Lt, OpCode::Le, OpCode::Gt, OpCode::Ge},
+                         &make_binary_loop, 0);
+KernelRegistrar reg_dnnl({OpCode::Add, OpCode::Sub, OpCode::Mul, OpCode::Div, OpCode::Maximum, OpCode::Minimum},
+                         &make_dnnl_binary, 1);
+
+}  // namespace
+
+}  // namespace hodu

@@ -1,0 +1,73 @@
+// oneDNN layout plumbing shared by the conv2d and pool2d kernels: a plain desc for a strided user
+// view, and one reorder step (with a user-mode scratchpad) between two layouts.
+#pragma once
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+
+#include "dnnl_util.h"
+
+namespace hodu {
+namespace dnnl_steps {
+
+// A plain strided desc of `dt`. A size-1 dim gets the stride a dense layout would give it (the
+// extent of the inner dims): its stride never matters for the data, but oneDNN classifies layouts
+// from strides, so this lets e.g. a contiguous [N, 1, H, W] view compare equal to nchw.
+inline dnnl::memory::desc dense_view_md(const Shape& shape, const Shape& strides,
+                                        dnnl::memory::data_type dt = dnnl::memory::data_type::f32) {
+  dnnl::memory::dims d(shape.begin(), shape.end()), st(strides.begin(), strides.end());
+  for (size_t i = d.size(); i-- > 0;) {
+    if (d[i] != 1) continue;
+    int64_t ext = 1;
+    for (size_t j = i + 1; j < d.size(); j++) ext = std::max<int64_t>(ext, st[j] * d[j]);
+    st[i] = ext;
+  }
+  return dnnl::memory::desc(d, dt, st);
+}
+
+// One reorder between two layouts, or nothing when they already agree (`active` false).
+struct ReorderStep {
+  dnnl::reorder prim;
+  dnnl::memory::desc from, to, scratch;
+  bool active = false;
+  std::string impl;  // oneDNN's impl_info_str when active
+
+  // Creates the primitive (under `threads`). Returns false when oneDNN offers only a reference
+  // reorder, or none; throws dnnl::error on invalid descs.
+  bool init(const dnnl::memory::desc& src, const dnnl::memory::desc& dst, int threads) {
+    from = src;
+    to = dst;
+    active = false;
+    if (src == dst) return true;
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    ThreadScope ts(threads);
+    dnnl::reorder::primitive_desc pd(cpu_engine(), src, cpu_engine(), dst, attr, /*allow_empty=*/true);
+    if (!pd) return false;
+    impl = pd.impl_info_str();
+    if (is_ref_impl(impl)) return false;
+    prim = dnnl::reorder(pd);
+    scratch = pd.scratchpad_desc();
+    active = true;
+    return true;
+  }
+
+  size_t scratch_bytes() const { return active ? scratch.get_size() : 0; }
+
+  // Executes on the calling thread (its OpenMP thread count is the caller's ThreadScope).
+  void run(const void* src, void* dst, void* scratchpad, const char* what) const {
+    std::unordered_map<int, dnnl::memory> args;
+    try {
+      auto& eng = cpu_engine();
+      args.emplace(DNNL_ARG_FROM, dnnl::memory(from, eng, const_cast<void*>(src)));
+      args.emplace(DNNL_ARG_TO, dnnl::memory(to, eng, dst));
+      if (scratch.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch, eng, scratchpad));
+    } catch (...) {
+      rethrow_dnnl(what);
+    }
+    dnnl_execute(prim, args);
+  }
+};
+
+}  // namespace dnnl_steps
+}  // namespace hodu

@@ -1,0 +1,376 @@
+// Unary elementwise ops: Neg Abs Sign Square Relu Clamp (every numeric dtype), the float-only
+// activations and math functions, and LogicalNot (any dtype -> bool).
+//
+// Two implementations:
+//  * oneDNN eltwise_forward (priority 1) for f32/bf16 inputs laid out contiguously, for the ops
+//    where oneDNN's algorithm has our semantics and is at least as fast as the loop (see below);
+//  * the hand-written loop (elementwise.h) for everything else: any dtype, any strides, with the
+//    float math of unary_math.h so that exp, log, sigmoid... vectorise.
+//
+// Measured on 1M contiguous f32 (AMD Zen 5, 2 cores, AVX-512; µs per call, 1 thread / 2 threads;
+// oneDNN 3.2 eltwise jit:avx512_core vs the loop's AVX-512 variant):
+//
+//   op          oneDNN        loop          used     why
+//   relu        70 / 42       68 / 42       oneDNN   same speed; NaN -> 0 and -0 -> 0 as ours
+//   leaky_relu  72 / 42       69 / 42       oneDNN
+//   abs         73 / 43       69 / 42       oneDNN
+//   square      73 / 43       69 / 42       oneDNN
+//   sqrt        74 / 43       1150 / 600    oneDNN   (libm sqrt does not vectorise: errno)
+//   recip       76 / 43       72 / 43       oneDNN
+//   tanh        213 / 112     205 / 105     loop
+//   sigmoid     205 / 107     180 / 95      loop
+//   silu        236 / 124     185 / 96      loop
+//   gelu        287 / 147     200 / 103     loop
+//   elu         182 / 95      185 / 96      loop     oneDNN computes exp(x)-1: 2e-4 relative error near 0
+//   exp         153 / 79      180 / 95      loop     oneDNN gives exp(NaN) = inf
+//   ln          761 / 406     190 / 100     loop     oneDNN's log is 2e-6 off at ln(2)
+//   softplus    —             270 / 140     loop     oneDNN's soft_relu returns -1.9e-6 at x = -20
+//   neg, clamp  —             68 / 42       loop     oneDNN linear/clip lose -0 / map NaN to the bound
+//   sin/cos/tan —             1700 / 850    loop     (libm; no oneDNN algorithm)
+// The numbers are rewritten by bench runs; see the table at the end of this comment block.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "dnnl_util.h"
+#include "elem.h"
+#include "elementwise.h"
+#include "kernel.h"
+#include "unary_math.h"
+
+namespace hodu {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Scalar semantics, per compute type (float, double, the integer types, bool).
+
+// Integer arithmetic wraps around: it is done in the unsigned type of the promoted operands.
+template <class C>
+using wrap_t = std::make_unsigned_t<decltype(C() + C())>;
+
+template <class C>
+inline C neg_of(C x) {
+  if constexpr (std::is_integral_v<C>) return (C)(wrap_t<C>(0) - (wrap_t<C>)x);
+  else return -x;
+}
+
+template <class C>
+inline C square_of(C x) {
+  if constexpr (std::is_integral_v<C>) return (C)((wrap_t<C>)x * (wrap_t<C>)x);
+  else return x * x;
+}
+
+template <class C>
+inline C abs_of(C x) {
+  if constexpr (std::is_floating_point_v<C>) return std::fabs(x);
+  else if constexpr (std::is_signed_v<C>) return x < 0 ? neg_of(x) : x;  // abs(MIN) wraps to MIN
+  else return x;
+}
+
+template <class C>
+inline C sign_of(C x) {
+  if constexpr (std::is_unsigned_v<C>) return (C)(x > 0 ? 1 : 0);
+  else return (C)((x > C(0)) - (x < C(0)));  // 0 for 0 and NaN
+}
+
+// One functor for every op except Clamp; `a` is the op's attribute (leaky_relu slope, elu alpha)
+// in the compute type.
+template <OpCode OP, class C>
+struct UnaryFn {
+  C a = C();
+
+  auto operator()(C x) const {
+    if constexpr (OP == OpCode::LogicalNot) return !(x != C(0));
+    else if constexpr (OP == OpCode::Neg) return neg_of(x);
+    else if constexpr (OP == OpCode::Abs) return abs_of(x);
+    else if constexpr (OP == OpCode::Sign) return sign_of(x);
+    else if constexpr (OP == OpCode::Square) return square_of(x);
+    else if constexpr (OP == OpCode::Relu) return std::is_unsigned_v<C> || x > C(0) ? x : C(0);
+    else if constexpr (OP == OpCode::Sqrt) return std::sqrt(x);
+    else if constexpr (OP == OpCode::Recip) return C(1) / x;
+    else if constexpr (OP == OpCode::Sigmoid) return umath::sigmoid(x);
+    else if constexpr (OP == OpCode::Tanh) return umath::tanh(x);
+    else if constexpr (OP == OpCode::Gelu) {
+      // 0.5·x·(1 + tanh(u)) written as x·sigmoid(2u): the same function without the cancellation
+      // of 1 + tanh(u) for negative x.
+      const C u = C(0.7978845608028654) * (x + C(0.044715) * x * x * x);
+      return x * umath::sigmoid(C(2) * u);
+    } else if constexpr (OP == OpCode::Softplus) {
+      return (x > C(0) ? x : C(0)) + umath::log1p_pos(umath::exp(-std::fabs(x)));
+    } else if constexpr (OP == OpCode::Sin) return std::sin(x);
+    else if constexpr (OP == OpCode::Cos) return std::cos(x);
+    else if constexpr (OP == OpCode::Tan) return std::tan(x);
+    else if constexpr (OP == OpCode::Exp) return umath::exp(x);
+    else if constexpr (OP == OpCode::Exp2) return umath::exp2(x);
+    else if constexpr (OP == OpCode::Exp10) return umath::exp10(x);
+    else if constexpr (OP == OpCode::Ln) return umath::log(x);
+    else if constexpr (OP == OpCode::Log2) return umath::log2(x);
+    else if constexpr (OP == OpCode::Log10) return umath::log10(x);
+    else if constexpr (OP == OpCode::LeakyRelu) return umath::select(x > C(0), x, a * x);
+    else if constexpr (OP == OpCode::Elu) return umath::select(x > C(0), x, a * umath::expm1(x));
+    else if constexpr (OP == OpCode::Silu) return x * umath::sigmoid(x);
+    else static_assert(OP == OpCode::LogicalNot, "not a unary op");
+  }
+};
+
+// clamp(x) = min(max(x, lo), hi) with the bounds as doubles (they may be ±inf). Floats compare in
+// their compute type, NaN passes through. Integers decide in exact arithmetic which of x, lo, hi
+// the double formula picks and convert a picked bound into the dtype (saturating, truncating).
+template <class C>
+struct ClampFn {
+  C lo = C(), hi = C();           // floats: the bounds; integers: thresholds (see make)
+  bool lo_all = false, lo_none = false, hi_all = false, hi_none = false;
+  C lo_val = C(), hi_val = C();   // integers: the results when x is below lo / above hi
+
+  static ClampFn make(double lo, double hi) {
+    ClampFn f;
+    if constexpr (std::is_floating_point_v<C>) {
+      f.lo = (C)lo;
+      f.hi = (C)hi;
+    } else {
+      const double min = (double)std::numeric_limits<C>::min();
+      const double max_plus_one = std::ldexp(1.0, std::numeric_limits<C>::digits);  // exact
+      // x < lo  <=>  x < ceil(lo) for an integer x.
+      const double c = std::ceil(lo);
+      if (c <= min) f.lo_none = true;
+      else if (c >= max_plus_one) f.lo_all = true;
+      else f.lo = (C)c;
+      // x > hi  <=>  x > floor(hi).
+      const double fl = std::floor(hi);
+      if (fl >= max_plus_one - 1) f.hi_none = true;  // x > max never holds
+      else if (fl < min) f.hi_all = true;
+      else f.hi = (C)fl;
+      f.lo_val = convert_value<C>(std::min(lo, hi));
+      f.hi_val = convert_value<C>(hi);
+    }
+    return f;
+  }
+
+  C operator()(C x) const {
+    if constexpr (std::is_floating_point_v<C>) {
+      const C r = x < lo ? lo : x;
+      return hi < r ? hi : r;
+    } else {
+      const bool below = lo_all || (!lo_none && x < lo);
+      const bool above = hi_all || (!hi_none && x > hi);
+      return below ? lo_val : above ? hi_val : x;
+    }
+  }
+};
+
+// The row functor: a contiguous (vectorised) loop when input and output are dense, else strided.
+template <class In, class Out, class F>
+struct UnaryRows {
+  F f;
+
+  void operator()(int64_t rows, int64_t n, char* const* p, const int64_t* s, const int64_t* rs) const {
+    const F fn = f;
+    for (int64_t r = 0; r < rows; r++) {
+      Out* o = reinterpret_cast<Out*>(p[0] + r * rs[0]);
+      const In* a = reinterpret_cast<const In*>(p[1] + r * rs[1]);
+      if (s[0] == 1 && s[1] == 1) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) o[i] = store<Out>(fn(load(a[i])));
+      } else {
+        const int64_t so = s[0], sa = s[1];
+        for (int64_t i = 0; i < n; i++) o[i * so] = store<Out>(fn(load(a[i * sa])));
+      }
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Loop factory.
+
+enum class Cost { Cheap = 1, VecMath = 3, Libm = 12 };
+
+template <OpCode OP, class T>
+constexpr bool op_accepts() {
+  const OpFamily fam = OP == OpCode::LogicalNot ? OpFamily::LogicalNot
+                       : (OP == OpCode::Neg || OP == OpCode::Abs || OP == OpCode::Sign || OP == OpCode::Square ||
+                          OP == OpCode::Relu || OP == OpCode::Clamp)
+                           ? OpFamily::UnarySigned
+                           : OpFamily::UnaryFloat;
+  if (fam == OpFamily::LogicalNot) return true;
+  if (fam == OpFamily::UnarySigned) return !std::is_same_v<T, bool_t>;
+  return std::is_same_v<T, f16_t> || std::is_same_v<T, bf16_t> || std::is_same_v<T, float> ||
+         std::is_same_v<T, double>;
+}
+
+// Relative cost per byte moved, for the thread policy.
+template <OpCode OP, class C>
+constexpr Cost op_cost() {
+  switch (OP) {
+    case OpCode::LogicalNot: case OpCode::Neg: case OpCode::Abs: case OpCode::Sign: case OpCode::Square:
+    case OpCode::Relu: case OpCode::Clamp: case OpCode::Recip: case OpCode::LeakyRelu:
+      return Cost::Cheap;
+    case OpCode::Sqrt: case OpCode::Sin: case OpCode::Cos: case OpCode::Tan:
+      return Cost::Libm;
+    default:
+      return std::is_same_v<C, double> ? Cost::Libm : Cost::VecMath;
+  }
+}
+
+// The ISA variants worth compiling (see ew::Variants): float math everywhere it vectorises,
+// AVX2 for wide integers, baseline for bytes, f16 (converted per element) and libm calls.
+template <OpCode OP, class T>
+constexpr ew::Variants unary_variants() {
+  using C = compute_t<T>;
+  if constexpr (std::is_same_v<T, f16_t> || (sizeof(T) < 4 && !std::is_same_v<T, bf16_t>)) return ew::Variants::Base;
+  else if constexpr (op_cost<OP, C>() == Cost::Libm) return ew::Variants::Base;
+  else if constexpr (std::is_floating_point_v<C>) return ew::Variants::All;
+  else return ew::Variants::UpToAvx2;
+}
+
+template <OpCode OP>
+std::unique_ptr<Kernel> make_loop_for(const KernelSpec& s) {
+  const TensorDesc& in = s.inputs.at(0);
+  return dispatch_dtype(in.dtype, [&](auto tag) -> std::unique_ptr<Kernel> {
+    using T = decltype(tag);
+    using C = compute_t<T>;
+    if constexpr (!op_accepts<OP, T>()) {
+      return nullptr;  // infer() rejects the dtype; nothing to run
+    } else {
+      using Out = std::conditional_t<OP == OpCode::LogicalNot, bool_t, T>;
+      const Shape& shape = s.output.shape;
+      ew::ElementwiseLoop<2> loop(shape, {contiguous_strides(shape), ew::operand_strides(in, shape)},
+                                  {(int64_t)sizeof(Out), (int64_t)sizeof(T)},
+                                  (double)op_cost<OP, C>() * (std::is_same_v<T, f16_t> ? 2 : 1));
+      const char* name = op_info(OP).name;
+      constexpr ew::Variants variants = unary_variants<OP, T>();
+      if constexpr (OP == OpCode::Clamp) {
+        using F = ClampFn<C>;
+        F f = F::make(s.attrs.at(0), s.attrs.at(1));
+        return std::make_unique<ew::LoopKernel<2, UnaryRows<T, Out, F>, variants>>(UnaryRows<T, Out, F>{f}, loop, name);
+      } else {
+        using F = UnaryFn<OP, C>;
+        F f;
+        if constexpr (OP == OpCode::LeakyRelu || OP == OpCode::Elu) f.a = (C)s.attrs.at(0);
+        return std::make_unique<ew::LoopKernel<2, UnaryRows<T, Out, F>, variants>>(UnaryRows<T, Out, F>{f}, loop, name);
+      }
+    }
+  });
+}
+
+std::unique_ptr<Kernel> make_unary_loop(const KernelSpec& s) {
+  switch (s.op) {
+#define HODU_UNARY_CASE(E) \
+  case OpCode::E: return make_loop_for<OpCode::E>(s);
+    HODU_UNARY_CASE(LogicalNot) HODU_UNARY_CASE(Neg) HODU_UNARY_CASE(Abs) HODU_UNARY_CASE(Sign)
+    HODU_UNARY_CASE(Square) HODU_UNARY_CASE(Relu) HODU_UNARY_CASE(Clamp) HODU_UNARY_CASE(Sqrt)
+    HODU_UNARY_CASE(Recip) HODU_UNARY_CASE(Sigmoid) HODU_UNARY_CASE(Tanh) HODU_UNARY_CASE(Gelu)
+    HODU_UNARY_CASE(Softplus) HODU_UNARY_CASE(Sin) HODU_UNARY_CASE(Cos) HODU_UNARY_CASE(Tan)
+    HODU_UNARY_CASE(Exp) HODU_UNARY_CASE(Exp2) HODU_UNARY_CASE(Exp10) HODU_UNARY_CASE(Ln)
+    HODU_UNARY_CASE(Log2) HODU_UNARY_CASE(Log10) HODU_UNARY_CASE(LeakyRelu) HODU_UNARY_CASE(Elu)
+    HODU_UNARY_CASE(Silu)
+#undef HODU_UNARY_CASE
+    default: return nullptr;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// oneDNN eltwise fast path: contiguous f32/bf16 input, treated as one flat vector.
+
+class DnnlEltwiseKernel final : public Kernel {
+ public:
+  DnnlEltwiseKernel(dnnl::memory::desc md, dnnl::eltwise_forward prim, dnnl::memory::desc scratch, int threads,
+                    std::string impl)
+      : md_(std::move(md)), prim_(std::move(prim)), scratch_md_(std::move(scratch)), threads_(threads),
+        impl_("onednn:" + std::move(impl)) {}
+
+  void run(const void* const* in, void* out, const ExecContext& ctx) override {
+    std::unordered_map<int, dnnl::memory> args;
+    try {
+      auto& eng = cpu_engine();
+      args.emplace(DNNL_ARG_SRC, dnnl::memory(md_, eng, const_cast<void*>(in[0])));
+      args.emplace(DNNL_ARG_DST, dnnl::memory(md_, eng, out));
+      if (scratch_md_.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, ctx.scratchpad));
+    } catch (...) {
+      rethrow_dnnl("eltwise");
+    }
+    ThreadScope ts(threads_);
+    dnnl_execute(prim_, args);
+  }
+
+  size_t scratchpad_bytes() const override { return scratch_md_.get_size(); }
+  std::string impl() const override { return impl_; }
+
+ private:
+  dnnl::memory::desc md_;
+  dnnl::eltwise_forward prim_;
+  dnnl::memory::desc scratch_md_;
+  int threads_;
+  std::string impl_;
+};
+
+// The oneDNN algorithm for an op, where it has our semantics (NaN, -0, accuracy); false otherwise.
+bool eltwise_algorithm(const KernelSpec& s, dnnl::algorithm* alg, float* alpha, float* beta) {
+  using A = dnnl::algorithm;
+  *alpha = 0.f;
+  *beta = 0.f;
+  switch (s.op) {
+    case OpCode::Relu: *alg = A::eltwise_relu; return true;
+    case OpCode::LeakyRelu: *alg = A::eltwise_relu; *alpha = (float)s.attrs.at(0); return true;
+    case OpCode::Abs: *alg = A::eltwise_abs; return true;
+    case OpCode::Square: *alg = A::eltwise_square; return true;
+    case OpCode::Sqrt: *alg = A::eltwise_sqrt; return true;
+    case OpCode::Recip: *alg = A::eltwise_pow; *alpha = 1.f; *beta = -1.f; return true;
+    case OpCode::Tanh: *alg = A::eltwise_tanh; return true;
+    case OpCode::Sigmoid: *alg = A::eltwise_logistic; return true;
+    case OpCode::Silu: *alg = A::eltwise_swish; *alpha = 1.f; return true;
+    case OpCode::Gelu: *alg = A::eltwise_gelu_tanh; return true;
+    default: return false;
+  }
+}
+
+// The ops for which oneDNN is registered (it is not faster than the loop for the others).
+constexpr OpCode kDnnlUnaryOps[] = {OpCode::Relu, OpCode::LeakyRelu, OpCode::Abs, OpCode::Square, OpCode::Sqrt,
+                                    OpCode::Recip};
+
+std::unique_ptr<Kernel> build_dnnl_eltwise(const KernelSpec& s) {
+  const TensorDesc& in = s.inputs.at(0);
+  dnnl::algorithm alg;
+  float alpha, beta;
+  if (!eltwise_algorithm(s, &alg, &alpha, &beta)) return nullptr;
+  if (in.dtype != DType::F32 && in.dtype != DType::BF16) return nullptr;
+  if (in.dtype != s.output.dtype || in.shape != s.output.shape || !in.is_contiguous()) return nullptr;
+  const int64_t n = s.output.numel();
+  if (n <= 0) return nullptr;
+  const int threads = pick_threads(2.0 * (double)s.output.nbytes());
+  try {
+    ThreadScope ts(threads);
+    dnnl::memory::desc md = plain_md(in.dtype, {n}, {1});
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::eltwise_forward::primitive_desc pd(cpu_engine(), dnnl::prop_kind::forward_inference, alg, md, md, alpha,
+                                             beta, attr);
+    const std::string impl = pd.impl_info_str();
+    if (is_ref_impl(impl)) return nullptr;
+    return std::make_unique<DnnlEltwiseKernel>(md, dnnl::eltwise_forward(pd), pd.scratchpad_desc(), threads, impl);
+  } catch (const dnnl::error&) {
+    return nullptr;  // this oneDNN build has no implementation for the case: use the loop
+  } catch (...) {
+    rethrow_dnnl("eltwise");
+  }
+}
+
+std::unique_ptr<Kernel> make_dnnl_eltwise(const KernelSpec& s) {
+  for (OpCode op : kDnnlUnaryOps)
+    if (op == s.op) return build_dnnl_eltwise(s);
+  return nullptr;
+}
+
+KernelRegistrar reg_loop({OpCode::LogicalNot, OpCode::Neg, OpCode::Abs, OpCode::Sign, OpCode::Square, OpCode::Relu,
+                          OpCode::Clamp, OpCode::Sqrt, OpCode::Recip, OpCode::Sigmoid, OpCode::Tanh, OpCode::Gelu,
+                          OpCode::Softplus, OpCode::Sin, OpCode::Cos, OpCode::Tan, OpCode::Exp, OpCode::Exp2,
+                          OpCode::Exp10, OpCode::Ln, OpCode::Log2, OpCode::Log10, OpCode::LeakyRelu, OpCode::Elu,
+                          OpCode::Silu},
+                         &make_unary_loop, 0);
+KernelRegistrar reg_dnnl({OpCode::Relu, OpCode::LeakyRelu, OpCode::Abs, OpCode::Square, OpCode::Sqrt, OpCode::Recip},
+                         &make_dnnl_eltwise, 1);
+
+}  // namespace
+
+}  // namespace hodu
