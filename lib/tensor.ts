@@ -60,6 +60,15 @@ function contiguousStrides(shape: Shape): number[] {
   return st;
 }
 
+/** A new zeroed ArrayBuffer; a size the engine refuses is a HoduError, not a RangeError. */
+function allocBuffer(bytes: number, what: string): ArrayBuffer {
+  try {
+    return new ArrayBuffer(Math.max(bytes, 1));
+  } catch (e) {
+    throw new HoduError(ErrorCode.INVALID_ARGUMENT, `${what}: cannot allocate ${bytes} bytes (${(e as Error).message})`);
+  }
+}
+
 function numelOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -155,6 +164,7 @@ export class Tensor {
     return this._disposed;
   }
   get isContiguous(): boolean {
+    if (this.size === 0) return true;
     let acc = 1;
     for (let i = this._shape.length - 1; i >= 0; i--) {
       if (this._shape[i] === 1) continue;
@@ -390,7 +400,7 @@ export class Tensor {
     }
     const n = values.length;
     const info = dtypeInfo(dtype);
-    const buf = new ArrayBuffer(Math.max(n * info.size, 1));
+    const buf = allocBuffer(n * info.size, 'fromArray');
     const view = new info.ctor(buf, 0, n) as unknown as { [i: number]: number | bigint };
     if (dtype === DType.I64 || dtype === DType.U64) {
       for (let i = 0; i < n; i++) {
@@ -424,7 +434,7 @@ export class Tensor {
     const n = numelOf(sh);
     if (dt === DType.F16 || dt === DType.BF16) return Tensor.full(sh, value, DType.F32)._castNoRecord(dt);
     const info = dtypeInfo(dt);
-    const buf = new ArrayBuffer(Math.max(n * info.size, 1));
+    const buf = allocBuffer(n * info.size, 'full');
     const view = new info.ctor(buf, 0, n) as unknown as { fill(v: number | bigint): void };
     if (dt === DType.I64 || dt === DType.U64) view.fill(BigInt(Number.isFinite(Number(value)) ? Math.trunc(Number(value)) : 0));
     else if (dt === DType.BOOL) view.fill(value ? 1 : 0);
@@ -454,9 +464,10 @@ export class Tensor {
     if (!isFloat(dt)) throw new HoduError(ErrorCode.DTYPE_MISMATCH, `${what}: dtype ${dt} is not a float dtype`);
     if (typeof a !== 'number' || typeof b !== 'number' || Number.isNaN(a) || Number.isNaN(b))
       throw invalidArg(`${what}: parameters must be numbers, got ${describe(a)} and ${describe(b)}`);
-    const base = dt === DType.F64 ? DType.F64 : DType.F32;
+    // f16/bf16 are drawn natively too, so that rounding never reaches `high`
+    const base = dt === DType.F64 || dt === DType.F16 || dt === DType.BF16 ? dt : DType.F32;
     const n = numelOf(sh);
-    const buf = new ArrayBuffer(Math.max(n * dtypeSize(base), 1));
+    const buf = allocBuffer(n * dtypeSize(base), what);
     const [hi, lo] = nextSeed();
     if (n > 0) call(() => binding.fillRandom(buf, dtypeCode(base), kind, a, b, hi, lo));
     let t = Tensor._make(new Storage(buf), base, sh);

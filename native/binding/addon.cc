@@ -11,6 +11,7 @@
 #include "../ops/infer.h"
 #include "convert.h"
 #include "script_wrap.h"
+#include "xla_wrap.h"
 
 namespace hodu {
 
@@ -84,6 +85,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("roofline", &Addon::Roofline),
                          });
     register_script_functions(env, exports);
+    register_xla_functions(env, exports);
   }
 
  private:
@@ -197,7 +199,7 @@ class Addon : public Napi::Addon<Addon> {
       if (!info[0].IsArrayBuffer()) fail(ErrorCode::INVALID_ARGUMENT, "fillRandom: expected an ArrayBuffer");
       Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
       DType t = (DType)info[1].As<Napi::Number>().Int32Value();
-      if (t != DType::F32 && t != DType::F64) fail(ErrorCode::INVALID_ARGUMENT, "fillRandom: dtype must be f32 or f64");
+      if (!dtype_valid((int)t) || !is_float(t)) fail(ErrorCode::INVALID_ARGUMENT, "fillRandom: dtype must be a float dtype");
       int kind = info[2].As<Napi::Number>().Int32Value();
       double a = info[3].As<Napi::Number>().DoubleValue(), b = info[4].As<Napi::Number>().DoubleValue();
       uint64_t seed = ((uint64_t)info[5].As<Napi::Number>().Uint32Value() << 32) | info[6].As<Napi::Number>().Uint32Value();
