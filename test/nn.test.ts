@@ -38,7 +38,7 @@ describe('losses (hand-derived values)', () => {
     const labels = Tensor.fromArray([2, 0], undefined, DType.I64);
     const lse0 = Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3));
     const want = ((lse0 - 3) + Math.log(3)) / 2;
-    close([new nn.CrossEntropy().forward([logits, labels]).item()], [want], 1e-6);
+    close([new nn.CrossEntropy().forward([logits, labels]).item()], [want], 1e-5); // f32 log-softmax
     expect(codeOf(() => new nn.CrossEntropy().forward([logits, Tensor.fromArray([0.5, 1])]))).toBe('DTYPE_MISMATCH');
   });
   test('BCE and BCEWithLogits agree', () => {

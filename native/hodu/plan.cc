@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "../kernels/fused.h"
 #include "../ops/infer.h"
 
 namespace hodu {
@@ -136,10 +137,34 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
   for (const Output& o : g.outputs) readers[o.value] += 2;  // an output is never fused away
   std::vector<bool> absorbed(n, false);
 
+  // Elementwise groups: an elementwise op whose only reader is an elementwise op of the same shape
+  // is computed inside that reader's fused program ("inner"); constant sub-graphs are left to
+  // folding. The group's root (an elementwise op that is not inner) becomes one kernel.
+  std::vector<bool> const_like(n, false), ew_inner(n, false);
+  auto is_ew = [&](uint32_t i) {
+    const Value& v = g.values[i];
+    if (v.kind != ValueKind::Op || !live[i] || !opts.fuse) return false;
+    const OpFamily f = op_info(v.op).family;
+    if (f != OpFamily::Binary && f != OpFamily::UnarySigned && f != OpFamily::UnaryFloat) return false;
+    return fused_elementwise_supports(v.op, v.dtype);
+  };
+  for (uint32_t i = 0; i < n; i++) {
+    const Value& v = g.values[i];
+    if (v.kind == ValueKind::Constant) const_like[i] = true;
+    if (v.kind != ValueKind::Op) continue;
+    bool all = opts.fold_constants;
+    for (uint32_t id : v.inputs) all = all && const_like[id];
+    const_like[i] = all;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    if (is_ew(i) && !const_like[i] && readers[i] == 1 && is_ew(only_reader[i]) &&
+        g.values[only_reader[i]].shape == g.values[i].shape && g.values[only_reader[i]].dtype == g.values[i].dtype)
+      ew_inner[i] = true;
+
   for (uint32_t i = 0; i < n; i++) {
     const Value& v = g.values[i];
     Slot& s = m.slots[i];
-    if (v.kind != ValueKind::Op || !live[i] || absorbed[i]) continue;
+    if (v.kind != ValueKind::Op || !live[i] || absorbed[i] || ew_inner[i]) continue;
     // 2. an op: a view becomes an alias of its input's memory
     std::vector<TensorDesc> in_descs;
     bool all_const = true;
@@ -245,6 +270,56 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
         st.out = tail;
         st.ptrs.resize(ins.size());
         plan->stats_.fused += chain.size();
+        m.steps.push_back(std::move(st));
+        continue;
+      }
+    }
+    // 5. an elementwise group root: one fused pass over its inner ops
+    if (is_ew(i)) {
+      std::vector<uint32_t> order, leaves;
+      std::vector<int> reg_of(n, -1);
+      // inner nodes in evaluation order (post-order of the tree below the root)
+      std::vector<std::pair<uint32_t, size_t>> stack{{i, 0}};
+      while (!stack.empty()) {
+        auto& [x, k] = stack.back();
+        const Value& xv = g.values[x];
+        if (k < xv.inputs.size()) {
+          uint32_t id = xv.inputs[k++];
+          if (ew_inner[id] && m.slots[id].loc == Loc::None && !absorbed[id]) stack.push_back({id, 0});
+        } else {
+          order.push_back(x);
+          stack.pop_back();
+        }
+      }
+      if (order.size() > 1) {
+        FusedProgram prog;
+        auto reg = [&](uint32_t id) -> int {
+          bool inner = std::find(order.begin(), order.end(), id) != order.end();
+          if (inner) return reg_of[id];
+          if (reg_of[id] < 0) {
+            reg_of[id] = (int)leaves.size();
+            leaves.push_back(id);
+            prog.inputs.push_back(no_offset(m.slots[id].desc));
+          }
+          return reg_of[id];
+        };
+        // leaves first (registers 0..L-1), then one register per instruction
+        for (uint32_t x : order)
+          for (uint32_t id : g.values[x].inputs) reg(id);
+        int next = (int)leaves.size();
+        for (uint32_t x : order) {
+          const Value& xv = g.values[x];
+          FusedInstr ins{xv.op, xv.attrs, reg(xv.inputs[0]), xv.inputs.size() > 1 ? reg(xv.inputs[1]) : -1};
+          prog.instrs.push_back(ins);
+          reg_of[x] = next++;
+        }
+        prog.output = r.out;
+        std::unique_ptr<Kernel> k = make_fused_elementwise(prog);
+        if (!k) fail(ErrorCode::INTERNAL, "plan: the fused elementwise kernel declined a program it declared supported");
+        st.kernel = std::move(k);
+        st.ins = leaves;
+        st.ptrs.resize(leaves.size());
+        plan->stats_.fused += order.size() - 1;
         m.steps.push_back(std::move(st));
         continue;
       }

@@ -74,3 +74,25 @@ void run_once(Kernel& k, const void* const* inputs, void* output) {
 }
 
 }  // namespace hodu
+
+#include "fused.h"
+
+namespace hodu {
+
+namespace {
+FusedFactory g_fused_make = nullptr;
+FusedSupports g_fused_supports = nullptr;
+}  // namespace
+
+FusedRegistrar::FusedRegistrar(FusedFactory make, FusedSupports supports) {
+  g_fused_make = make;
+  g_fused_supports = supports;
+}
+
+std::unique_ptr<Kernel> make_fused_elementwise(const FusedProgram& p) {
+  return g_fused_make ? g_fused_make(p) : nullptr;
+}
+
+bool fused_elementwise_supports(OpCode op, DType dtype) { return g_fused_supports && g_fused_supports(op, dtype); }
+
+}  // namespace hodu
