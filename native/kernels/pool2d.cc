@@ -5,16 +5,20 @@
 // pooling_avg_include_padding): with floor-mode output sizes no window reaches past the padding,
 // so the divisor is always KH * KW.
 //
-// f32 runs oneDNN's pooling_forward (forward_inference). Pooling on plain nchw is 2-5x slower than
+// f32 runs oneDNN's pooling_forward (forward_inference). Pooling on plain nchw is 2-7x slower than
 // on channel-blocked nChw16c, and for C >= 16 reorder + blocked pool + reorder back beats plain
-// nchw (measured: N=32 C=64 28x28 max 3x3/2: 145 vs 310 us on 2 threads). The src layout is:
+// nchw even with the two reorders (N=32 28x28, one thread: C=16 max 2x2/2 63 vs 150 us, C=16 avg
+// 3x3/1 210 vs 300 us, C=64 max 3x3/2 650 vs 910 us); for C=8 the block is half padding and nchw
+// is as fast as any alternative. The src layout is:
 //   nhwc        when the input already is a dense nhwc view (channels-last storage, no reorder);
 //   nChw16c     when C >= 16;
 //   dense nchw  otherwise (a strided input is first reordered into it).
 // The dst layout follows the primitive's choice and is reordered into the nchw output when it
 // differs. Temporaries live in the scratchpad: [ primitive scratchpads (shared) | src | dst ].
 //
-// f64, f16 and bf16 (and f32 if oneDNN declines) use a direct loop over output planes.
+// f64, f16 and bf16 (and f32 if oneDNN declines) use a direct loop over output planes. The loop's
+// max propagates NaN like PyTorch; oneDNN's f32 max follows the hardware max instruction and may
+// drop a NaN in a window.
 #include <omp.h>
 
 #include <algorithm>

@@ -325,9 +325,25 @@ bool eltwise_algorithm(const KernelSpec& s, dnnl::algorithm* alg, float* alpha, 
   }
 }
 
-// The ops for which oneDNN is registered (it is not faster than the loop for the others).
-constexpr OpCode kDnnlUnaryOps[] = {OpCode::Relu, OpCode::LeakyRelu, OpCode::Abs, OpCode::Square, OpCode::Sqrt,
-                                    OpCode::Recip};
+// When oneDNN runs an op: the smallest element count for f32 and for bf16 (0 = never). Below it,
+// or where the loop is as fast (the memory-bound ops on f32), the loop wins by oneDNN's per-call
+// cost (~1 µs to bind memory objects and execute, ~2.5 µs more to build the kernel in eager mode).
+struct DnnlUse {
+  OpCode op;
+  int64_t min_f32, min_bf16;
+};
+constexpr DnnlUse kDnnlUse[] = {
+    {OpCode::Sqrt, 1024, 1024},        // libm sqrt does not vectorise (errno)
+    {OpCode::Tanh, 16384, 16384},      // oneDNN's polynomials are ~2x faster than unary_math.h
+    {OpCode::Sigmoid, 16384, 16384},
+    {OpCode::Silu, 16384, 16384},
+    {OpCode::Gelu, 16384, 16384},
+    {OpCode::Relu, 0, 65536},          // bf16: oneDNN converts faster than the loop
+    {OpCode::LeakyRelu, 0, 65536},
+    {OpCode::Abs, 0, 65536},
+    {OpCode::Square, 0, 65536},
+    {OpCode::Recip, 0, 65536},
+};
 
 std::unique_ptr<Kernel> build_dnnl_eltwise(const KernelSpec& s) {
   const TensorDesc& in = s.inputs.at(0);
@@ -357,8 +373,13 @@ std::unique_ptr<Kernel> build_dnnl_eltwise(const KernelSpec& s) {
 }
 
 std::unique_ptr<Kernel> make_dnnl_eltwise(const KernelSpec& s) {
-  for (OpCode op : kDnnlUnaryOps)
-    if (op == s.op) return build_dnnl_eltwise(s);
+  const DType t = s.output.dtype;
+  const int64_t n = s.output.numel();
+  for (const DnnlUse& u : kDnnlUse) {
+    if (u.op != s.op) continue;
+    const int64_t min = t == DType::F32 ? u.min_f32 : t == DType::BF16 ? u.min_bf16 : 0;
+    return min > 0 && n >= min ? build_dnnl_eltwise(s) : nullptr;
+  }
   return nullptr;
 }
 
@@ -368,7 +389,8 @@ KernelRegistrar reg_loop({OpCode::LogicalNot, OpCode::Neg, OpCode::Abs, OpCode::
                           OpCode::Exp10, OpCode::Ln, OpCode::Log2, OpCode::Log10, OpCode::LeakyRelu, OpCode::Elu,
                           OpCode::Silu},
                          &make_unary_loop, 0);
-KernelRegistrar reg_dnnl({OpCode::Relu, OpCode::LeakyRelu, OpCode::Abs, OpCode::Square, OpCode::Sqrt, OpCode::Recip},
+KernelRegistrar reg_dnnl({OpCode::Sqrt, OpCode::Tanh, OpCode::Sigmoid, OpCode::Silu, OpCode::Gelu, OpCode::Relu,
+                          OpCode::LeakyRelu, OpCode::Abs, OpCode::Square, OpCode::Recip},
                          &make_dnnl_eltwise, 1);
 
 }  // namespace

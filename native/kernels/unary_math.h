@@ -53,12 +53,13 @@ inline float exp_poly(float r) {
   return p * r + 1.0f;
 }
 
-// p * 2^n for an integral n in [-252, 254] as a product of two normal powers of two, so that
-// subnormal results are rounded once and large ones overflow to inf.
+// p * 2^n for an integral n in [-252, 254]: one power of two clamped to the normal exponents and
+// a second for the rest, so that subnormal results are rounded once and large ones overflow to inf.
 inline float scale_pow2(float p, float n) {
   const int32_t ni = (int32_t)n;
-  const int32_t n1 = ni / 2, n2 = ni - n1;
-  return p * from_bits((uint32_t)(n1 + 127) << 23) * from_bits((uint32_t)(n2 + 127) << 23);
+  int32_t n1 = ni < 127 ? ni : 127;
+  n1 = n1 > -126 ? n1 : -126;
+  return p * from_bits((uint32_t)(n1 + 127) << 23) * from_bits((uint32_t)(ni - n1 + 127) << 23);
 }
 
 inline float exp(float x) {

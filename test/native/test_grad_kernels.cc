@@ -244,6 +244,8 @@ const ConvCase kConvCases[] = {
     {1, 3, 12, 12, 16, 5, 5, 3, 3, 2, 2, 1, 1, 1},   // stride 3, 5x5
     {2, 16, 7, 7, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1},    // channel-blocked layouts
     {2, 1, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},      // 1 input channel (padded blocking of dx)
+    {1, 2, 4, 5, 3, 1, 2, 1, 2, 2, 3, 1, 1, 1},      // padding wider than the kernel: border outputs read nothing
+    {2, 4, 6, 6, 4, 3, 3, 2, 2, 2, 2, 3, 3, 1},      // dilation 3: most taps fall in the padding
 };
 
 }  // namespace
@@ -778,6 +780,17 @@ HODU_TEST(grad_kernels_bench) {
                 best_cpu * 1e3, create * 1e3, k->impl().c_str(), k->scratchpad_bytes());
     return best;
   };
+  {
+    // The CNN's first conv: N=32, 1 -> 32, 3x3, 28x28.
+    const ConvCase c{32, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1};
+    View x = random_view(DType::F32, c.x_shape(), Layout::Contiguous, 1);
+    View w = random_view(DType::F32, c.w_shape(), Layout::Contiguous, 2);
+    View dy = random_view(DType::F32, c.y_shape(), Layout::Contiguous, 3);
+    const std::string tag = "f32 N=32 1->32 3x3 28x28";
+    bench(OpCode::Conv2d, c.conv_attrs(), {&x, &w}, 20, "conv2d " + tag);
+    bench(OpCode::Conv2dGradInput, c.grad_input_attrs(), {&dy, &w}, 20, "conv2d_grad_input " + tag);
+    bench(OpCode::Conv2dGradWeight, c.grad_weight_attrs(), {&x, &dy}, 20, "conv2d_grad_weight " + tag);
+  }
   for (int64_t pad : {0, 1}) {
     const ConvCase c{32, 32, 26, 26, 64, 3, 3, 1, 1, pad, pad, 1, 1, 1};
     const double gflop = 2.0 * 32 * 64 * c.OH() * c.OW() * 32 * 9 * 1e-9;

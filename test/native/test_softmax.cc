@@ -139,7 +139,11 @@ HODU_TEST(softmax_large) {
   CHECK(check_softmax(OpCode::Softmax, x, 0, "1024x1024") == "loop:softmax_lanes");
   check_softmax(OpCode::LogSoftmax, x, 0, "1024x1024");
   View t = make_view(DType::F32, {768, 512}, Layout::Transposed, [&] { return rng.uniform(-5, 5); });
-  CHECK(check_softmax(OpCode::Softmax, t, 1, "transposed 768x512") == "loop:softmax_rows");
+  // the last dim of a transposed view: lanes along the other dim (contiguous in memory)
+  CHECK(check_softmax(OpCode::Softmax, t, 1, "transposed 768x512") == "loop:softmax_lanes");
+  View rows = make_view(DType::F32, {300, 1100}, Layout::Sliced, [&] { return rng.uniform(-5, 5); });
+  CHECK(check_softmax(OpCode::Softmax, rows, 1, "sliced 300x1100") == "loop:softmax_rows");
+  check_softmax(OpCode::LogSoftmax, rows, 1, "sliced 300x1100");
   check_softmax(OpCode::Softmax, t, 0, "transposed 768x512");
   View d = make_view(DType::F64, {96, 64, 64}, Layout::Sliced, [&] { return rng.uniform(-5, 5); });
   for (int dim : {0, 1, 2}) check_softmax(OpCode::Softmax, d, dim, "sliced");
@@ -147,4 +151,7 @@ HODU_TEST(softmax_large) {
   check_softmax(OpCode::Softmax, b, 1, "bf16");
   View h = make_view(DType::F16, {600, 600}, Layout::Broadcast, [&] { return rng.uniform(-5, 5); });
   check_softmax(OpCode::LogSoftmax, h, 0, "f16 broadcast");
+  // a softmax dim too long to stage a block of lanes: strided rows instead
+  View tall = make_view(DType::F32, {70000, 5}, Layout::Contiguous, [&] { return rng.uniform(-5, 5); });
+  CHECK(check_softmax(OpCode::Softmax, tall, 0, "70000x5") == "loop:softmax_rows");
 }
