@@ -42,7 +42,7 @@ function sha256(file) {
 
 function python() {
   for (const p of ['python3', 'python']) if (sh(p, ['--version']).status === 0) return p;
-  throw new Error('python3 with pip is needed to fetch oneDNN from PyPI (or set HODU_ONEDNN_DIR)');
+  throw new Error('python3 with pip is needed to fetch wheels from PyPI (for oneDNN, HODU_ONEDNN_DIR can point at an install instead)');
 }
 
 /** Downloads pinned wheels with pip (no deps) into cacheDir/wheels and checks their sha256. */
@@ -135,10 +135,88 @@ function ensureCmake(log = () => {}) {
   return wheelCmake;
 }
 
-module.exports = { cacheDir, ensureOneDnn, ensureCmake, fetchWheels, extractWheel, sha256, ONEDNN_WHEELS };
+
+// OpenXLA CPU PJRT plugin (xla-cpu-pjrt 0.0.1, Apache-2.0, PJRT C API 0.81): the plugin .so (dlopen'ed at run time by
+// the XLA backend, never linked) and the pjrt_c_api.h it ships (the addon compiles its PJRT client against it).
+const PJRT_CPU_WHEEL = {
+  spec: 'xla-cpu-pjrt==0.0.1',
+  file: 'xla_cpu_pjrt-0.0.1-py3-none-manylinux_2_27_x86_64.whl',
+  sha256: '55837b6b7b47daa717f2d9a5a03563ea0ceaa338d06a81a1e2d3f060d960decc',
+  members: {
+    'xla_plugins/xla_cpu_pjrt/xla_cpu_pjrt.so': 'xla_cpu_pjrt.so',
+    'xla_plugins/xla_cpu_pjrt/include/pjrt_c_api.h': 'include/pjrt_c_api.h',
+  },
+};
+const pjrtCpuDir = path.join(cacheDir, 'pjrt-cpu');
+
+/** Path the CPU plugin has once fetched (it may not exist): <cache>/pjrt-cpu/xla_cpu_pjrt.so. */
+function pjrtCpuPluginPath() {
+  return path.join(pjrtCpuDir, 'xla_cpu_pjrt.so');
+}
+
+/** Extracts exactly the named members of a wheel: { memberName: relative destination }. */
+function extractMembers(wheel, members, dest) {
+  const code = `
+import sys, json, zipfile, os, shutil
+whl, members, dest = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+with zipfile.ZipFile(whl) as z:
+    names = set(z.namelist())
+    for m, rel in members.items():
+        if m not in names:
+            sys.exit('wheel has no member ' + m)
+        out = os.path.join(dest, rel)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with z.open(m) as src, open(out + '.part', 'wb') as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(out + '.part', out)
+`;
+  must(python(), ['-c', code, wheel, JSON.stringify(members), dest]);
+}
+
+/**
+ * Fetches the CPU PJRT plugin wheel (pinned sha256) and unpacks only the plugin .so and include/pjrt_c_api.h into
+ * <cache>/pjrt-cpu/. Returns the include folder, or null when that is impossible (no python/pip, no network, hash
+ * mismatch): the addon then builds without XLA support and Backend.XLA reports BACKEND_UNAVAILABLE.
+ * HODU_PJRT_INCLUDE (a folder holding pjrt_c_api.h) skips the fetch; HODU_SKIP_PJRT=1 disables it.
+ */
+function ensurePjrtHeader(log = () => {}) {
+  if (process.env.HODU_PJRT_INCLUDE) return path.resolve(process.env.HODU_PJRT_INCLUDE);
+  if (process.env.HODU_SKIP_PJRT === '1') return null;
+  const include = path.join(pjrtCpuDir, 'include');
+  const stamp = path.join(pjrtCpuDir, '.complete');
+  const want = `${PJRT_CPU_WHEEL.spec} ${PJRT_CPU_WHEEL.sha256}\n`;
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want && fs.existsSync(path.join(include, 'pjrt_c_api.h')) &&
+      fs.existsSync(pjrtCpuPluginPath()))
+    return include;
+  try {
+    const [wheel] = fetchWheels([PJRT_CPU_WHEEL], log);
+    log(`unpacking the PJRT CPU plugin and pjrt_c_api.h into ${path.relative(root, pjrtCpuDir) || pjrtCpuDir}`);
+    fs.rmSync(pjrtCpuDir, { recursive: true, force: true });
+    fs.mkdirSync(pjrtCpuDir, { recursive: true });
+    extractMembers(wheel, PJRT_CPU_WHEEL.members, pjrtCpuDir);
+    fs.writeFileSync(stamp, want);
+    return include;
+  } catch (e) {
+    log(`XLA support disabled: could not fetch ${PJRT_CPU_WHEEL.spec} (${e.message}); ` +
+        'the addon builds without it and Backend.XLA reports BACKEND_UNAVAILABLE');
+    return null;
+  }
+}
+
+module.exports = {
+  cacheDir, ensureOneDnn, ensureCmake, fetchWheels, extractWheel, sha256, ONEDNN_WHEELS,
+  ensurePjrtHeader, pjrtCpuPluginPath, PJRT_CPU_WHEEL,
+};
 
 if (require.main === module) {
   const log = (m) => process.stderr.write(`[hodu deps] ${m}\n`);
-  console.log(ensureCmake(log));
-  console.log(ensureOneDnn(log));
+  if (process.argv.includes('--pjrt')) {
+    // node scripts/deps.js --pjrt: fetch only the XLA CPU plugin (+ header); prints the plugin path.
+    if (!ensurePjrtHeader(log)) process.exit(1);
+    console.log(pjrtCpuPluginPath());
+  } else {
+    console.log(ensureCmake(log));
+    console.log(ensureOneDnn(log));
+    console.log(ensurePjrtHeader(log) || '(no PJRT header: XLA support disabled)');
+  }
 }

@@ -1,0 +1,285 @@
+// The XLA backend's N-API surface, mirroring script_wrap.cc (the HODU backend):
+//   xlaAvailable() -> bool                        this build has the PJRT client
+//   xlaCompile(target, ir, constants[]) -> handle  target = {plugin, platform: 'cpu'|'cuda', device}
+//   xlaRun(handle, inputs[]) -> ArrayBuffer[]      outputs in graph order
+//   xlaRunAsync(handle, inputs[], cb(err, outs))   on the libuv thread pool
+//   xlaRelease(handle), xlaInfo(handle) -> stats, xlaClientInfo(plugin, platform) -> client/devices,
+//   xlaEmit(ir, constants[]) -> StableHLO text (no plugin needed),
+//   xlaCompileText(target, text) -> output count (compiles raw StableHLO; tests and debugging)
+#include "xla_wrap.h"
+
+#include <memory>
+
+#include "../ir/graph.h"
+#include "../xla/xla_plan.h"
+#include "convert.h"
+
+namespace hodu {
+
+namespace {
+
+struct XlaHolder {
+  std::shared_ptr<xla::XlaPlan> plan;
+};
+
+std::shared_ptr<xla::XlaPlan> xla_plan_of(const Napi::Value& v) {
+  if (!v.IsExternal()) fail(ErrorCode::INVALID_ARGUMENT, "expected a compiled XLA executable handle");
+  auto* h = v.As<Napi::External<XlaHolder>>().Data();
+  if (!h || !h->plan) fail(ErrorCode::INVALID_ARGUMENT, "the compiled XLA executable was released");
+  return h->plan;
+}
+
+std::pair<const uint8_t*, size_t> bytes_of(const Napi::Value& v, const char* what) {
+  if (v.IsArrayBuffer()) {
+    auto ab = v.As<Napi::ArrayBuffer>();
+    return {(const uint8_t*)ab.Data(), ab.ByteLength()};
+  }
+  if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    auto ab = ta.ArrayBuffer();
+    return {(const uint8_t*)ab.Data() + ta.ByteOffset(), ta.ByteLength()};
+  }
+  fail(ErrorCode::INVALID_ARGUMENT, what, ": expected an ArrayBuffer or a typed array");
+}
+
+std::vector<ConstantData> constants_of(const Napi::Value& v) {
+  if (!v.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "constants: expected an array");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<ConstantData> r;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    auto b = bytes_of(a.Get(i), "constant");
+    r.push_back({b.first, b.second});
+  }
+  return r;
+}
+
+xla::Platform platform_of(const Napi::Value& v) {
+  std::string p = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (p == "cpu") return xla::Platform::CPU;
+  if (p == "cuda") return xla::Platform::CUDA;
+  fail(ErrorCode::INVALID_ARGUMENT, "xla: platform must be 'cpu' or 'cuda'");
+}
+
+xla::Target target_of(const Napi::Value& v) {
+  if (!v.IsObject()) fail(ErrorCode::INVALID_ARGUMENT, "xla: expected a target {plugin, platform, device}");
+  Napi::Object o = v.As<Napi::Object>();
+  xla::Target t;
+  Napi::Value plugin = o.Get("plugin");
+  if (!plugin.IsString()) fail(ErrorCode::INVALID_ARGUMENT, "xla: target.plugin must be a path");
+  t.plugin_path = plugin.As<Napi::String>().Utf8Value();
+  t.platform = platform_of(o.Get("platform"));
+  Napi::Value dev = o.Get("device");
+  t.device = dev.IsNumber() ? dev.As<Napi::Number>().Int32Value() : 0;
+  return t;
+}
+
+// xlaCompile(target, irBytes, constants[], {optLevel?}) -> handle
+Napi::Value XlaCompile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    xla::Target target = target_of(info[0]);
+    auto b = bytes_of(info[1], "ir");
+    Graph g = decode_graph(b.first, b.second);
+    std::vector<ConstantData> constants = constants_of(info[2]);
+    validate_graph(g, constants);
+    xla::XlaCompileOptions opts;
+    if (info.Length() > 3 && info[3].IsObject()) {
+      Napi::Object o = info[3].As<Napi::Object>();
+      Napi::Value lvl = o.Get("optLevel");
+      if (lvl.IsNumber()) opts.debug_options.emplace_back("xla_backend_optimization_level", lvl.As<Napi::Number>().Int64Value());
+    }
+    auto* h = new XlaHolder{std::shared_ptr<xla::XlaPlan>(xla::XlaPlan::compile(g, constants, target, opts))};
+    return Napi::External<XlaHolder>::New(env, h, [](Napi::Env, XlaHolder* p) { delete p; });
+  });
+}
+
+std::vector<const void*> bind_inputs(const xla::XlaPlan& plan, const Napi::Value& v) {
+  if (!v.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "inputs: expected an array of buffers");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() != plan.num_inputs())
+    fail(ErrorCode::INVALID_ARGUMENT, "expected ", plan.num_inputs(), " input buffers, got ", a.Length());
+  std::vector<const void*> r;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    auto b = bytes_of(a.Get(i), "input");
+    size_t want = plan.input_desc(i).nbytes();
+    if (b.second < want) fail(ErrorCode::SHAPE_MISMATCH, "input ", i, ": ", b.second, " bytes given, ", want, " needed");
+    r.push_back(b.first);
+  }
+  return r;
+}
+
+Napi::Array alloc_outputs(Napi::Env env, const xla::XlaPlan& plan, std::vector<void*>& ptrs) {
+  Napi::Array outs = Napi::Array::New(env, plan.num_outputs());
+  for (uint32_t j = 0; j < plan.num_outputs(); j++) {
+    size_t bytes = plan.output_desc(j).nbytes();
+    napi_value abv;
+    if (napi_create_arraybuffer(env, bytes ? bytes : 1, nullptr, &abv) != napi_ok)
+      fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
+    Napi::ArrayBuffer ab(env, abv);
+    ptrs.push_back(ab.Data());
+    outs.Set(j, ab);
+  }
+  return outs;
+}
+
+Napi::Value XlaRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::shared_ptr<xla::XlaPlan> plan = xla_plan_of(info[0]);
+    std::vector<const void*> ins = bind_inputs(*plan, info[1]);
+    std::vector<void*> outs;
+    Napi::Array result = alloc_outputs(env, *plan, outs);
+    plan->run(ins, outs);
+    return result;
+  });
+}
+
+class XlaRunWorker : public Napi::AsyncWorker {
+ public:
+  XlaRunWorker(Napi::Function cb, std::shared_ptr<xla::XlaPlan> plan, std::vector<const void*> ins, std::vector<void*> outs,
+               Napi::Value keep_inputs, Napi::Value keep_outputs)
+      : Napi::AsyncWorker(cb, "hodu.xlaRunAsync"), plan_(std::move(plan)), ins_(std::move(ins)), outs_(std::move(outs)) {
+    keep_in_ = Napi::Persistent(keep_inputs.As<Napi::Object>());
+    keep_out_ = Napi::Persistent(keep_outputs.As<Napi::Object>());
+  }
+  void Execute() override {
+    try {
+      plan_->run(ins_, outs_);
+    } catch (const HoduError& e) {
+      code_ = error_code_name(e.code());
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      code_ = "INTERNAL";
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { Callback().Call({Env().Null(), keep_out_.Value()}); }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("code", Napi::String::New(Env(), code_));
+    Callback().Call({err.Value()});
+  }
+
+ private:
+  std::shared_ptr<xla::XlaPlan> plan_;
+  std::vector<const void*> ins_;
+  std::vector<void*> outs_;
+  Napi::ObjectReference keep_in_, keep_out_;
+  std::string code_ = "INTERNAL";
+};
+
+Napi::Value XlaRunAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::shared_ptr<xla::XlaPlan> plan = xla_plan_of(info[0]);
+    std::vector<const void*> ins = bind_inputs(*plan, info[1]);
+    if (!info[2].IsFunction()) fail(ErrorCode::INVALID_ARGUMENT, "xlaRunAsync: expected a callback");
+    std::vector<void*> outs;
+    Napi::Array result = alloc_outputs(env, *plan, outs);
+    auto* w = new XlaRunWorker(info[2].As<Napi::Function>(), plan, std::move(ins), std::move(outs), info[1], result);
+    w->Queue();
+    return env.Undefined();
+  });
+}
+
+Napi::Value XlaRelease(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsExternal()) {
+    auto* h = info[0].As<Napi::External<XlaHolder>>().Data();
+    if (h) h->plan.reset();  // running async workers hold their own reference
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value XlaInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::shared_ptr<xla::XlaPlan> plan = xla_plan_of(info[0]);
+    const xla::XlaStats& s = plan->stats();
+    Napi::Object o = Napi::Object::New(env);
+    // the fields of the HODU backend's PlanInfo, then XLA's own
+    o.Set("steps", (double)s.ops);
+    o.Set("arenaBytes", 0.0);
+    o.Set("constantBytes", (double)s.constant_bytes);
+    o.Set("scratchBytes", 0.0);
+    o.Set("folded", 0.0);
+    o.Set("views", 0.0);
+    Napi::Array k = Napi::Array::New(env, 1);
+    k.Set(0u, "xla:" + s.platform);
+    o.Set("kernels", k);
+    o.Set("backend", "xla");
+    o.Set("plugin", s.plugin);
+    o.Set("apiVersion", s.api_version);
+    o.Set("platform", s.platform);
+    o.Set("device", s.device);
+    o.Set("emitMs", s.emit_ms);
+    o.Set("compileMs", s.compile_ms);
+    o.Set("constantsMs", s.constants_ms);
+    o.Set("textBytes", (double)s.text_bytes);
+    o.Set("ops", (double)s.ops);
+    o.Set("params", (double)s.params);
+    o.Set("constantParams", (double)s.constant_params);
+    o.Set("inlinedConstants", (double)s.inlined_constants);
+    if (info.Length() > 1 && info[1].ToBoolean()) o.Set("text", plan->program_text());
+    return o;
+  });
+}
+
+Napi::Value XlaClientInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (!info[0].IsString()) fail(ErrorCode::INVALID_ARGUMENT, "xlaClientInfo: expected a plugin path");
+    xla::ClientInfo c = xla::client_info(info[0].As<Napi::String>().Utf8Value(), platform_of(info[1]));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("plugin", c.plugin);
+    o.Set("apiVersion", c.api_version);
+    o.Set("platform", c.platform);
+    o.Set("platformVersion", c.platform_version);
+    o.Set("paddedArgs", c.padded_args);
+    Napi::Array d = Napi::Array::New(env, c.devices.size());
+    for (uint32_t i = 0; i < c.devices.size(); i++) d.Set(i, c.devices[i]);
+    o.Set("devices", d);
+    Napi::Object attrs = Napi::Object::New(env);
+    for (auto& kv : c.attributes) attrs.Set(kv.first, kv.second);
+    o.Set("attributes", attrs);
+    return o;
+  });
+}
+
+Napi::Value XlaEmit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto b = bytes_of(info[0], "ir");
+    Graph g = decode_graph(b.first, b.second);
+    std::vector<ConstantData> constants = constants_of(info[1]);
+    validate_graph(g, constants);
+    return Napi::String::New(env, xla::emit_stablehlo(g, constants).text);
+  });
+}
+
+// xlaCompileText(target, text) -> number of outputs (compiles raw StableHLO and discards it)
+Napi::Value XlaCompileText(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    xla::Target target = target_of(info[0]);
+    if (!info[1].IsString()) fail(ErrorCode::INVALID_ARGUMENT, "xlaCompileText: expected the program text");
+    return Napi::Number::New(env, (double)xla::compile_program_text(target, info[1].As<Napi::String>().Utf8Value()));
+  });
+}
+
+Napi::Value XlaAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), xla::built_with_pjrt()); }
+
+}  // namespace
+
+void register_xla_functions(Napi::Env env, Napi::Object exports) {
+  exports.Set("xlaAvailable", Napi::Function::New(env, XlaAvailable, "xlaAvailable"));
+  exports.Set("xlaCompile", Napi::Function::New(env, XlaCompile, "xlaCompile"));
+  exports.Set("xlaRun", Napi::Function::New(env, XlaRun, "xlaRun"));
+  exports.Set("xlaRunAsync", Napi::Function::New(env, XlaRunAsync, "xlaRunAsync"));
+  exports.Set("xlaRelease", Napi::Function::New(env, XlaRelease, "xlaRelease"));
+  exports.Set("xlaInfo", Napi::Function::New(env, XlaInfo, "xlaInfo"));
+  exports.Set("xlaClientInfo", Napi::Function::New(env, XlaClientInfo, "xlaClientInfo"));
+  exports.Set("xlaEmit", Napi::Function::New(env, XlaEmit, "xlaEmit"));
+  exports.Set("xlaCompileText", Napi::Function::New(env, XlaCompileText, "xlaCompileText"));
+}
+
+}  // namespace hodu

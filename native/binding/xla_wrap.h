@@ -1,0 +1,10 @@
+// N-API functions of the XLA backend (lib/xla.ts): xlaAvailable, xlaCompile, xlaRun, xlaRunAsync,
+// xlaRelease, xlaInfo, xlaClientInfo, xlaEmit.
+#pragma once
+#include <napi.h>
+
+namespace hodu {
+
+void register_xla_functions(Napi::Env env, Napi::Object exports);
+
+}  // namespace hodu

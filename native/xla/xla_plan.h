@@ -1,0 +1,93 @@
+// The XLA backend: compiles a validated graph into an XLA executable through a PJRT plugin
+// (CPU or CUDA), then runs it many times — the counterpart of hodu/plan.h.
+//
+// compile: lower the graph to StableHLO text (stablehlo_emitter.h) -> PJRT_Client_Compile (format
+//          "mlir") -> upload the large constants once as device buffers (they are parameters of
+//          @main, kept on the device for the life of the plan).
+// run:     upload the inputs, execute on the chosen device, wait, copy every output into the
+//          caller's memory (dense row-major), free the per-run buffers.
+//
+// This header needs no PJRT header: without pjrt_c_api.h at build time (HODU_HAVE_PJRT_HEADER
+// undefined) the backend compiles to stubs and compile() throws BACKEND_UNAVAILABLE.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../ir/graph.h"
+#include "stablehlo_emitter.h"
+
+namespace hodu {
+namespace xla {
+
+// True when this build has the PJRT client (pjrt_c_api.h was found at build time).
+bool built_with_pjrt();
+
+enum class Platform { CPU = 0, CUDA = 1 };
+
+struct Target {
+  std::string plugin_path;  // the PJRT plugin .so (dlopen'ed, never linked)
+  Platform platform = Platform::CPU;
+  int device = 0;           // index among the client's addressable devices
+};
+
+struct XlaCompileOptions {
+  EmitOptions emit;
+  // DebugOptions overrides passed in the compile options (not XLA_FLAGS), e.g.
+  // {"xla_backend_optimization_level", 0}. Empty by default.
+  std::vector<std::pair<std::string, int64_t>> debug_options;
+};
+
+struct XlaStats {
+  double emit_ms = 0, compile_ms = 0, constants_ms = 0;
+  size_t text_bytes = 0, ops = 0, params = 0, constant_params = 0, constant_bytes = 0, inlined_constants = 0;
+  std::string plugin, api_version, platform, device;
+};
+
+class XlaPlan {
+ public:
+  // BACKEND_UNAVAILABLE / DEVICE_UNAVAILABLE (plugin, client, device), COMPILE_FAILED (XLA rejects
+  // the program, with its diagnostics), INTERNAL otherwise.
+  static std::unique_ptr<XlaPlan> compile(const Graph& g, const std::vector<ConstantData>& constants, const Target& target,
+                                          const XlaCompileOptions& opts = {});
+  ~XlaPlan();
+
+  // inputs[i]: data of graph input i (graph.input_ids order), contiguous, of the recorded dtype/shape.
+  // outputs[j]: contiguous memory for graph output j. Runs may be concurrent (nothing is shared but
+  // the read-only constant buffers).
+  void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs);
+
+  size_t num_inputs() const { return input_descs_.size(); }
+  size_t num_outputs() const { return output_descs_.size(); }
+  const TensorDesc& input_desc(size_t i) const { return input_descs_[i]; }
+  const TensorDesc& output_desc(size_t i) const { return output_descs_[i]; }
+  const XlaStats& stats() const { return stats_; }
+  const std::string& program_text() const { return text_; }
+
+  struct Impl;
+
+ private:
+  XlaPlan() = default;
+  std::unique_ptr<Impl> impl_;
+  XlaStats stats_;
+  std::string text_;
+  std::vector<TensorDesc> input_descs_, output_descs_;
+};
+
+struct ClientInfo {
+  std::string plugin, api_version, platform, platform_version;
+  bool padded_args = false;
+  std::vector<std::string> devices;
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+// Loads the plugin and makes (or reuses) its client; errors as XlaPlan::compile.
+ClientInfo client_info(const std::string& plugin_path, Platform platform);
+
+// Compiles raw StableHLO text on the target's client and discards the executable; returns its
+// output count. COMPILE_FAILED with XLA's diagnostics when the text is rejected (tests, debugging).
+size_t compile_program_text(const Target& target, const std::string& text);
+
+}  // namespace xla
+}  // namespace hodu
