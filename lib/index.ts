@@ -21,3 +21,5 @@ export type { TensorInfo, CompileOptions, PlanInfo } from './script';
 export { noGrad } from './autograd/tape';
 export * as nn from './nn';
 export * from './nn';
+export { setXlaPlugin, xlaClientInfo } from './xla';
+export type { XlaPlatform, XlaClientInfo } from './xla';
