@@ -117,11 +117,20 @@ class IndexSelectKernel final : public Kernel {
   void copy(const W* x, const I* idx, W* out) const {
     const int64_t blocks = outer_n_ * count_;
     auto range = [&](int64_t b, int64_t e) {
+      if (b >= e) return;
+      int64_t o = b / count_, j = b % count_;
+      const W* row = x + offset_of(outer_, o);  // x at (o, 0, 0)
       for (int64_t blk = b; blk < e; blk++) {
-        const int64_t o = blk / count_, j = blk % count_;
-        const W* src = x + offset_of(outer_, o) + (int64_t)idx[j * idx_stride_] * dim_stride_;
+        const W* src = row + (int64_t)idx[j * idx_stride_] * dim_stride_;
         W* dst = out + blk * inner_n_;
-        copy_inner(dst, src);
+        if (inner_.empty())
+          *dst = *src;
+        else
+          copy_inner(dst, src);
+        if (++j == count_ && blk + 1 < e) {
+          j = 0;
+          row = x + offset_of(outer_, ++o);
+        }
       }
     };
     if (threads_ > 1 && blocks > 1) {

@@ -13,7 +13,8 @@
 //    constructor (size-1 dims dropped, adjacent dims merged, reduced dims ordered by stride) and
 //    then runs in one of two shapes, picked by which dim has the smallest input stride:
 //      - inner: the fastest-moving dim is reduced. Each output element is a reduction along
-//        contiguous (or strided) runs of the input, with independent accumulators per lane.
+//        contiguous (or strided) runs of the input, as vectorised (omp simd) reductions; argmax
+//        finds each chunk's extreme value first and only then searches for its position.
 //      - outer: the fastest-moving dim is kept (e.g. reducing axis 0 of a matrix). A tile of that
 //        dim is accumulated into an accumulator row: every reduced position adds a whole input
 //        row segment to it, which vectorises and reads memory in order.
@@ -280,8 +281,13 @@ HODU_CLONES void accumulate_run(typename P::Acc& acc, const T* p, int64_t n, int
     P::merge(acc, a);
   } else if constexpr (P::kComb == Comb::Mul) {
     Acc a = 1;
+    if (s == 1) {
 #pragma omp simd reduction(* : a)
-    for (int64_t k = 0; k < n; k++) a *= P::term(load(p[k * s]), c);
+      for (int64_t k = 0; k < n; k++) a *= P::term(load(p[k]), c);
+    } else {
+#pragma omp simd reduction(* : a)
+      for (int64_t k = 0; k < n; k++) a *= P::term(load(p[k * s]), c);
+    }
     P::merge(acc, a);
   } else if constexpr (P::kComb == Comb::Max || P::kComb == Comb::Min) {
     bool nan;
@@ -298,78 +304,83 @@ HODU_CLONES void accumulate_run(typename P::Acc& acc, const T* p, int64_t n, int
   }
 }
 
-// A row of n accumulators over `rows` input rows: acc[k] += p[r*rs + k*s] for each row r (flat
-// index idx + r*is). Rows go four at a time so each accumulator is loaded and stored once per four.
+// Argmax/argmin over rows for a row of accumulators. Blocks of lanes are moved into separate value
+// and index arrays so that the branch-free update vectorises; the rows are walked inside a block.
+template <class P, class T>
+HODU_INLINE void arg_rows(typename P::Acc* __restrict acc, const T* __restrict p, int64_t n, int64_t s, int64_t rows,
+                          int64_t rs, int64_t idx, int64_t is) {
+  using C = compute_t<T>;
+  constexpr int64_t B = 256;
+  C v[B];
+  int64_t ix[B];
+  for (int64_t k0 = 0; k0 < n; k0 += B) {
+    const int64_t nb = std::min(B, n - k0);
+    for (int64_t k = 0; k < nb; k++) {
+      v[k] = acc[k0 + k].v;
+      ix[k] = acc[k0 + k].i;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+      const T* pr = p + r * rs + k0 * s;
+      const int64_t ir = idx + r * is;
+      for (int64_t k = 0; k < nb; k++) {
+        const C x = load(pr[k * s]);
+        const bool earlier = ir < ix[k];
+        bool take = (P::kIsMax ? x > v[k] : x < v[k]) | ((x == v[k]) & earlier);
+        if constexpr (std::is_floating_point_v<C>) take |= (x != x) & ((v[k] == v[k]) | earlier);
+        v[k] = take ? x : v[k];
+        ix[k] = take ? ir : ix[k];
+      }
+    }
+    for (int64_t k = 0; k < nb; k++) acc[k0 + k] = {v[k], ix[k]};
+  }
+}
+
+// Four rows into a row of accumulators (each accumulator loaded and stored once per four rows).
+template <class P, class T, class S>
+HODU_INLINE void add_rows4(typename P::Acc* __restrict acc, const T* __restrict p, int64_t n, S s, int64_t rs,
+                           const double* __restrict c) {
+  const T* p0 = p;
+  const T* p1 = p0 + rs;
+  const T* p2 = p1 + rs;
+  const T* p3 = p2 + rs;
+  for (int64_t k = 0; k < n; k++) {
+    const double ck = P::kCentered ? c[k] : 0.0;
+    typename P::Acc a = acc[k];
+    P::add(a, load(p0[k * s]), 0, ck);
+    P::add(a, load(p1[k * s]), 0, ck);
+    P::add(a, load(p2[k * s]), 0, ck);
+    P::add(a, load(p3[k * s]), 0, ck);
+    acc[k] = a;
+  }
+}
+
+template <class P, class T, class S>
+HODU_INLINE void add_row(typename P::Acc* __restrict acc, const T* __restrict p, int64_t n, S s, int64_t idx,
+                         const double* __restrict c) {
+  for (int64_t k = 0; k < n; k++) P::add(acc[k], load(p[k * s]), idx, P::kCentered ? c[k] : 0.0);
+}
+
+// A row of n accumulators over `rows` input rows: acc[k] ⊕= p[r*rs + k*s] for each row r (flat
+// index idx + r*is).
 template <class P, class T>
 HODU_CLONES void accumulate_rows(typename P::Acc* __restrict acc, const T* __restrict p, int64_t n, int64_t s,
                                  int64_t rows, int64_t rs, int64_t idx, int64_t is, const double* __restrict c) {
-  using Acc = typename P::Acc;
-  int64_t r = 0;
-  if constexpr (P::kComb != Comb::Arg) {
-    for (; r + 4 <= rows; r += 4) {
-      const T* p0 = p + r * rs;
-      const T* p1 = p0 + rs;
-      const T* p2 = p1 + rs;
-      const T* p3 = p2 + rs;
-      if (s == 1) {
-        for (int64_t k = 0; k < n; k++) {
-          const double ck = P::kCentered ? c[k] : 0.0;
-          Acc a = acc[k];
-          P::add(a, load(p0[k]), 0, ck);
-          P::add(a, load(p1[k]), 0, ck);
-          P::add(a, load(p2[k]), 0, ck);
-          P::add(a, load(p3[k]), 0, ck);
-          acc[k] = a;
-        }
-      } else {
-        for (int64_t k = 0; k < n; k++) {
-          const double ck = P::kCentered ? c[k] : 0.0;
-          Acc a = acc[k];
-          P::add(a, load(p0[k * s]), 0, ck);
-          P::add(a, load(p1[k * s]), 0, ck);
-          P::add(a, load(p2[k * s]), 0, ck);
-          P::add(a, load(p3[k * s]), 0, ck);
-          acc[k] = a;
-        }
-      }
-    }
-  }
+  using One = std::integral_constant<int64_t, 1>;
   if constexpr (P::kComb == Comb::Arg) {
-    // Blocks of lanes are moved into separate value and index arrays so that the branch-free
-    // update below vectorises; the rows are walked inside each block.
-    using C = compute_t<T>;
-    constexpr int64_t B = 256;
-    C v[B];
-    int64_t ix[B];
-    for (int64_t k0 = 0; k0 < n; k0 += B) {
-      const int64_t nb = std::min(B, n - k0);
-      for (int64_t k = 0; k < nb; k++) {
-        v[k] = acc[k0 + k].v;
-        ix[k] = acc[k0 + k].i;
-      }
-      for (int64_t rr = 0; rr < rows; rr++) {
-        const T* pr = p + rr * rs + k0 * s;
-        const int64_t ir = idx + rr * is;
-        for (int64_t k = 0; k < nb; k++) {
-          const C x = load(pr[k * s]);
-          const bool earlier = ir < ix[k];
-          bool take = (P::kIsMax ? x > v[k] : x < v[k]) | ((x == v[k]) & earlier);
-          if constexpr (std::is_floating_point_v<C>) take |= (x != x) & ((v[k] == v[k]) | earlier);
-          v[k] = take ? x : v[k];
-          ix[k] = take ? ir : ix[k];
-        }
-      }
-      for (int64_t k = 0; k < nb; k++) acc[k0 + k] = {v[k], ix[k]};
+    arg_rows<P>(acc, p, n, s, rows, rs, idx, is);
+  } else {
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      if (s == 1)
+        add_rows4<P>(acc, p + r * rs, n, One(), rs, c);
+      else
+        add_rows4<P>(acc, p + r * rs, n, s, rs, c);
     }
-    return;
-  }
-  for (; r < rows; r++) {
-    const T* pr = p + r * rs;
-    const int64_t ir = idx + r * is;
-    if (s == 1) {
-      for (int64_t k = 0; k < n; k++) P::add(acc[k], load(pr[k]), ir, P::kCentered ? c[k] : 0.0);
-    } else {
-      for (int64_t k = 0; k < n; k++) P::add(acc[k], load(pr[k * s]), ir, P::kCentered ? c[k] : 0.0);
+    for (; r < rows; r++) {
+      if (s == 1)
+        add_row<P>(acc, p + r * rs, n, One(), idx + r * is, c);
+      else
+        add_row<P>(acc, p + r * rs, n, s, idx + r * is, c);
     }
   }
 }
@@ -422,7 +433,6 @@ struct Plan {
   Dim run{1, 0, 0};        // the fastest reduced dim, walked inside the inner kernels
   bool inner = false;      // inner shape (else outer shape)
   int64_t count = 1;       // reduced elements per output (N)
-  int64_t outputs = 1;     // output elements
   int64_t tile = 1;        // accumulator row length (outer shape)
   int64_t tiles = 1;       // tiles per vec row
   int64_t units = 1;       // outer-count × tiles: the unit of parallel work
@@ -448,7 +458,6 @@ Plan make_plan(const TensorDesc& in, const ReduceAttrs& ra, int threads) {
       if (n != 1) red.push_back({n, in.strides[d], idx_acc});
       idx_acc *= n;
     } else {
-      p.outputs *= n;
       if (n != 1) kept.push_back({n, in.strides[d], out_acc});
       out_acc *= n;
     }

@@ -16,8 +16,9 @@
 //        vectorisable loop along the row.
 //      - lanes: another dim (e.g. softmax over dim 0 of a matrix, or over the last dim of a
 //        transposed view). That dim (merged with its neighbours where the layout allows) provides
-//        the vector lanes: the passes walk the softmax dim and update a tile of lanes per step (a
-//        row of maxima, a row of sums), so loads run along memory.
+//        the vector lanes: a block of lanes × the whole softmax dim is read once, along memory,
+//        into a contiguous scratchpad buffer sized to stay in L2; the exp/sum pass runs there
+//        (per-lane rows of maxima and sums) and the last pass writes the output.
 //    float/f16/bf16 compute in float, f64 in double, with vectorisable exps (exp_nonpos below).
 #include <omp.h>
 
@@ -308,9 +309,9 @@ class SoftmaxLoopKernel final : public Kernel {
       const Dim& d = rest[i];
       if (lane < 0 || key(d.s) < key(rest[lane].s) || (key(d.s) == key(rest[lane].s) && d.o < rest[lane].o)) lane = i;
     }
+    const size_t csize = dtype_ == DType::F64 ? 8 : 4;  // compute type
     if (lane >= 0 && key(rest[lane].s) < key(axis_.s)) {
       // Lanes per block: the staging buffer (n × tile compute-type values) should stay in L2.
-      const size_t csize = dtype_ == DType::F64 ? 8 : 4;
       int64_t tile = (int64_t)(kStageBytes / ((size_t)axis_.n * csize)) / 16 * 16;
       tile = std::min(std::max<int64_t>(tile, 16), kMaxLaneTile);
       tile = std::min(tile, rest[lane].n);
@@ -328,9 +329,8 @@ class SoftmaxLoopKernel final : public Kernel {
     units_ = batch_count_ * tiles_;
     threads_ = pick_threads(2.0 * (double)s.output.nbytes());
     if (lanes()) {
-      const size_t cs = dtype_ == DType::F64 ? 8 : 4;
-      buf_bytes_ = align64((size_t)axis_.n * (size_t)tile_ * cs);
-      slot_ = buf_bytes_ + align64((size_t)tile_ * cs) + align64((size_t)tile_ * sizeof(double));
+      buf_bytes_ = align64((size_t)axis_.n * (size_t)tile_ * csize);
+      slot_ = buf_bytes_ + align64((size_t)tile_ * csize) + align64((size_t)tile_ * sizeof(double));
     }
   }
 

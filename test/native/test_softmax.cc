@@ -152,6 +152,8 @@ HODU_TEST(softmax_large) {
   View h = make_view(DType::F16, {600, 600}, Layout::Broadcast, [&] { return rng.uniform(-5, 5); });
   check_softmax(OpCode::LogSoftmax, h, 0, "f16 broadcast");
   // a softmax dim too long to stage a block of lanes: strided rows instead
-  View tall = make_view(DType::F32, {70000, 5}, Layout::Contiguous, [&] { return rng.uniform(-5, 5); });
-  CHECK(check_softmax(OpCode::Softmax, tall, 0, "70000x5") == "loop:softmax_rows");
+  View tall = make_view(DType::F32, {300000, 5}, Layout::Contiguous, [&] { return rng.uniform(-5, 5); });
+  CHECK(check_softmax(OpCode::Softmax, tall, 0, "300000x5") == "loop:softmax_rows");
+  View wide = make_view(DType::F32, {70000, 5}, Layout::Contiguous, [&] { return rng.uniform(-5, 5); });
+  CHECK(check_softmax(OpCode::LogSoftmax, wide, 0, "70000x5") == "loop:softmax_lanes");
 }
