@@ -10,10 +10,8 @@
 //
 // Semantics: integers wrap around (add/sub/mul/neg), Div truncates toward zero and never traps
 // (x/0 -> 0, MIN/-1 -> MIN), integer Pow is exact by repeated squaring (negative exponents give 0,
-// except for bases 1 and -1). Maximum(a, b) = a < b ? b : a and Minimum(a, b) = a > b ? b : a, so
-// a NaN in `a` is returned and a NaN in `b` is not. oneDNN's binary_max/min computes
-// src0 > src1 ? src0 : src1, which is our Maximum with src0 = b: those two run with the operands
-// swapped, and are declined when b is the broadcast side.
+// except for bases 1 and -1). Maximum and Minimum propagate NaN from either side (PyTorch, numpy,
+// StableHLO), so they always run on the loop: oneDNN's binary_max/min drops a NaN in one operand.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -79,9 +77,11 @@ struct BinaryFn {
       if constexpr (integral) return int_pow(a, b);
       else return std::pow(a, b);
     } else if constexpr (OP == OpCode::Maximum) {
-      return a < b ? b : a;
+      if constexpr (integral) return a < b ? b : a;
+      else return a != a ? a : (b != b ? b : (a < b ? b : a));
     } else if constexpr (OP == OpCode::Minimum) {
-      return a > b ? b : a;
+      if constexpr (integral) return a > b ? b : a;
+      else return a != a ? a : (b != b ? b : (a > b ? b : a));
     } else if constexpr (OP == OpCode::LogicalAnd) {
       return bool((a != C(0)) & (b != C(0)));
     } else if constexpr (OP == OpCode::LogicalOr) {
@@ -119,18 +119,18 @@ struct BinaryRows {
       const In* b = reinterpret_cast<const In*>(p[2] + r * rs[2]);
       if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) o[i] = store<Out>(fn(load(a[i]), load(b[i])));
+        for (int64_t i = 0; i < n; i++) o[i] = ew::st<Out>(fn(ew::ld(a[i]), ew::ld(b[i])));
       } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {
-        const auto bv = load(b[0]);
+        const auto bv = ew::ld(b[0]);
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) o[i] = store<Out>(fn(load(a[i]), bv));
+        for (int64_t i = 0; i < n; i++) o[i] = ew::st<Out>(fn(ew::ld(a[i]), bv));
       } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {
-        const auto av = load(a[0]);
+        const auto av = ew::ld(a[0]);
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) o[i] = store<Out>(fn(av, load(b[i])));
+        for (int64_t i = 0; i < n; i++) o[i] = ew::st<Out>(fn(av, ew::ld(b[i])));
       } else {
         const int64_t so = s[0], sa = s[1], sb = s[2];
-        for (int64_t i = 0; i < n; i++) o[i * so] = store<Out>(fn(load(a[i * sa]), load(b[i * sb])));
+        for (int64_t i = 0; i < n; i++) o[i * so] = ew::st<Out>(fn(ew::ld(a[i * sa]), ew::ld(b[i * sb])));
       }
     }
   }
@@ -157,21 +157,21 @@ std::unique_ptr<Kernel> make_loop_for(const KernelSpec& s) {
       using Rows = BinaryRows<T, Out, BinaryFn<OP, C>>;
       const Shape& shape = s.output.shape;
       // pow on floats calls libm; integer div/pow do not vectorise.
-      double cost = OP == OpCode::Pow ? (std::is_integral_v<C> ? 4 : 12) : OP == OpCode::Div && std::is_integral_v<C> ? 4 : 1;
-      if (std::is_same_v<T, f16_t>) cost *= 2;
+      const double cost = OP == OpCode::Pow                            ? (std::is_integral_v<C> ? 4 : 12)
+                          : OP == OpCode::Div && std::is_integral_v<C> ? 4
+                                                                       : 1;
       ew::ElementwiseLoop<3> loop(shape,
                                   {contiguous_strides(shape), ew::operand_strides(a, shape), ew::operand_strides(b, shape)},
                                   {(int64_t)sizeof(Out), (int64_t)sizeof(T), (int64_t)sizeof(T)}, cost);
-      // ISA variants worth compiling (see ew::Variants): all for float arithmetic, AVX2 for i32/i64
-      // arithmetic and f32/f64/i32/i64 comparisons (64-bit compares need it), the baseline for
-      // the rest (bytes, f16, unsigned, logical ops, pow, integer div).
+      // ISA variants worth compiling (see ew::Variants): all for float arithmetic (f16/bf16 compute
+      // in float), AVX2 for i32/i64 arithmetic and float/i32/i64 comparisons (64-bit compares need
+      // it), the baseline for the rest (bytes, unsigned, logical ops, pow, integer div).
       constexpr bool scalar = OP == OpCode::Pow || (OP == OpCode::Div && std::is_integral_v<C>);
-      constexpr bool common = std::is_same_v<T, float> || std::is_same_v<T, double> ||
-                              std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t>;
+      constexpr bool common = std::is_floating_point_v<C> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t>;
       constexpr bool logical = OP == OpCode::LogicalAnd || OP == OpCode::LogicalOr || OP == OpCode::LogicalXor;
       constexpr ew::Variants variants =
           scalar ? ew::Variants::Base
-          : is_arith(OP) && (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, bf16_t>)
+          : is_arith(OP) && std::is_floating_point_v<C>
               ? ew::Variants::All
           : common && !logical ? ew::Variants::UpToAvx2
                                : ew::Variants::Base;
@@ -318,7 +318,7 @@ KernelRegistrar reg_loop({OpCode::Add, OpCode::Sub, OpCode::Mul, OpCode::Div, Op
                           OpCode::Minimum, OpCode::LogicalAnd, OpCode::LogicalOr, OpCode::LogicalXor, OpCode::Eq,
                           OpCode::Ne, OpCode::Lt, OpCode::Le, OpCode::Gt, OpCode::Ge},
                          &make_binary_loop, 0);
-KernelRegistrar reg_dnnl({OpCode::Add, OpCode::Sub, OpCode::Mul, OpCode::Div, OpCode::Maximum, OpCode::Minimum},
+KernelRegistrar reg_dnnl({OpCode::Add, OpCode::Sub, OpCode::Mul, OpCode::Div},
                          &make_dnnl_binary, 1);
 
 }  // namespace

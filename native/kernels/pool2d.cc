@@ -244,7 +244,52 @@ std::unique_ptr<Kernel> make_dnnl_pool(const KernelSpec& s) {
   return std::make_unique<DnnlPoolKernel>(std::move(p));
 }
 
-KernelRegistrar reg_dnnl({OpCode::MaxPool2d, OpCode::AvgPool2d}, &make_dnnl_pool, 10);
+// oneDNN's max pooling starts each window at the lowest finite float (an all -inf window gives
+// -FLT_MAX) and drops NaN, where PyTorch, XLA and our loop give -inf and NaN. This kernel keeps the
+// fast primitive for the common case and restores those semantics: it scans the input for NaN
+// (a vectorised read, far cheaper than the loop) and runs the loop when one is present, and it
+// turns -FLT_MAX results back into -inf.
+class MaxPoolF32Kernel final : public Kernel {
+ public:
+  MaxPoolF32Kernel(std::unique_ptr<Kernel> fast, std::unique_ptr<Kernel> exact, int64_t in_n, int64_t out_n, int threads)
+      : fast_(std::move(fast)), exact_(std::move(exact)), in_n_(in_n), out_n_(out_n), threads_(threads) {}
+
+  void run(const void* const* in, void* out, const ExecContext& ctx) override {
+    const float* x = (const float*)in[0];
+    int nan = 0;
+#pragma omp simd reduction(| : nan)
+    for (int64_t i = 0; i < in_n_; i++) nan |= (int)(x[i] != x[i]);
+    if (nan) {
+      exact_->run(in, out, ctx);
+      return;
+    }
+    fast_->run(in, out, ctx);
+    float* y = (float*)out;
+    const float lowest = -std::numeric_limits<float>::max(), ninf = -std::numeric_limits<float>::infinity();
+#pragma omp simd
+    for (int64_t i = 0; i < out_n_; i++) y[i] = y[i] == lowest ? ninf : y[i];
+  }
+  size_t scratchpad_bytes() const override { return std::max(fast_->scratchpad_bytes(), exact_->scratchpad_bytes()); }
+  std::string impl() const override { return fast_->impl() + " +nan/-inf check"; }
+
+ private:
+  std::unique_ptr<Kernel> fast_, exact_;
+  int64_t in_n_, out_n_;
+  int threads_;
+};
+
+std::unique_ptr<Kernel> make_max_pool_f32(const KernelSpec& s) {
+  if (s.output.dtype != DType::F32 || !s.inputs[0].is_contiguous()) return nullptr;
+  auto fast = make_dnnl_pool(s);
+  if (!fast) return nullptr;
+  auto exact = make_loop_pool(s);
+  if (!exact) return nullptr;
+  const int64_t n = s.inputs[0].numel();
+  return std::make_unique<MaxPoolF32Kernel>(std::move(fast), std::move(exact), n, s.output.numel(), pick_threads(4.0 * n));
+}
+
+KernelRegistrar reg_dnnl({OpCode::AvgPool2d}, &make_dnnl_pool, 10);
+KernelRegistrar reg_max({OpCode::MaxPool2d}, &make_max_pool_f32, 10);
 KernelRegistrar reg_loop({OpCode::MaxPool2d, OpCode::AvgPool2d}, &make_loop_pool, 0);
 
 }  // namespace

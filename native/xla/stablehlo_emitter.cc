@@ -497,11 +497,9 @@ V lower_binary(Ctx& c) {
                               e.select(e.cmp("EQ", a, neg1), e.select(odd, neg1, one), zero));
       return e.select(eneg, neg_result, p);
     }
-    case OpCode::Maximum:
-      if (is_float(t)) return e.select(e.cmp("LT", a, b), b, a);  // a < b ? b : a (NaN in a is kept)
+    case OpCode::Maximum:  // NaN from either side propagates (StableHLO semantics, as HODU)
       return e.bin("maximum", a, b);
     case OpCode::Minimum:
-      if (is_float(t)) return e.select(e.cmp("GT", a, b), b, a);
       return e.bin("minimum", a, b);
     default: break;
   }
