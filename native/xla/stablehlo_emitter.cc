@@ -497,10 +497,13 @@ V lower_binary(Ctx& c) {
                               e.select(e.cmp("EQ", a, neg1), e.select(odd, neg1, one), zero));
       return e.select(eneg, neg_result, p);
     }
-    case OpCode::Maximum:  // NaN from either side propagates (StableHLO semantics, as HODU)
-      return e.bin("maximum", a, b);
-    case OpCode::Minimum:
-      return e.bin("minimum", a, b);
+    case OpCode::Maximum:
+    case OpCode::Minimum: {
+      V m = e.bin(c.v.op == OpCode::Maximum ? "maximum" : "minimum", a, b);
+      if (!is_float(t)) return m;
+      // NaN from either side propagates, as on HODU (XLA:CPU's fast min/max may drop one)
+      return e.select(e.cmp("NE", a, a), a, e.select(e.cmp("NE", b, b), b, m));
+    }
     default: break;
   }
   fail(ErrorCode::INTERNAL, "xla: not a binary op");
