@@ -32,6 +32,7 @@
 #include "dnnl_util.h"
 #include "elem.h"
 #include "kernel.h"
+#include "strided.h"
 
 namespace hodu {
 
@@ -251,14 +252,22 @@ std::unique_ptr<Kernel> make_dnnl_pool(const KernelSpec& s) {
 // turns -FLT_MAX results back into -inf.
 class MaxPoolF32Kernel final : public Kernel {
  public:
-  MaxPoolF32Kernel(std::unique_ptr<Kernel> fast, std::unique_ptr<Kernel> exact, int64_t in_n, int64_t out_n, int threads)
-      : fast_(std::move(fast)), exact_(std::move(exact)), in_n_(in_n), out_n_(out_n), threads_(threads) {}
+  MaxPoolF32Kernel(std::unique_ptr<Kernel> fast, std::unique_ptr<Kernel> exact, const TensorDesc& in, int64_t out_n)
+      : fast_(std::move(fast)), exact_(std::move(exact)), scan_(in.shape, {in.strides}, {4}), out_n_(out_n) {}
 
   void run(const void* const* in, void* out, const ExecContext& ctx) override {
-    const float* x = (const float*)in[0];
     int nan = 0;
-#pragma omp simd reduction(| : nan)
-    for (int64_t i = 0; i < in_n_; i++) nan |= (int)(x[i] != x[i]);
+    scan_.run({(char*)in[0]}, [&](int64_t n, std::array<char*, 1> p, std::array<int64_t, 1> st) {
+      const float* x = (const float*)p[0];
+      int any = 0;
+      if (st[0] == 1) {
+#pragma omp simd reduction(| : any)
+        for (int64_t i = 0; i < n; i++) any |= (int)(x[i] != x[i]);
+      } else {
+        for (int64_t i = 0; i < n; i++) any |= (int)(x[i * st[0]] != x[i * st[0]]);
+      }
+      nan |= any;
+    });
     if (nan) {
       exact_->run(in, out, ctx);
       return;
@@ -274,18 +283,17 @@ class MaxPoolF32Kernel final : public Kernel {
 
  private:
   std::unique_ptr<Kernel> fast_, exact_;
-  int64_t in_n_, out_n_;
-  int threads_;
+  StridedLoop<1> scan_;
+  int64_t out_n_;
 };
 
 std::unique_ptr<Kernel> make_max_pool_f32(const KernelSpec& s) {
-  if (s.output.dtype != DType::F32 || !s.inputs[0].is_contiguous()) return nullptr;
+  if (s.output.dtype != DType::F32) return nullptr;
   auto fast = make_dnnl_pool(s);
   if (!fast) return nullptr;
   auto exact = make_loop_pool(s);
   if (!exact) return nullptr;
-  const int64_t n = s.inputs[0].numel();
-  return std::make_unique<MaxPoolF32Kernel>(std::move(fast), std::move(exact), n, s.output.numel(), pick_threads(4.0 * n));
+  return std::make_unique<MaxPoolF32Kernel>(std::move(fast), std::move(exact), s.inputs[0], s.output.numel());
 }
 
 KernelRegistrar reg_dnnl({OpCode::AvgPool2d}, &make_dnnl_pool, 10);
