@@ -13,8 +13,12 @@
 // A step whose layouts already agree is skipped. Every temporary lives in the scratchpad:
 //   [ primitive scratchpad (shared: the steps run in sequence) | src | weights | bias | dst ].
 // When the chosen dst layout is channel-blocked and O is not a multiple of the block (e.g. 1->8
-// channels: half the block is padding), an nhwc dst is tried instead (measured 65 vs 110 us for
-// N=32 1->8 28x28 3x3 on one thread).
+// channels: half the block is padding), an nhwc dst is tried instead (65 vs 110 us for N=32 1->8
+// 28x28 3x3 on one thread).
+//
+// Measured through this kernel (2 threads, quiet machine, N=32 28x28 3x3 pad 1 + bias, weights
+// reordered every run): 1->8 39 us (jit:avx512_core, nhwc dst), 8->16 190 us (brgconv:avx512_core
+// with nhwc src/dst). The plain-nchw primitive (x64:gemm:jit) took 67 and 513 us.
 //
 // f64, f16 and bf16 (and f32 if oneDNN declines) use a direct loop: per (image, output channel)
 // plane, accumulate in float (double for f64) over input channels and kernel taps, with the valid

@@ -22,8 +22,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "dnnl_util.h"
+#include "elem.h"
 #include "kernel.h"
 #include "strided.h"
 
@@ -31,8 +33,10 @@
 #define HODU_EW_MULTIVERSION 1
 #define HODU_EW_FLATTEN __attribute__((flatten))
 #define HODU_EW_TARGET_AVX2 __attribute__((target("avx2,fma,f16c,bmi,bmi2,popcnt"), flatten))
-#define HODU_EW_TARGET_AVX512 \
-  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,f16c,bmi,bmi2,popcnt,prefer-vector-width=512"), flatten))
+#define HODU_EW_TARGET_AVX512                                                                       \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,f16c,bmi,bmi2,popcnt,"    \
+                        "prefer-vector-width=512"),                                              \
+                 flatten))
 #else
 #define HODU_EW_MULTIVERSION 0
 #define HODU_EW_FLATTEN
@@ -123,6 +127,57 @@ RowFn pick_rows() {
   return &rows_base<Rows>;
 }
 
+// Element loads and stores for the row functors: elem.h's load/store, except for f16, whose
+// conversions there normalise subnormals in a loop and so keep a loop from vectorising. These
+// give the same bits (round to nearest even, NaN payloads kept) without branches.
+inline uint32_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float bits_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+inline float f16_bits_to_f32(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  const uint32_t em = (uint32_t)(h & 0x7fffu) << 13;  // exponent and mantissa in float position
+  const uint32_t e = em & 0x0f800000u;
+  const uint32_t normal = em + ((127u - 15u) << 23);  // rebiased
+  const uint32_t inf_nan = normal + ((128u - 16u) << 23);  // exponent 31 -> 255
+  // zero/subnormal: m·2^-24 = 2^-14·(1 + m/1024) - 2^-14, exactly, in float arithmetic
+  const uint32_t subnormal = float_bits(bits_float(normal + (1u << 23)) - bits_float(113u << 23));
+  const uint32_t r = e == 0x0f800000u ? inf_nan : e == 0 ? subnormal : normal;
+  return bits_float(sign | r);
+}
+
+inline uint16_t f32_to_f16_bits(float f) {
+  const uint32_t x = float_bits(f);
+  const uint32_t sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
+  // normal results: rebias, round to nearest even at bit 13 (a carry may reach the exponent)
+  const uint32_t n = a - (112u << 23);
+  const uint32_t normal = (n + 0xfffu + ((n >> 13) & 1u)) >> 13;
+  // subnormal results: adding 0.5 makes the float adder round at 2^-24, the f16 subnormal step
+  const uint32_t subnormal = float_bits(bits_float(a) + 0.5f) - 0x3f000000u;
+  uint32_t r = a < 0x38800000u ? subnormal : a >= 0x477ff000u ? 0x7c00u : normal;
+  r = a > 0x7f800000u ? 0x7e00u | ((a >> 13) & 0x3ffu) : r;  // NaN, quieted, payload kept
+  return (uint16_t)(sign | r);
+}
+
+template <class T>
+inline compute_t<T> ld(T v) {
+  if constexpr (std::is_same_v<T, f16_t>) return f16_bits_to_f32(v.bits);
+  else return load(v);
+}
+
+template <class T>
+inline T st(compute_t<T> v) {
+  if constexpr (std::is_same_v<T, f16_t>) return f16_t{f32_to_f16_bits(v)};
+  else return store<T>(v);
+}
+
 // Input strides as the kernel reads them: broadcast to `out` (right-aligned, stride 0 on broadcast
 // dims), tolerating a descriptor whose strides were left empty (contiguous).
 inline Shape operand_strides(const TensorDesc& in, const Shape& out) {
@@ -149,8 +204,6 @@ class ElementwiseLoop {
     threads_ = pick_threads(bytes * cost);
     if (total_ < 2 * kAlign) threads_ = 1;
   }
-
-  int threads() const { return threads_; }
 
   // Runs `fn` over the whole output; `base[k]` points at operand k's first element.
   void run(const std::array<char*, N>& base, RowFn fn, const void* op) const {

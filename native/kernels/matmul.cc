@@ -8,7 +8,7 @@
 //     operands are read in place. Batch dims are merged where the strides allow, a batch that only
 //     `a` carries is folded into M, and size-1 (broadcast) batch dims use oneDNN's own broadcast.
 //     Small M (GEMV-like: batch-1 MLP layers, decode steps) uses a primitive whose M is a runtime
-//     dim: oneDNN then picks gemm:jit, which is 2-3x faster than brgemm there (measured below).
+//     dim: oneDNN then picks gemm:jit, which is 2-3x faster than brgemm there (numbers below).
 //     An operand oneDNN cannot read in place (no unit stride in either matrix dim) is packed into
 //     the scratchpad first.
 //   * LoopMatmulKernel (every non-bool dtype): a cache-blocked GEMM. Panels of a and b are packed
@@ -18,11 +18,15 @@
 //     lowers the choice, for tests). f16/bf16/f32 accumulate in float, f64 in double, integers in
 //     unsigned wrap-around arithmetic of at least 32 bits (see LoopAcc).
 //
-// Measured (oneDNN 3.2, 2-core Zen 5, 2 threads, best of several runs on a busy VM):
-//   f32 1024^3                      brg:avx512_core  ~4.3 ms  (~490 GFLOP/s)
-//   f32 M=1 784x512, fixed dims     brg:avx512_core  ~21 us   runtime-M gemm:jit ~6.5 us
-//   f32 M=32 512x512                brg 43 us        runtime-M 36 us; at M=128 they are level
-//   transposed b, M=16              brg 41 us        runtime-M 78 us (hence the lower threshold)
+// Measured through this kernel (oneDNN 3.2, 2-core Zen 5, 2 threads, quiet machine):
+//   f32 1024^3                brg:avx512_core        4.4-4.6 ms  (470-490 GFLOP/s)
+//   f32 256^3                 brg:avx512_core        68 us
+//   f32 1x784 @ 784x512       runtime-M gemm:jit     7.5 us      (fixed-dims brgemm: ~21 us)
+//   f32 64x784 @ 784x512      runtime-M gemm:jit     110 us      (~465 GFLOP/s)
+//   bf16 1024^3               brg:avx512_core_bf16   2.2 ms      (~960 GFLOP/s)
+//   loop, 512^3               AVX-512 micro kernel   f64 ~195, i32 ~295, f16 ~148 GFLOP/s
+// Primitive-level comparisons behind the runtime-M thresholds: M=32 512x512 brgemm 43 us vs
+// runtime-M 36 us, level at M=128; with a transposed b at M=16 brgemm 41 us vs runtime-M 78 us.
 #include <omp.h>
 
 #include <algorithm>
@@ -437,8 +441,7 @@ bool needs_pack(const MatOperand& op, int64_t rows, int64_t cols) {
 }
 
 struct OperandLayout {
-  dims d, st;       // dims and strides as oneDNN sees them
-  bool packed = false;
+  dims d, st;                    // dims and strides as oneDNN sees them
   Shape src_shape, src_strides;  // the strided view that is packed (when packed)
 };
 
@@ -447,7 +450,6 @@ OperandLayout operand_layout(const MatOperand& op, int64_t rows, int64_t cols, b
   l.d.assign(op.bdims.begin(), op.bdims.end());
   l.d.push_back(rows);
   l.d.push_back(cols);
-  l.packed = pack;
   if (pack) {
     l.src_shape.assign(l.d.begin(), l.d.end());
     l.src_strides = op.bstrides;

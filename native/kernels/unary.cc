@@ -2,32 +2,33 @@
 // activations and math functions, and LogicalNot (any dtype -> bool).
 //
 // Two implementations:
-//  * oneDNN eltwise_forward (priority 1) for f32/bf16 inputs laid out contiguously, for the ops
-//    where oneDNN's algorithm has our semantics and is at least as fast as the loop (see below);
+//  * oneDNN eltwise_forward (priority 1) for contiguous f32/bf16 inputs, for the ops where its
+//    algorithm has our semantics and is faster than the loop, from the sizes in kDnnlUse;
 //  * the hand-written loop (elementwise.h) for everything else: any dtype, any strides, with the
 //    float math of unary_math.h so that exp, log, sigmoid... vectorise.
 //
-// Measured on 1M contiguous f32 (AMD Zen 5, 2 cores, AVX-512; µs per call, 1 thread / 2 threads;
-// oneDNN 3.2 eltwise jit:avx512_core vs the loop's AVX-512 variant):
+// Measured on 1M contiguous f32 (AMD Zen 5, 2 cores, AVX-512), µs per call with 1 / 2 threads:
+// oneDNN 3.2 eltwise (jit:avx512_core) against the loop's AVX-512 variant.
 //
-//   op          oneDNN        loop          used     why
-//   relu        70 / 42       68 / 42       oneDNN   same speed; NaN -> 0 and -0 -> 0 as ours
-//   leaky_relu  72 / 42       69 / 42       oneDNN
-//   abs         73 / 43       69 / 42       oneDNN
-//   square      73 / 43       69 / 42       oneDNN
-//   sqrt        74 / 43       1150 / 600    oneDNN   (libm sqrt does not vectorise: errno)
-//   recip       76 / 43       72 / 43       oneDNN
-//   tanh        213 / 112     205 / 105     loop
-//   sigmoid     205 / 107     180 / 95      loop
-//   silu        236 / 124     185 / 96      loop
-//   gelu        287 / 147     200 / 103     loop
-//   elu         182 / 95      185 / 96      loop     oneDNN computes exp(x)-1: 2e-4 relative error near 0
-//   exp         153 / 79      180 / 95      loop     oneDNN gives exp(NaN) = inf
-//   ln          761 / 406     190 / 100     loop     oneDNN's log is 2e-6 off at ln(2)
-//   softplus    —             270 / 140     loop     oneDNN's soft_relu returns -1.9e-6 at x = -20
-//   neg, clamp  —             68 / 42       loop     oneDNN linear/clip lose -0 / map NaN to the bound
-//   sin/cos/tan —             1700 / 850    loop     (libm; no oneDNN algorithm)
-// The numbers are rewritten by bench runs; see the table at the end of this comment block.
+//   op                      oneDNN       loop          runs    why
+//   relu leaky abs square   70 / 43      67 / 41       loop    same speed; the loop has no per-call cost
+//   recip                   71 / 44      68 / 42       loop
+//   sqrt                    76 / 46      1142 / 566    oneDNN  libm sqrt does not vectorise (errno)
+//   tanh                    224 / 116    456 / 228     oneDNN
+//   sigmoid                 214 / 113    338 / 174     oneDNN  sigmoid(0) = 0.5; subnormal results flush to 0
+//   silu                    245 / 128    354 / 183     oneDNN
+//   gelu                    292 / 154    492 / 246     oneDNN  ~1e-7 absolute error in the far negative tail
+//   exp                     153 / 79     245 / 124     loop    oneDNN gives exp(NaN) = inf
+//   ln                      761 / 391    376 / 191     loop    oneDNN's log is 2e-6 off at ln 2
+//   elu                     182 / 95     371 / 188     loop    oneDNN's exp(x)-1 is 2e-4 off near 0
+//   softplus                —            469 / 244     loop    oneDNN's soft_relu gives -1.9e-6 at x = -20
+//   neg, clamp              —            67 / 41       loop    oneDNN's linear/clip lose -0 / map NaN to a bound
+//   sin, cos, tan           —            1727 / 887    loop    (libm calls; no oneDNN algorithm)
+//   bf16 relu / tanh        41 / 23, 225 / 118        oneDNN  (the loop: ~71 / 38 for relu)
+//
+// Other dtypes run the loop: f64 relu 179 / 78, f16 relu 341 / 174, i32 relu 68 / 42, u8 19 / 10.
+// oneDNN costs ~1 µs per call (binding memory objects, executing) and ~2.5 µs more to build the
+// kernel in eager mode, which is why it only runs from kDnnlUse's sizes on.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -70,6 +71,12 @@ inline C abs_of(C x) {
 }
 
 template <class C>
+inline C relu_of(C x) {
+  if constexpr (std::is_unsigned_v<C>) return x;
+  else return x > C(0) ? x : C(0);  // 0 for NaN and -0
+}
+
+template <class C>
 inline C sign_of(C x) {
   if constexpr (std::is_unsigned_v<C>) return (C)(x > 0 ? 1 : 0);
   else return (C)((x > C(0)) - (x < C(0)));  // 0 for 0 and NaN
@@ -87,7 +94,7 @@ struct UnaryFn {
     else if constexpr (OP == OpCode::Abs) return abs_of(x);
     else if constexpr (OP == OpCode::Sign) return sign_of(x);
     else if constexpr (OP == OpCode::Square) return square_of(x);
-    else if constexpr (OP == OpCode::Relu) return std::is_unsigned_v<C> || x > C(0) ? x : C(0);
+    else if constexpr (OP == OpCode::Relu) return relu_of(x);
     else if constexpr (OP == OpCode::Sqrt) return std::sqrt(x);
     else if constexpr (OP == OpCode::Recip) return C(1) / x;
     else if constexpr (OP == OpCode::Sigmoid) return umath::sigmoid(x);
@@ -98,7 +105,7 @@ struct UnaryFn {
       const C u = C(0.7978845608028654) * (x + C(0.044715) * x * x * x);
       return x * umath::sigmoid(C(2) * u);
     } else if constexpr (OP == OpCode::Softplus) {
-      return (x > C(0) ? x : C(0)) + umath::log1p_pos(umath::exp(-std::fabs(x)));
+      return (x > C(0) ? x : C(0)) + umath::log1p_unit(umath::exp(-std::fabs(x)));
     } else if constexpr (OP == OpCode::Sin) return std::sin(x);
     else if constexpr (OP == OpCode::Cos) return std::cos(x);
     else if constexpr (OP == OpCode::Tan) return std::tan(x);
@@ -172,10 +179,10 @@ struct UnaryRows {
       const In* a = reinterpret_cast<const In*>(p[1] + r * rs[1]);
       if (s[0] == 1 && s[1] == 1) {
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) o[i] = store<Out>(fn(load(a[i])));
+        for (int64_t i = 0; i < n; i++) o[i] = ew::st<Out>(fn(ew::ld(a[i])));
       } else {
         const int64_t so = s[0], sa = s[1];
-        for (int64_t i = 0; i < n; i++) o[i * so] = store<Out>(fn(load(a[i * sa])));
+        for (int64_t i = 0; i < n; i++) o[i * so] = ew::st<Out>(fn(ew::ld(a[i * sa])));
       }
     }
   }
@@ -213,12 +220,13 @@ constexpr Cost op_cost() {
   }
 }
 
-// The ISA variants worth compiling (see ew::Variants): float math everywhere it vectorises,
-// AVX2 for wide integers, baseline for bytes, f16 (converted per element) and libm calls.
+// The ISA variants worth compiling (see ew::Variants): all for float math that vectorises (f16
+// and bf16 included: they compute in float), AVX2 for wide integers, the baseline for bytes and
+// for libm calls.
 template <OpCode OP, class T>
 constexpr ew::Variants unary_variants() {
   using C = compute_t<T>;
-  if constexpr (std::is_same_v<T, f16_t> || (sizeof(T) < 4 && !std::is_same_v<T, bf16_t>)) return ew::Variants::Base;
+  if constexpr (sizeof(T) < 4 && !std::is_floating_point_v<C>) return ew::Variants::Base;
   else if constexpr (op_cost<OP, C>() == Cost::Libm) return ew::Variants::Base;
   else if constexpr (std::is_floating_point_v<C>) return ew::Variants::All;
   else return ew::Variants::UpToAvx2;
@@ -236,19 +244,17 @@ std::unique_ptr<Kernel> make_loop_for(const KernelSpec& s) {
       using Out = std::conditional_t<OP == OpCode::LogicalNot, bool_t, T>;
       const Shape& shape = s.output.shape;
       ew::ElementwiseLoop<2> loop(shape, {contiguous_strides(shape), ew::operand_strides(in, shape)},
-                                  {(int64_t)sizeof(Out), (int64_t)sizeof(T)},
-                                  (double)op_cost<OP, C>() * (std::is_same_v<T, f16_t> ? 2 : 1));
-      const char* name = op_info(OP).name;
-      constexpr ew::Variants variants = unary_variants<OP, T>();
+                                  {(int64_t)sizeof(Out), (int64_t)sizeof(T)}, (double)op_cost<OP, C>());
+      auto kernel = [&](auto f) -> std::unique_ptr<Kernel> {
+        using Rows = UnaryRows<T, Out, decltype(f)>;
+        return std::make_unique<ew::LoopKernel<2, Rows, unary_variants<OP, T>()>>(Rows{f}, loop, op_info(OP).name);
+      };
       if constexpr (OP == OpCode::Clamp) {
-        using F = ClampFn<C>;
-        F f = F::make(s.attrs.at(0), s.attrs.at(1));
-        return std::make_unique<ew::LoopKernel<2, UnaryRows<T, Out, F>, variants>>(UnaryRows<T, Out, F>{f}, loop, name);
+        return kernel(ClampFn<C>::make(s.attrs.at(0), s.attrs.at(1)));
       } else {
-        using F = UnaryFn<OP, C>;
-        F f;
+        UnaryFn<OP, C> f;
         if constexpr (OP == OpCode::LeakyRelu || OP == OpCode::Elu) f.a = (C)s.attrs.at(0);
-        return std::make_unique<ew::LoopKernel<2, UnaryRows<T, Out, F>, variants>>(UnaryRows<T, Out, F>{f}, loop, name);
+        return kernel(f);
       }
     }
   });
