@@ -60,6 +60,30 @@ TensorDesc read_desc(const Napi::Array& a, uint32_t first) {
   return TensorDesc((DType)code, shape, strides, offset);
 }
 
+std::pair<const uint8_t*, size_t> bytes_of(const Napi::Value& v, const char* what) {
+  if (v.IsArrayBuffer()) {
+    auto ab = v.As<Napi::ArrayBuffer>();
+    return {(const uint8_t*)ab.Data(), ab.ByteLength()};
+  }
+  if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    auto ab = ta.ArrayBuffer();
+    return {(const uint8_t*)ab.Data() + ta.ByteOffset(), ta.ByteLength()};
+  }
+  fail(ErrorCode::INVALID_ARGUMENT, what, ": expected an ArrayBuffer or a typed array");
+}
+
+std::vector<ConstantData> constants_of(const Napi::Value& v) {
+  if (!v.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "constants: expected an array");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<ConstantData> r;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    auto b = bytes_of(a.Get(i), "constant");
+    r.push_back({b.first, b.second});
+  }
+  return r;
+}
+
 Napi::Array shape_to_js(Napi::Env env, const Shape& s) {
   Napi::Array a = Napi::Array::New(env, s.size());
   for (size_t i = 0; i < s.size(); i++) a.Set((uint32_t)i, Napi::Number::New(env, (double)s[i]));

@@ -21,30 +21,6 @@ std::shared_ptr<Plan> plan_of(const Napi::Value& v) {
   return h->plan;
 }
 
-std::pair<const uint8_t*, size_t> bytes_of(const Napi::Value& v, const char* what) {
-  if (v.IsArrayBuffer()) {
-    auto ab = v.As<Napi::ArrayBuffer>();
-    return {(const uint8_t*)ab.Data(), ab.ByteLength()};
-  }
-  if (v.IsTypedArray()) {
-    auto ta = v.As<Napi::TypedArray>();
-    auto ab = ta.ArrayBuffer();
-    return {(const uint8_t*)ab.Data() + ta.ByteOffset(), ta.ByteLength()};
-  }
-  fail(ErrorCode::INVALID_ARGUMENT, what, ": expected an ArrayBuffer or a typed array");
-}
-
-std::vector<ConstantData> constants_of(const Napi::Value& v) {
-  if (!v.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "constants: expected an array");
-  Napi::Array a = v.As<Napi::Array>();
-  std::vector<ConstantData> r;
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    auto b = bytes_of(a.Get(i), "constant");
-    r.push_back({b.first, b.second});
-  }
-  return r;
-}
-
 Napi::Object desc_obj(Napi::Env env, const std::string& name, DType t, const Shape& s) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("name", name);

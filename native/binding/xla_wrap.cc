@@ -29,30 +29,6 @@ std::shared_ptr<xla::XlaPlan> xla_plan_of(const Napi::Value& v) {
   return h->plan;
 }
 
-std::pair<const uint8_t*, size_t> bytes_of(const Napi::Value& v, const char* what) {
-  if (v.IsArrayBuffer()) {
-    auto ab = v.As<Napi::ArrayBuffer>();
-    return {(const uint8_t*)ab.Data(), ab.ByteLength()};
-  }
-  if (v.IsTypedArray()) {
-    auto ta = v.As<Napi::TypedArray>();
-    auto ab = ta.ArrayBuffer();
-    return {(const uint8_t*)ab.Data() + ta.ByteOffset(), ta.ByteLength()};
-  }
-  fail(ErrorCode::INVALID_ARGUMENT, what, ": expected an ArrayBuffer or a typed array");
-}
-
-std::vector<ConstantData> constants_of(const Napi::Value& v) {
-  if (!v.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "constants: expected an array");
-  Napi::Array a = v.As<Napi::Array>();
-  std::vector<ConstantData> r;
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    auto b = bytes_of(a.Get(i), "constant");
-    r.push_back({b.first, b.second});
-  }
-  return r;
-}
-
 xla::Platform platform_of(const Napi::Value& v) {
   std::string p = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
   if (p == "cpu") return xla::Platform::CPU;
