@@ -254,3 +254,23 @@ describe('the seed training loop', () => {
     close(vals(out.bias), vals(dyn.bias!), 1e-4);
   });
 });
+
+describe('parameters after a builder', () => {
+  test('grads and values recorded inside a builder do not leak into dynamic mode', () => {
+    const lin = new nn.Linear(2, 1);
+    const w0 = lin.weight.toArray();
+    const b = new Builder('leak');
+    b.start();
+    const x = Tensor.input('x', [3, 2]);
+    lin.forward(x).sum().backward(); // backward without a step
+    new nn.SGD(0.1).step(lin.parameters());
+    b.addOutput('w', lin.weight);
+    b.end();
+    expect(lin.weight.isSymbolic).toBe(false);
+    expect(lin.weight.grad).toBeNull();
+    expect(lin.weight.toArray()).toEqual(w0);
+    // dynamic training continues normally
+    lin.forward(Tensor.ones([3, 2])).sum().backward();
+    expect(lin.weight.grad!.toArray()).toEqual([[3, 3]]);
+  });
+});

@@ -46,6 +46,8 @@ function afterOp(op: string, inputs: Tensor[], attrs: number[], out: Tensor): vo
 
 /** Accumulates g into t.grad (a new tensor: grads are never aliased into user tensors). */
 function accumulate(t: Tensor, g: Tensor): void {
+  // inside a builder, remember the tensor's state first: its pre-builder .grad comes back at end()
+  if (hooks.recorder && !t.isSymbolic) hooks.recorder.saveBeforeRebind(t);
   const cur = t._grad;
   t._grad = cur && !cur.isDisposed ? cur.add(g) : g;
 }
