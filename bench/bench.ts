@@ -3,7 +3,7 @@
 // non-zero only on wrong results. Writes bench/results.md.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Backend, Script, Tensor, manualSeed, versions, _native } from 'hodu';
+import { Backend, Builder, DType, Script, Tensor, manualSeed, nn, versions, _native } from 'hodu';
 import { Timing, fmtTime, maxRelDiff, measure } from './harness';
 import { cnnForward, cnnWeights, elementwise, mlpForward, mlpWeights, script } from './models';
 
@@ -49,6 +49,7 @@ function onXla(s: Script, inputs: Record<string, Tensor>): Script | null {
   }
 }
 let xlaMissing = false;
+let trainCompile = '';
 const xlaCompile: string[] = [];
 
 function main(): void {
@@ -137,6 +138,100 @@ function main(): void {
     if (xs) row('add_4', 'xla script', () => xs.addInput('a', a).addInput('b', b).run().y.toTypedArray());
   }
 
+  // one SGD step of the MLP (batch 64, mean cross-entropy on logits, lr 0.01)
+  {
+    const names = ['w1', 'b1', 'w2', 'b2', 'w3', 'b3'] as const;
+    const init = mlpWeights();
+    const x = Tensor.randn([64, 784]);
+    const labels = Tensor.fromArray(Array.from({ length: 64 }, (_, i) => i % 10), undefined, DType.I32);
+    const ce = new nn.CrossEntropy();
+    const logits = (m: Record<string, Tensor>, xx: Tensor) =>
+      xx.matmul(m.w1).add(m.b1).relu().matmul(m.w2).add(m.b2).relu().matmul(m.w3).add(m.b3);
+    // dynamic: parameters updated in place
+    const dyn: Record<string, Tensor> = {};
+    for (const k of names) dyn[k] = Tensor.fromArray(init[k].toTypedArray() as Float32Array, init[k].shape).setRequiresGrad(true);
+    const sgd = new nn.SGD(0.01);
+    const dynStep = () => {
+      const loss = ce.forward([logits(dyn, x), labels]);
+      loss.backward();
+      sgd.step(Object.values(dyn));
+      sgd.zeroGrad(Object.values(dyn));
+      return loss.item();
+    };
+    // script: weights are inputs, the updated weights outputs, fed back each step
+    const b = new Builder('train_step_mlp_b64');
+    b.start();
+    const sym: Record<string, Tensor> = {};
+    for (const k of names) sym[k] = Tensor.input(k, init[k].shape).setRequiresGrad(true);
+    const xs = Tensor.input('x', [64, 784]);
+    const ys = Tensor.input('y', [64], DType.I32);
+    const loss = ce.forward([logits(sym, xs), ys]);
+    loss.backward();
+    new nn.SGD(0.01).step(Object.values(sym));
+    b.addOutput('loss', loss);
+    for (const k of names) b.addOutput(k, sym[k]);
+    b.end();
+    const step = b.build();
+    const state: Record<string, Tensor> = {};
+    for (const k of names) state[k] = init[k];
+    const scriptStep = (sc: Script, st: Record<string, Tensor>) => () => {
+      sc.addInput('x', x).addInput('y', labels);
+      for (const k of names) sc.addInput(k, st[k]);
+      const out = sc.run();
+      for (const k of names) st[k] = out[k];
+      return out.loss;
+    };
+    const first = scriptStep(step, state)().item();
+    const dynFirst = dynStep();
+    if (!(Math.abs(first - dynFirst) <= 1e-4 * (1 + Math.abs(dynFirst)))) {
+      wrong++;
+      console.error(`WRONG RESULT: train step script loss ${first} vs dynamic ${dynFirst}`);
+    }
+    row('train_step_mlp_b64', 'hodu dynamic', dynStep);
+    row('train_step_mlp_b64', 'hodu script', scriptStep(step, state));
+    const xstate: Record<string, Tensor> = { ...state };
+    const xs2 = onXla(step, { x, y: labels, ...xstate });
+    if (xs2) row('train_step_mlp_b64', 'xla script', scriptStep(xs2, xstate));
+  }
+
+  // compile time of the seed's 1000-epoch training script (Linear(3,1) + MSE + SGD, unrolled)
+  {
+    const N = 10000;
+    const model = new nn.Linear(3, 1);
+    const mse = new nn.MSE();
+    const opt = new nn.SGD(0.01);
+    const t0 = process.hrtime.bigint();
+    const b = new Builder('seed_train_1000');
+    b.start();
+    const xi = Tensor.input('input', [N, 3]);
+    const yi = Tensor.input('target', [N, 1]);
+    let last!: Tensor;
+    for (let e = 0; e < 1000; e++) {
+      last = mse.forward([model.forward(xi), yi]);
+      last.backward();
+      opt.step(model.parameters());
+      opt.zeroGrad(model.parameters());
+    }
+    b.addOutput('loss', last);
+    b.end();
+    const train = b.build();
+    const recordMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const compileOn = (backend: Backend): string => {
+      try {
+        const sc = Script.fromBytes(train.toBytes()).setBackend(backend);
+        const c0 = process.hrtime.bigint();
+        sc.compile();
+        return `${(Number(process.hrtime.bigint() - c0) / 1e6).toFixed(0)} ms`;
+      } catch (e) {
+        return `unavailable (${(e as Error).message.split('\n')[0].slice(0, 60)})`;
+      }
+    };
+    const hodu = compileOn(Backend.HODU);
+    const xla = quick ? 'skipped (--quick)' : compileOn(Backend.XLA);
+    trainCompile = `recorded in ${recordMs.toFixed(0)} ms; compile on HODU ${hodu}, on XLA ${xla}`;
+    console.log(`  seed training script, 1000 epochs unrolled: ${trainCompile}`);
+  }
+
   writeResults(v, roof);
   if (wrong) {
     console.error(`${wrong} workload(s) gave wrong results`);
@@ -152,6 +247,7 @@ function writeResults(v: { hodu: string; onednn: string; threads: number }, roof
     `Measured roofline: fp32 peak ${roof.peakGflops.toFixed(0)} GFLOP/s, triad bandwidth ${roof.bandwidthGBs.toFixed(1)} GB/s.`,
     'Each timed call includes producing the output as a typed array. Median of N calls after warm-up (min / max).',
     xlaCompile.length ? `XLA compile times: ${xlaCompile.join(', ')}.` : 'XLA rows: no PJRT plugin was available.',
+    `Seed training script (1000 epochs unrolled): ${trainCompile}.`,
     '',
     '| workload | variant | median | min / max | N | notes |',
     '|---|---|---|---|---|---|',
