@@ -217,3 +217,44 @@ describe('Script API', () => {
     expect(grown).toBeLessThan(64 * 1024 * 1024);
   });
 });
+
+describe('compiler passes', () => {
+  test('bias add and activation fuse into the matmul (oneDNN post-ops) with the same results', () => {
+    const w = Tensor.randn([64, 32]);
+    const bias = Tensor.randn([32]);
+    const b = new Builder('fused_linear');
+    b.start();
+    const x = Tensor.input('x', [128, 64]);
+    b.addOutput('y', x.matmul(w).add(bias).relu());
+    b.end();
+    const s = b.build();
+    const xv = Tensor.randn([128, 64]);
+    s.addInput('x', xv);
+    const fused = s.run().y;
+    expect(s.planInfo().fused).toBe(2);
+    expect(s.planInfo().steps).toBe(1);
+    const unfused = s.compile({ fuse: false }).run().y;
+    expect(s.planInfo().fused).toBe(0);
+    const expected = xv.matmul(w).add(bias).relu();
+    expect(maxRelDiff(fused, expected)).toBeLessThan(1e-5);
+    expect(maxRelDiff(unfused, expected)).toBeLessThan(1e-5);
+  });
+
+  test('an intermediate that is also an output is not fused away', () => {
+    const w = Tensor.randn([16, 8]);
+    const b = new Builder('no_fuse_output');
+    b.start();
+    const x = Tensor.input('x', [128, 16]);
+    const h = x.matmul(w);
+    b.addOutput('h', h);
+    b.addOutput('y', h.relu());
+    b.end();
+    const s = b.build();
+    const xv = Tensor.randn([128, 16]);
+    s.addInput('x', xv);
+    const out = s.run();
+    expect(s.planInfo().fused).toBe(0);
+    expect(maxRelDiff(out.h, xv.matmul(w))).toBeLessThan(1e-5);
+    expect(maxRelDiff(out.y, xv.matmul(w).relu())).toBeLessThan(1e-5);
+  });
+});

@@ -506,6 +506,14 @@ class DnnlMatmulKernel final : public Kernel {
     int64_t a_bytes = 0, b_bytes = 0;  // packed buffer sizes
     int threads = 1;
     std::string impl;
+    // fused epilogue: binary post-op operands (post-op index, input index, memory desc)
+    struct Operand {
+      int post_op;
+      int input;
+      dnnl::memory::desc md;
+    };
+    std::vector<Operand> operands;
+    bool fused = false;
   };
 
   explicit DnnlMatmulKernel(Plan plan) : p_(std::move(plan)) {
@@ -534,6 +542,9 @@ class DnnlMatmulKernel final : public Kernel {
       args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(p_.b_md, eng, const_cast<void*>(b)));
       args.emplace(DNNL_ARG_DST, dnnl::memory(p_.c_md, eng, out));
       if (p_.scratch_md.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p_.scratch_md, eng, sp));
+      for (const auto& o : p_.operands)
+        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.post_op) | DNNL_ARG_SRC_1,
+                     dnnl::memory(o.md, eng, const_cast<void*>(in[o.input])));
     } catch (...) {
       rethrow_dnnl("matmul");
     }
@@ -543,16 +554,58 @@ class DnnlMatmulKernel final : public Kernel {
 
   size_t scratchpad_bytes() const override { return (size_t)total_; }
   std::string impl() const override { return p_.impl; }
+  bool fused_post_ops() const override { return p_.fused; }
 
  private:
   Plan p_;
   int64_t a_off_ = 0, b_off_ = 0, total_ = 0;
 };
 
+// The spec's post-ops as oneDNN post-ops on a destination of dims `cd`: a bias-like add (an operand
+// that broadcasts, right-aligned, to the output) and a few activations whose oneDNN forms match our
+// semantics. False when any post-op cannot be expressed.
+bool build_post_ops(const KernelSpec& s, const dims& cd, dnnl::post_ops* po, std::vector<DnnlMatmulKernel::Plan::Operand>* ops,
+                    std::string* desc) {
+  using A = dnnl::algorithm;
+  if ((size_t)s.output.ndim() != cd.size()) return false;  // 1-D operands squeeze dims: not fused
+  for (size_t i = 0; i < s.post_ops.size(); i++) {
+    const PostOp& p = s.post_ops[i];
+    if (p.operand >= 0) {
+      if (p.op != OpCode::Add || p.operand >= (int)s.inputs.size()) return false;
+      const TensorDesc& o = s.inputs[p.operand];
+      if (o.dtype != s.output.dtype || !o.is_contiguous() || o.ndim() > (int)cd.size()) return false;
+      dims od(cd.size(), 1);
+      for (int k = 0; k < o.ndim(); k++) {
+        int64_t d = o.shape[o.ndim() - 1 - k];
+        int64_t want = cd[cd.size() - 1 - k];
+        if (d != want && d != 1) return false;
+        od[cd.size() - 1 - k] = d;
+      }
+      dnnl::memory::data_type dt;
+      if (!dnnl_dtype(o.dtype, &dt)) return false;
+      const Shape ost = contiguous_strides(Shape(od.begin(), od.end()));
+      dnnl::memory::desc md(od, dt, dims(ost.begin(), ost.end()));
+      po->append_binary(A::binary_add, md);
+      ops->push_back({(int)i, p.operand, md});
+      *desc += " +add";
+      continue;
+    }
+    switch (p.op) {
+      case OpCode::Relu: po->append_eltwise(A::eltwise_relu, 0.f, 0.f); *desc += " +relu"; break;
+      case OpCode::LeakyRelu: po->append_eltwise(A::eltwise_relu, (float)p.attrs.at(0), 0.f); *desc += " +leaky_relu"; break;
+      case OpCode::Tanh: po->append_eltwise(A::eltwise_tanh, 0.f, 0.f); *desc += " +tanh"; break;
+      case OpCode::Sigmoid: po->append_eltwise(A::eltwise_logistic, 0.f, 0.f); *desc += " +sigmoid"; break;
+      case OpCode::Gelu: po->append_eltwise(A::eltwise_gelu_tanh, 0.f, 0.f); *desc += " +gelu"; break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
 // Tries one configuration; returns false (and leaves `plan` alone) when oneDNN refuses it or only
 // has a reference implementation for it.
-bool try_plan(const MatmulProblem& p, dnnl::memory::data_type dt, bool pack_a, bool pack_b, bool runtime_m, int threads,
-              DnnlMatmulKernel::Plan* plan) {
+bool try_plan(const KernelSpec& s, const MatmulProblem& p, dnnl::memory::data_type dt, bool pack_a, bool pack_b,
+              bool runtime_m, int threads, DnnlMatmulKernel::Plan* plan) {
   using md = dnnl::memory::desc;
   const OperandLayout la = operand_layout(p.a, p.M, p.K, pack_a);
   const OperandLayout lb = operand_layout(p.b, p.K, p.N, pack_b);
@@ -575,6 +628,13 @@ bool try_plan(const MatmulProblem& p, dnnl::memory::data_type dt, bool pack_a, b
     }
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    std::vector<DnnlMatmulKernel::Plan::Operand> operands;
+    std::string fused;
+    if (!s.post_ops.empty()) {
+      dnnl::post_ops po;
+      if (!build_post_ops(s, cd, &po, &operands, &fused)) return false;
+      attr.set_post_ops(po);
+    }
     ThreadScope ts(threads);
     dnnl::matmul::primitive_desc pd(cpu_engine(), a_pd, b_md, c_pd, attr, /*allow_empty=*/true);
     if (!pd) return false;
@@ -591,7 +651,9 @@ bool try_plan(const MatmulProblem& p, dnnl::memory::data_type dt, bool pack_a, b
     plan->a_bytes = pack_a ? numel(la.src_shape) * esz : 0;
     plan->b_bytes = pack_b ? numel(lb.src_shape) * esz : 0;
     plan->threads = threads;
-    plan->impl = "onednn:" + info;
+    plan->impl = "onednn:" + info + fused;
+    plan->operands = std::move(operands);
+    plan->fused = !s.post_ops.empty();
     if (pack_a || pack_b) plan->impl += pack_a && pack_b ? " (a, b packed)" : pack_a ? " (a packed)" : " (b packed)";
     return true;
   } catch (const dnnl::error&) {
@@ -618,8 +680,13 @@ std::unique_ptr<Kernel> make_dnnl_matmul(const KernelSpec& s) {
 
   const bool pa = needs_pack(p.a, p.M, p.K), pb = needs_pack(p.b, p.K, p.N);
   DnnlMatmulKernel::Plan plan;
-  bool ok = (small_m && try_plan(p, dt, pa, pb, true, threads, &plan)) || try_plan(p, dt, pa, pb, false, threads, &plan) ||
-            ((!pa || !pb) && try_plan(p, dt, true, true, false, threads, &plan));
+  // a fused epilogue must not cost the runtime-M path its speed: decline the fusion instead
+  if (small_m && !s.post_ops.empty()) {
+    if (!try_plan(s, p, dt, pa, pb, true, threads, &plan)) return nullptr;
+    return std::make_unique<DnnlMatmulKernel>(std::move(plan));
+  }
+  bool ok = (small_m && try_plan(s, p, dt, pa, pb, true, threads, &plan)) || try_plan(s, p, dt, pa, pb, false, threads, &plan) ||
+            ((!pa || !pb) && try_plan(s, p, dt, true, true, false, threads, &plan));
   if (!ok) return nullptr;
   return std::make_unique<DnnlMatmulKernel>(std::move(plan));
 }
