@@ -144,7 +144,7 @@ export class Script {
 
   /** Details of the compiled plan (kernels, memory); compiles first if needed. */
   planInfo(): PlanInfo {
-    this.compile();
+    if (!this.isCompiled) this.compile();
     return call(() => this.native!.info(this.handle));
   }
 
