@@ -1,0 +1,84 @@
+// Binding inputs, allocating outputs and running off the JS thread: shared by every compiled
+// plan type (the HODU Plan and the XLA plan) that offers num_inputs/input_desc/num_outputs/
+// output_desc/run.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/error.h"
+#include "convert.h"
+
+namespace hodu {
+
+template <class P>
+std::vector<const void*> bind_inputs(const P& plan, const Napi::Value& v) {
+  if (!v.IsArray()) fail(ErrorCode::INVALID_ARGUMENT, "inputs: expected an array of buffers");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() != plan.num_inputs())
+    fail(ErrorCode::INVALID_ARGUMENT, "expected ", plan.num_inputs(), " input buffers, got ", a.Length());
+  std::vector<const void*> r;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    auto b = bytes_of(a.Get(i), "input");
+    size_t want = plan.input_desc(i).nbytes();
+    if (b.second < want) fail(ErrorCode::SHAPE_MISMATCH, "input ", i, ": ", b.second, " bytes given, ", want, " needed");
+    r.push_back(b.first);
+  }
+  return r;
+}
+
+template <class P>
+Napi::Array alloc_outputs(Napi::Env env, const P& plan, std::vector<void*>& ptrs) {
+  Napi::Array outs = Napi::Array::New(env, plan.num_outputs());
+  for (uint32_t j = 0; j < plan.num_outputs(); j++) {
+    size_t bytes = plan.output_desc(j).nbytes();
+    napi_value abv;
+    if (napi_create_arraybuffer(env, bytes ? bytes : 1, nullptr, &abv) != napi_ok)
+      fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
+    Napi::ArrayBuffer ab(env, abv);
+    ptrs.push_back(ab.Data());
+    outs.Set(j, ab);
+  }
+  return outs;
+}
+
+// Runs plan->run on the libuv pool, keeping the input and output buffers alive meanwhile.
+template <class P>
+class RunWorker : public Napi::AsyncWorker {
+ public:
+  RunWorker(Napi::Function cb, std::shared_ptr<P> plan, std::vector<const void*> ins, std::vector<void*> outs,
+            Napi::Value keep_inputs, Napi::Value keep_outputs, const char* name = "hodu.runAsync")
+      : Napi::AsyncWorker(cb, name), plan_(std::move(plan)), ins_(std::move(ins)), outs_(std::move(outs)) {
+    // keep the buffers alive while the worker thread uses them
+    keep_in_ = Napi::Persistent(keep_inputs.As<Napi::Object>());
+    keep_out_ = Napi::Persistent(keep_outputs.As<Napi::Object>());
+  }
+  void Execute() override {
+    try {
+      plan_->run(ins_, outs_);
+    } catch (const HoduError& e) {
+      code_ = error_code_name(e.code());
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      code_ = "INTERNAL";
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { Callback().Call({Env().Null(), keep_out_.Value()}); }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("code", Napi::String::New(Env(), code_));
+    Callback().Call({err.Value()});
+  }
+
+ private:
+  std::shared_ptr<P> plan_;
+  std::vector<const void*> ins_;
+  std::vector<void*> outs_;
+  Napi::ObjectReference keep_in_, keep_out_;
+  std::string code_ = "INTERNAL";
+};
+
+}  // namespace hodu
