@@ -54,7 +54,7 @@ struct StridedLoop {
     const int r = (int)shape.size() - 1;
     std::array<int64_t, N> inner_st;
     for (int k = 0; k < N; k++) inner_st[k] = strides[k][r];
-    std::vector<int64_t> idx(r, 0);
+    std::array<int64_t, kMaxRank> idx{};  // no allocation: run() must not allocate
     // position `begin` in the outer index space
     int64_t rem = begin;
     for (int d = r - 1; d >= 0; d--) {
