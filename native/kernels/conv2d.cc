@@ -40,8 +40,11 @@ namespace hodu {
 
 namespace {
 
-constexpr int64_t kAlign = 64;
-inline int64_t align_up(int64_t n, int64_t a) { return (n + a - 1) / a * a; }
+using dnnl_steps::align_up;
+using dnnl_steps::kAlign;
+using dnnl_steps::padded_blocking;
+using dnnl_steps::strides_of;
+
 
 struct ConvGeom {
   int64_t N, C, H, W, O, KH, KW, OH, OW, G, Cg, Og;
@@ -52,10 +55,6 @@ struct ConvGeom {
 
   double flops() const { return 2.0 * (double)N * (double)O * (double)OH * (double)OW * (double)Cg * (double)KH * (double)KW; }
 };
-
-inline Shape strides_of(const TensorDesc& d) {
-  return d.strides.size() == d.shape.size() ? d.strides : contiguous_strides(d.shape);
-}
 
 ConvGeom make_geom(const KernelSpec& s) {
   ConvGeom g;
@@ -275,14 +274,6 @@ dnnl::convolution_forward::primitive_desc conv_pd(const ConvGeom& g, const md& s
   return {cpu_engine(), prop, alg, src, wei, dst, strides, dil, pad, pad, attr, /*allow_empty=*/true};
 }
 
-// True when a desc's outer channel dim is blocked by a size that does not divide `channels`.
-bool padded_blocking(const md& d, int64_t channels) {
-  if (d.get_inner_nblks() == 0) return false;
-  const dims idx = d.get_inner_idxs(), blk = d.get_inner_blks();
-  for (size_t i = 0; i < idx.size(); i++)
-    if (idx[i] == 1 && channels % blk[i] != 0) return true;
-  return false;
-}
 
 std::unique_ptr<Kernel> make_dnnl_conv(const KernelSpec& s) {
   if (s.output.dtype != DType::F32) return nullptr;

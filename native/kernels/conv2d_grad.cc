@@ -41,8 +41,11 @@ namespace hodu {
 
 namespace {
 
-constexpr int64_t kAlign = 64;
-inline int64_t align_up(int64_t n, int64_t a) { return (n + a - 1) / a * a; }
+using dnnl_steps::align_up;
+using dnnl_steps::kAlign;
+using dnnl_steps::padded_blocking;
+using dnnl_steps::strides_of;
+
 
 // The forward convolution both gradients belong to, plus the strides of the two inputs.
 struct GradGeom {
@@ -60,10 +63,6 @@ struct GradGeom {
     *hi = in - 1 - off < 0 ? 0 : std::min(out, (in - 1 - off) / stride + 1);
   }
 };
-
-inline Shape strides_of(const TensorDesc& d) {
-  return d.strides.size() == d.shape.size() ? d.strides : contiguous_strides(d.shape);
-}
 
 GradGeom make_geom(const KernelSpec& s) {
   GradGeom g;
@@ -354,15 +353,6 @@ class DnnlConvGradKernel final : public Kernel {
   int64_t in_off_[2] = {0, 0}, out_off_ = 0, total_ = 0;
 };
 
-// True when a desc's dim 1 (channels) is blocked by a size that does not divide `channels` (half
-// of a 16-block is padding for 8 channels, and the blocked kernels then do wasted work).
-bool padded_blocking(const md& d, int64_t channels) {
-  if (d.get_inner_nblks() == 0) return false;
-  const dims idx = d.get_inner_idxs(), blk = d.get_inner_blks();
-  for (size_t i = 0; i < idx.size(); i++)
-    if (idx[i] == 1 && channels % blk[i] != 0) return true;
-  return false;
-}
 
 // oneDNN's conv descriptors for a geometry: shapes, the (grouped) weights shape, and the
 // stride / dilation (0 = dense) / symmetric padding vectors.

@@ -10,6 +10,24 @@
 namespace hodu {
 namespace dnnl_steps {
 
+// Small helpers shared by the oneDNN-backed conv and pool kernels.
+constexpr int64_t kAlign = 64;  // alignment of scratchpad carve-outs
+inline int64_t align_up(int64_t n, int64_t a) { return (n + a - 1) / a * a; }
+
+inline Shape strides_of(const TensorDesc& d) {
+  return d.strides.size() == d.shape.size() ? d.strides : contiguous_strides(d.shape);
+}
+
+// True when a desc's dim 1 (channels) is blocked by a size that does not divide `channels` (part
+// of each block is padding, and the blocked kernels then do wasted work).
+inline bool padded_blocking(const dnnl::memory::desc& d, int64_t channels) {
+  if (d.get_inner_nblks() == 0) return false;
+  const dnnl::memory::dims idx = d.get_inner_idxs(), blk = d.get_inner_blks();
+  for (size_t i = 0; i < idx.size(); i++)
+    if (idx[i] == 1 && channels % blk[i] != 0) return true;
+  return false;
+}
+
 // A plain strided desc of `dt`. A size-1 dim gets the stride a dense layout would give it (the
 // extent of the inner dims): its stride never matters for the data, but oneDNN classifies layouts
 // from strides, so this lets e.g. a contiguous [N, 1, H, W] view compare equal to nchw.

@@ -38,8 +38,11 @@ namespace hodu {
 
 namespace {
 
-constexpr int64_t kAlign = 64;
-inline int64_t align_up(int64_t n, int64_t a) { return (n + a - 1) / a * a; }
+using dnnl_steps::align_up;
+using dnnl_steps::kAlign;
+using dnnl_steps::padded_blocking;
+using dnnl_steps::strides_of;
+
 
 struct PoolGeom {
   bool is_max;
