@@ -19,6 +19,18 @@ export interface CompileOptions {
   foldConstants?: boolean;
   /** Fuse bias adds and activations into the matmul/conv before them (default true). */
   fuse?: boolean;
+  /**
+   * Roll repeated steps (a recorded training loop) into one loop: the body compiles once and runs
+   * N times (default true). `false` compiles every recorded step, e.g. to compare results.
+   */
+  rollLoops?: boolean;
+}
+
+/** A loop the compiler rolled: `trips` runs of one step. */
+export interface LoopInfo {
+  trips: number;
+  /** Kernel executions per iteration (HODU backend). */
+  bodySteps?: number;
 }
 
 export interface PlanInfo {
@@ -30,6 +42,8 @@ export interface PlanInfo {
   views: number;
   fused: number;
   kernels: string[];
+  /** Rolled loops, in execution order (empty when none rolled). */
+  loops: LoopInfo[];
 }
 
 interface NativeBackend {
@@ -132,7 +146,11 @@ export class Script {
 
   /** Compiles for the current backend and device; cached until setBackend/setDevice. */
   compile(options: CompileOptions = {}): this {
-    const opts: CompileOptions = { foldConstants: options.foldConstants !== false, fuse: options.fuse !== false };
+    const opts: CompileOptions = {
+      foldConstants: options.foldConstants !== false,
+      fuse: options.fuse !== false,
+      rollLoops: options.rollLoops !== false,
+    };
     const key = JSON.stringify({ b: this._backend, d: this._device.toString(), ...opts });
     if (this.handle !== null && this.compiledWith === key) return this;
     this.dropCompiled();

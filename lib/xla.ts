@@ -33,6 +33,8 @@ export interface XlaPlanInfo {
   folded: number;
   views: number;
   kernels: string[];
+  /** Loops rolled into stablehlo.while. */
+  loops: { trips: number }[];
   backend: 'xla';
   plugin: string;
   apiVersion: string;
@@ -61,13 +63,13 @@ export interface XlaClientInfo {
 
 interface XlaBinding {
   xlaAvailable(): boolean;
-  xlaCompile(target: XlaTarget, ir: Uint8Array, constants: ArrayBuffer[], options?: { optLevel?: number }): unknown;
+  xlaCompile(target: XlaTarget, ir: Uint8Array, constants: ArrayBuffer[], options?: { optLevel?: number; rollLoops?: boolean }): unknown;
   xlaRun(h: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
   xlaRunAsync(h: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
   xlaRelease(h: unknown): void;
   xlaInfo(h: unknown, withText?: boolean): XlaPlanInfo;
   xlaClientInfo(plugin: string, platform: XlaPlatform): XlaClientInfo;
-  xlaEmit(ir: Uint8Array, constants: ArrayBuffer[]): string;
+  xlaEmit(ir: Uint8Array, constants: ArrayBuffer[], options?: { rollLoops?: boolean }): string;
   xlaCompileText(target: XlaTarget, text: string): number;
 }
 
@@ -76,7 +78,7 @@ const xb = binding as unknown as XlaBinding;
 /** The shape of Script's backend object (lib/script.ts NativeBackend). */
 export interface XlaNativeBackend {
   readonly target: XlaTarget;
-  compile(ir: Uint8Array, constants: ArrayBuffer[], options: { foldConstants?: boolean }): unknown;
+  compile(ir: Uint8Array, constants: ArrayBuffer[], options: { foldConstants?: boolean; rollLoops?: boolean }): unknown;
   run(handle: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
   runAsync(handle: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
   release(handle: unknown): void;
@@ -236,7 +238,7 @@ export function xlaBackend(device: Device): XlaNativeBackend {
   const options = level !== undefined && /^\d+$/.test(level) ? { optLevel: Number(level) } : {};
   return {
     target,
-    compile: (ir, constants) => xb.xlaCompile(target, ir, constants, options),
+    compile: (ir, constants, o) => xb.xlaCompile(target, ir, constants, { ...options, rollLoops: o.rollLoops !== false }),
     run: (h, inputs) => xb.xlaRun(h, inputs),
     runAsync: (h, inputs, cb) => xb.xlaRunAsync(h, inputs, cb),
     release: (h) => xb.xlaRelease(h),
@@ -251,8 +253,8 @@ export function xlaClientInfo(device: Device = Device.CPU): XlaClientInfo {
 }
 
 /** The StableHLO text the XLA backend compiles for a script (no plugin needed). */
-export function emitStableHlo(script: { _ir: Uint8Array; _constants: ArrayBuffer[] }): string {
-  return call(() => xb.xlaEmit(script._ir, script._constants));
+export function emitStableHlo(script: { _ir: Uint8Array; _constants: ArrayBuffer[] }, options: { rollLoops?: boolean } = {}): string {
+  return call(() => xb.xlaEmit(script._ir, script._constants, { rollLoops: options.rollLoops !== false }));
 }
 
 /** Compiles raw StableHLO text with the plugin for `device` and discards it; returns the output count.

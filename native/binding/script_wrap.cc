@@ -67,6 +67,7 @@ Napi::Value CompilePlan(const Napi::CallbackInfo& info) {
       Napi::Object o = info[2].As<Napi::Object>();
       if (o.Has("foldConstants")) opts.fold_constants = o.Get("foldConstants").ToBoolean();
       if (o.Has("fuse")) opts.fuse = o.Get("fuse").ToBoolean();
+      if (o.Has("rollLoops")) opts.roll_loops = o.Get("rollLoops").ToBoolean();
     }
     auto* h = new PlanHolder{std::shared_ptr<Plan>(Plan::compile(g, constants, opts))};
     return Napi::External<PlanHolder>::New(env, h, [](Napi::Env, PlanHolder* p) { delete p; });
@@ -120,6 +121,14 @@ Napi::Value PlanStatsFn(const Napi::CallbackInfo& info) {
     Napi::Array impls = Napi::Array::New(env, s.impls.size());
     for (uint32_t i = 0; i < s.impls.size(); i++) impls.Set(i, s.impls[i]);
     o.Set("kernels", impls);
+    Napi::Array loops = Napi::Array::New(env, s.loops.size());
+    for (uint32_t i = 0; i < s.loops.size(); i++) {
+      Napi::Object l = Napi::Object::New(env);
+      l.Set("trips", (double)s.loops[i].trips);
+      l.Set("bodySteps", (double)s.loops[i].body_steps);
+      loops.Set(i, l);
+    }
+    o.Set("loops", loops);
     return o;
   });
 }

@@ -4,13 +4,14 @@
 //   xlaRun(handle, inputs[]) -> ArrayBuffer[]      outputs in graph order
 //   xlaRunAsync(handle, inputs[], cb(err, outs))   on the libuv thread pool
 //   xlaRelease(handle), xlaInfo(handle) -> stats, xlaClientInfo(plugin, platform) -> client/devices,
-//   xlaEmit(ir, constants[]) -> StableHLO text (no plugin needed),
+//   xlaEmit(ir, constants[], {rollLoops}) -> StableHLO text (no plugin needed),
 //   xlaCompileText(target, text) -> output count (compiles raw StableHLO; tests and debugging)
 #include "xla_wrap.h"
 
 #include <memory>
 
 #include "../ir/graph.h"
+#include "../ir/loop_roll.h"
 #include "../xla/xla_plan.h"
 #include "convert.h"
 #include "plan_runner.h"
@@ -64,6 +65,7 @@ Napi::Value XlaCompile(const Napi::CallbackInfo& info) {
       Napi::Object o = info[3].As<Napi::Object>();
       Napi::Value lvl = o.Get("optLevel");
       if (lvl.IsNumber()) opts.debug_options.emplace_back("xla_backend_optimization_level", lvl.As<Napi::Number>().Int64Value());
+      if (o.Has("rollLoops")) opts.roll_loops = o.Get("rollLoops").ToBoolean();
     }
     auto* h = new XlaHolder{std::shared_ptr<xla::XlaPlan>(xla::XlaPlan::compile(g, constants, target, opts))};
     return Napi::External<XlaHolder>::New(env, h, [](Napi::Env, XlaHolder* p) { delete p; });
@@ -124,6 +126,13 @@ Napi::Value XlaInfo(const Napi::CallbackInfo& info) {
     Napi::Array k = Napi::Array::New(env, 1);
     k.Set(0u, "xla:" + s.platform);
     o.Set("kernels", k);
+    Napi::Array loops = Napi::Array::New(env, s.loop_trips.size());
+    for (uint32_t i = 0; i < s.loop_trips.size(); i++) {
+      Napi::Object l = Napi::Object::New(env);
+      l.Set("trips", (double)s.loop_trips[i]);
+      loops.Set(i, l);
+    }
+    o.Set("loops", loops);
     o.Set("backend", "xla");
     o.Set("plugin", s.plugin);
     o.Set("apiVersion", s.api_version);
@@ -170,6 +179,12 @@ Napi::Value XlaEmit(const Napi::CallbackInfo& info) {
     Graph g = decode_graph(b.first, b.second);
     std::vector<ConstantData> constants = constants_of(info[1]);
     validate_graph(g, constants);
+    bool roll = !(info.Length() > 2 && info[2].IsObject() && info[2].As<Napi::Object>().Has("rollLoops") &&
+                  !info[2].As<Napi::Object>().Get("rollLoops").ToBoolean());
+    if (roll) {
+      RolledGraph r = roll_loops(g, constants);
+      return Napi::String::New(env, xla::emit_stablehlo(r.graph, r.constants).text);
+    }
     return Napi::String::New(env, xla::emit_stablehlo(g, constants).text);
   });
 }

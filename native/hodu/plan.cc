@@ -5,17 +5,20 @@
 #include <cstring>
 #include <map>
 
+#include "../ir/loop_roll.h"
 #include "../kernels/fused.h"
 #include "../ops/infer.h"
+#include "loop_kernel.h"
 
 namespace hodu {
 
 namespace {
 
-enum class Loc : uint8_t { None, Input, Constant, Arena, Output };
+enum class Loc : uint8_t { None, Input, Constant, Arena, Output, Fixed };
 
 struct Slot {
   Loc loc = Loc::None;
+  char* ptr = nullptr;   // Fixed: memory a kernel owns (a loop's states)
   uint32_t index = 0;    // input / constant / output index
   size_t offset = 0;     // arena byte offset
   uint32_t base = 0;     // value id that owns the memory (views point at their base)
@@ -64,6 +67,7 @@ struct Plan::Impl {
       case Loc::Constant: return (char*)constants[s.index];
       case Loc::Arena: return (char*)arena + s.offset;
       case Loc::Output: return (char*)(*out)[s.index];
+      case Loc::Fixed: return s.ptr;
       case Loc::None: break;
     }
     fail(ErrorCode::INTERNAL, "plan: value without memory");
@@ -77,6 +81,14 @@ struct Plan::Impl {
 Plan::~Plan() = default;
 
 std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantData>& constants, const CompileOptions& opts) {
+  if (opts.roll_loops) {
+    RolledGraph rolled = roll_loops(g, constants);
+    if (!rolled.graph.loops.empty()) {
+      CompileOptions o = opts;
+      o.roll_loops = false;
+      return compile(rolled.graph, rolled.constants, o);  // the plan copies what it keeps
+    }
+  }
   std::unique_ptr<Plan> plan(new Plan());
   plan->impl_ = std::make_unique<Impl>();
   Impl& m = *plan->impl_;
@@ -129,7 +141,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
   // who reads each value (live ops and outputs), for fusion decisions
   std::vector<uint32_t> readers(n, 0), only_reader(n, 0);
   for (uint32_t i = 0; i < n; i++)
-    if (live[i] && g.values[i].kind == ValueKind::Op)
+    if (live[i])
       for (uint32_t id : g.values[i].inputs) {
         readers[id]++;
         only_reader[id] = i;
@@ -161,9 +173,54 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
         g.values[only_reader[i]].shape == g.values[i].shape && g.values[only_reader[i]].dtype == g.values[i].dtype)
       ew_inner[i] = true;
 
+  std::map<uint32_t, LoopKernel*> loop_kernels;  // Loop value id -> its kernel (owned by a step)
   for (uint32_t i = 0; i < n; i++) {
     const Value& v = g.values[i];
     Slot& s = m.slots[i];
+    if (v.kind == ValueKind::Loop && live[i]) {
+      if (v.index >= g.loops.size() || !g.loops[v.index]) fail(ErrorCode::INTERNAL, "plan: loop ", v.index, " is missing");
+      auto k = std::make_unique<LoopKernel>(*g.loops[v.index], constants, opts);
+      loop_kernels[i] = k.get();
+      s.loc = Loc::Fixed;
+      s.ptr = (char*)k->result(0);
+      s.base = i;
+      s.desc = TensorDesc(DType::U8, {0});
+      plan->stats_.loops.push_back({k->trips(), k->body().stats().steps});
+      // the body reads its inputs as contiguous arrays: a strided view (a transpose made before
+      // the loop) is copied once per run into a contiguous block first
+      std::vector<uint32_t> ins = v.inputs;
+      for (uint32_t& id : ins) {
+        const Slot src = m.slots[id];  // a copy: m.slots grows below
+        if (src.desc.is_contiguous()) continue;
+        Slot dst;
+        dst.loc = Loc::Arena;
+        dst.base = (uint32_t)m.slots.size();
+        dst.desc = TensorDesc(src.desc.dtype, src.desc.shape);
+        m.slots.push_back(dst);
+        Step cp;
+        cp.kernel = make_kernel(KernelSpec{OpCode::Copy, {}, {no_offset(src.desc)}, dst.desc, {}});
+        cp.ins = {id};
+        cp.out = dst.base;
+        cp.ptrs.resize(1);
+        m.steps.push_back(std::move(cp));
+        id = dst.base;
+      }
+      Step st;
+      st.kernel = std::move(k);
+      st.ins = ins;
+      st.out = i;
+      st.ptrs.resize(ins.size());
+      m.steps.push_back(std::move(st));
+      continue;
+    }
+    if (v.kind == ValueKind::LoopResult && live[i]) {
+      LoopKernel* k = loop_kernels.at(v.inputs.at(0));
+      s.loc = Loc::Fixed;
+      s.ptr = (char*)k->result(v.index);
+      s.base = i;
+      s.desc = TensorDesc(v.dtype, v.shape);
+      continue;
+    }
     if (v.kind != ValueKind::Op || !live[i] || absorbed[i] || ew_inner[i]) continue;
     // 2. an op: a view becomes an alias of its input's memory
     std::vector<TensorDesc> in_descs;
@@ -413,7 +470,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
   plan->stats_.scratch_bytes = scratch;
   for (auto& st : m.steps) {
     uint32_t id = st.out;
-    const char* name = id < n ? op_info(g.values[id].op).name : "output_copy";
+    const char* name = id >= n ? "output_copy" : g.values[id].kind == ValueKind::Loop ? "loop" : op_info(g.values[id].op).name;
     plan->stats_.impls.push_back(std::string(name) + " " + st.kernel->impl());
   }
   return plan;

@@ -19,6 +19,12 @@ namespace hodu {
 struct CompileOptions {
   bool fold_constants = true;
   bool fuse = true;  // bias/activation epilogues into matmul/conv (oneDNN post-ops)
+  bool roll_loops = true;  // repeated steps become one loop (native/ir/loop_roll.h)
+};
+
+struct LoopStats {
+  uint32_t trips = 0;
+  size_t body_steps = 0;  // kernel executions per iteration
 };
 
 struct PlanStats {
@@ -30,6 +36,7 @@ struct PlanStats {
   size_t views = 0;          // ops resolved to aliases
   size_t fused = 0;          // ops folded into another kernel's epilogue
   std::vector<std::string> impls;  // per step: op name and kernel implementation
+  std::vector<LoopStats> loops;    // rolled loops, in execution order
 };
 
 class Plan {

@@ -32,6 +32,9 @@ void validate_graph(const Graph& g, const std::vector<ConstantData>& constants) 
                fmt_list(v.shape), " but its inputs give ", dtype_name(r.out.dtype), fmt_list(r.out.shape));
         break;
       }
+      case ValueKind::Loop:
+      case ValueKind::LoopResult:
+        fail(ErrorCode::INVALID_FILE, "IR: value ", i, " is a loop, which only the compiler makes");
     }
   }
   for (const Output& o : g.outputs) {

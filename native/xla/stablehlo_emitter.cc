@@ -1143,40 +1143,129 @@ const char* stablehlo_element_type(DType t) {
 
 bool has_lowering(OpCode op) { return opcode_valid((int)op) && table()[(size_t)op] != nullptr; }
 
-EmitResult emit_stablehlo(const Graph& g, const std::vector<ConstantData>& constants, const EmitOptions& opts) {
-  const size_t n = g.values.size();
-  EmitResult res;
-  // dead-code elimination: only what the outputs need
-  std::vector<bool> live(n, false);
+namespace {
+
+std::vector<bool> liveness(const Graph& g) {
+  std::vector<bool> live(g.values.size(), false);
   for (const Output& o : g.outputs) live[o.value] = true;
-  for (size_t i = n; i-- > 0;)
+  for (size_t i = g.values.size(); i-- > 0;)
     if (live[i])
       for (uint32_t id : g.values[i].inputs) live[id] = true;
+  return live;
+}
 
-  Emitter e(opts);
-  std::vector<V> vals(n);
-  std::ostringstream sig;
-  // parameters: all inputs (the caller passes every one), then the large live constants
-  for (uint32_t k = 0; k < g.input_ids.size(); k++) {
-    uint32_t id = g.input_ids[k];
-    const Value& v = g.values[id];
-    vals[id] = V{"%arg" + std::to_string(res.params.size()), v.dtype, v.shape};
-    res.params.push_back(Param{Param::Kind::Input, id, k, v.dtype, v.shape});
-  }
-  for (uint32_t id = 0; id < n; id++) {
-    const Value& v = g.values[id];
-    if (v.kind != ValueKind::Constant || !live[id]) continue;
-    if (v.constant >= constants.size()) fail(ErrorCode::INTERNAL, "xla: constant ", v.constant, " is missing");
-    if ((size_t)numel(v.shape) <= opts.inline_constant_max_elements) continue;
-    vals[id] = V{"%arg" + std::to_string(res.params.size()), v.dtype, v.shape};
-    res.params.push_back(Param{Param::Kind::Constant, id, v.constant, v.dtype, v.shape});
-  }
+void lower_values(Emitter& e, const Graph& g, const std::vector<ConstantData>& constants, const std::vector<bool>& live,
+                  std::vector<V>& vals, EmitResult& res);
 
+// A rolled loop (native/ir/loop_roll.h) -> stablehlo.while. The carried tuple is (iteration,
+// states..., invariants..., tables..., [index-check flags]); invariants and tables are carried
+// unchanged rather than captured, and the body reads row `iteration` of each table with
+// dynamic_slice. Returns the while op's name; state q is result #(1 + q).
+std::string lower_loop(Emitter& e, const Graph& g, const Value& v, const std::vector<ConstantData>& constants,
+                       std::vector<V>& vals, EmitResult& res) {
+  if (v.index >= g.loops.size() || !g.loops[v.index]) fail(ErrorCode::INTERNAL, "xla: loop ", v.index, " is missing");
+  const Loop& L = *g.loops[v.index];
+  const Graph& b = L.body;
+  if (b.input_ids.size() != v.inputs.size() || b.outputs.size() != L.num_state)
+    fail(ErrorCode::INTERNAL, "xla: malformed loop body");
+  std::vector<V> init{e.scalar(DType::I64, 0)};
+  for (uint32_t id : v.inputs) init.push_back(vals[id]);
+
+  // condition: iteration < trips
+  Emitter ce(e.opts);
+  ce.next = e.next;
+  std::vector<std::string> cargs;
+  for (size_t k = 0; k < init.size(); k++) cargs.push_back(ce.fresh("%c"));
+  V ci{cargs[0], DType::I64, {}};
+  V cond = ce.cmp("LT", ci, ce.scalar(DType::I64, (double)L.trips));
+
+  // body: one step
+  Emitter be(e.opts);
+  be.next = ce.next;
+  std::vector<std::string> bargs;
+  for (size_t k = 0; k < init.size(); k++) bargs.push_back(be.fresh("%b"));
+  const std::string flags_arg = be.fresh("%b");
+  V bi{bargs[0], DType::I64, {}};
+  std::vector<V> bvals(b.values.size());
+  const size_t first_table = (size_t)L.num_state + L.num_invariant;
+  for (size_t k = 0; k < b.input_ids.size(); k++) {
+    const Value& in = b.values[b.input_ids[k]];
+    if (k < first_table) {
+      bvals[b.input_ids[k]] = V{bargs[k + 1], init[k + 1].dt, init[k + 1].shape};
+      continue;
+    }
+    // row `iteration` of the table
+    const V table{bargs[k + 1], init[k + 1].dt, init[k + 1].shape};
+    std::vector<V> idx{bi};
+    for (size_t d = 1; d < table.shape.size(); d++) idx.push_back(be.scalar(DType::I64, 0));
+    std::vector<int64_t> sizes(table.shape.begin(), table.shape.end());
+    sizes[0] = 1;
+    std::vector<V> args{table};
+    args.insert(args.end(), idx.begin(), idx.end());
+    Shape row(sizes.begin(), sizes.end());
+    V sl = be.op("dynamic_slice", args, "slice_sizes = " + i64_array(sizes), table.dt, row);
+    bvals[b.input_ids[k]] = be.reshape(sl, in.shape);
+  }
+  lower_values(be, b, constants, liveness(b), bvals, res);
+  std::vector<V> next{be.op("add", {bi, be.scalar(DType::I64, 1)}, "", DType::I64, {})};
+  for (const Output& o : b.outputs) next.push_back(bvals[o.value]);
+  for (size_t k = L.num_state; k < v.inputs.size(); k++) next.push_back(V{bargs[k + 1], init[k + 1].dt, init[k + 1].shape});  // invariants, tables
+  // index checks inside the body: or-ed into a carried flag vector, reported after the loop
+  const size_t nchecks = be.index_checks.size();
+  if (nchecks) {
+    std::vector<V> fl;
+    for (auto& ic : be.index_checks) fl.push_back(be.reshape(ic.first, {1}));
+    V now = be.concat(fl, 0);
+    next.push_back(be.op("or", {V{flags_arg, DType::Bool, {(int64_t)nchecks}}, now}, "", DType::Bool, {(int64_t)nchecks}));
+    init.push_back(e.splat(DType::Bool, {(int64_t)nchecks}, 0));
+  }
+  e.next = be.next;
+
+  const std::string w = e.fresh("%w");
+  auto types = [&](const std::vector<V>& xs) {
+    std::string t;
+    for (size_t k = 0; k < xs.size(); k++) t += (k ? ", " : "") + ty(xs[k]);
+    return t;
+  };
+  std::vector<std::string> cnames = cargs, bnames = bargs;
+  if (nchecks) {
+    cnames.push_back(ce.fresh("%c"));  // the flags, unused by the condition
+    bnames.push_back(flags_arg);
+  }
+  auto block_args = [&](const std::vector<std::string>& names) {
+    std::string t;
+    for (size_t k = 0; k < init.size(); k++) t += (k ? ", " : "") + names[k] + ": " + ty(init[k]);
+    return t;
+  };
+  const std::string ctext = block_args(cnames), btext = block_args(bnames);
+  e.out << "    " << w << ":" << init.size() << " = \"stablehlo.while\"(";
+  for (size_t k = 0; k < init.size(); k++) e.out << (k ? ", " : "") << init[k].id;
+  e.out << ") ({\n    ^bb0(" << ctext << "):\n"
+        << ce.out.str() << "      \"stablehlo.return\"(" << cond.id << ") : (tensor<i1>) -> ()\n"
+        << "    }, {\n    ^bb0(" << btext << "):\n"
+        << be.out.str() << "      \"stablehlo.return\"(";
+  for (size_t k = 0; k < next.size(); k++) e.out << (k ? ", " : "") << next[k].id;
+  e.out << ") : (" << types(next) << ") -> ()\n    }) : (" << types(init) << ") -> (" << types(init) << ")\n";
+  if (nchecks) {
+    V flags{w + "#" + std::to_string(init.size() - 1), DType::Bool, {(int64_t)nchecks}};
+    for (size_t m = 0; m < nchecks; m++) {
+      V one = e.slice(flags, {(int64_t)m}, {(int64_t)m + 1}, {1});
+      e.index_checks.push_back({e.reshape(one, {}), be.index_checks[m].second});
+    }
+  }
+  return w;
+}
+
+void lower_values(Emitter& e, const Graph& g, const std::vector<ConstantData>& constants, const std::vector<bool>& live,
+                  std::vector<V>& vals, EmitResult& res) {
+  const size_t n = g.values.size();
+  std::vector<std::string> loop_name(n);
   for (uint32_t id = 0; id < n; id++) {
     const Value& v = g.values[id];
     if (!live[id] || v.kind == ValueKind::Input) continue;
     if (v.kind == ValueKind::Constant) {
       if (!vals[id].id.empty()) continue;  // a parameter
+      if (v.constant >= constants.size()) fail(ErrorCode::INTERNAL, "xla: constant ", v.constant, " is missing");
       const ConstantData& cd = constants[v.constant];
       const size_t es = dtype_size(v.dtype);
       if (numel(v.shape) == 0 || cd.bytes < es) {
@@ -1185,6 +1274,16 @@ EmitResult emit_stablehlo(const Graph& g, const std::vector<ConstantData>& const
         vals[id] = e.splat_lit(v.dtype, v.shape, element_literal(v.dtype, (const uint8_t*)cd.data));
       }
       res.inlined_constants++;
+      continue;
+    }
+    if (v.kind == ValueKind::Loop) {
+      e.out << "    // loop -> %v" << id << "\n";
+      loop_name[id] = lower_loop(e, g, v, constants, vals, res);
+      res.loops++;
+      continue;
+    }
+    if (v.kind == ValueKind::LoopResult) {
+      vals[id] = V{loop_name.at(v.inputs.at(0)) + "#" + std::to_string(1 + v.index), v.dtype, v.shape};
       continue;
     }
     LowerFn f = table()[(size_t)v.op];
@@ -1208,6 +1307,34 @@ EmitResult emit_stablehlo(const Graph& g, const std::vector<ConstantData>& const
     vals[id] = r;
     res.ops++;
   }
+}
+
+}  // namespace
+
+EmitResult emit_stablehlo(const Graph& g, const std::vector<ConstantData>& constants, const EmitOptions& opts) {
+  const size_t n = g.values.size();
+  EmitResult res;
+  // dead-code elimination: only what the outputs need
+  const std::vector<bool> live = liveness(g);
+
+  Emitter e(opts);
+  std::vector<V> vals(n);
+  // parameters: all inputs (the caller passes every one), then the large live constants
+  for (uint32_t k = 0; k < g.input_ids.size(); k++) {
+    uint32_t id = g.input_ids[k];
+    const Value& v = g.values[id];
+    vals[id] = V{"%arg" + std::to_string(res.params.size()), v.dtype, v.shape};
+    res.params.push_back(Param{Param::Kind::Input, id, k, v.dtype, v.shape});
+  }
+  for (uint32_t id = 0; id < n; id++) {
+    const Value& v = g.values[id];
+    if (v.kind != ValueKind::Constant || !live[id]) continue;
+    if (v.constant >= constants.size()) fail(ErrorCode::INTERNAL, "xla: constant ", v.constant, " is missing");
+    if ((size_t)numel(v.shape) <= opts.inline_constant_max_elements) continue;
+    vals[id] = V{"%arg" + std::to_string(res.params.size()), v.dtype, v.shape};
+    res.params.push_back(Param{Param::Kind::Constant, id, v.constant, v.dtype, v.shape});
+  }
+  lower_values(e, g, constants, live, vals, res);
 
   // results: the graph outputs, then (when index ops ran) the hidden index-check flags
   std::vector<V> results;

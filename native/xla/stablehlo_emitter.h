@@ -47,6 +47,7 @@ struct EmitResult {
   std::vector<std::string> index_check_messages;
   size_t ops = 0;             // IR ops lowered (after dead-code elimination)
   size_t inlined_constants = 0;
+  size_t loops = 0;           // rolled loops lowered to stablehlo.while
 };
 
 // Throws COMPILE_FAILED for an op without a lowering, INTERNAL if a lowering produced a value whose

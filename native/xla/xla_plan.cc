@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "../ir/loop_roll.h"
+
 #ifdef HODU_HAVE_PJRT_HEADER
 #include "pjrt_client.h"
 #endif
@@ -66,7 +68,19 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
   m.device = client.device(target.device);
 
   auto t0 = std::chrono::steady_clock::now();
-  EmitResult em = emit_stablehlo(g, constants, opts.emit);
+  RolledGraph rolled;
+  const Graph* eg = &g;
+  const std::vector<ConstantData>* ec = &constants;
+  if (opts.roll_loops) {
+    rolled = roll_loops(g, constants);
+    if (!rolled.graph.loops.empty()) {
+      eg = &rolled.graph;
+      ec = &rolled.constants;
+      for (const Value& v : eg->values)
+        if (v.kind == ValueKind::Loop) plan->stats_.loop_trips.push_back(eg->loops.at(v.index)->trips);
+    }
+  }
+  EmitResult em = emit_stablehlo(*eg, *ec, opts.emit);
   plan->stats_.emit_ms = ms_since(t0);
   plan->text_ = std::move(em.text);
   if (const char* dump = std::getenv("HODU_XLA_DUMP")) {  // debugging: the program text XLA compiles
@@ -89,7 +103,7 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
   for (size_t i = 0; i < m.params.size(); i++) {
     const Param& p = m.params[i];
     if (p.kind != Param::Kind::Constant) continue;
-    const ConstantData& cd = constants.at(p.index);
+    const ConstantData& cd = ec->at(p.index);
     m.constant_buffers[i] = client.upload(cd.data, p.dtype, p.shape, m.device);
     plan->stats_.constant_params++;
     plan->stats_.constant_bytes += cd.bytes;

@@ -37,12 +37,14 @@ struct XlaCompileOptions {
   // DebugOptions overrides passed in the compile options (not XLA_FLAGS), e.g.
   // {"xla_backend_optimization_level", 0}. Empty by default.
   std::vector<std::pair<std::string, int64_t>> debug_options;
+  bool roll_loops = true;  // repeated steps become one stablehlo.while (native/ir/loop_roll.h)
 };
 
 struct XlaStats {
   double emit_ms = 0, compile_ms = 0, constants_ms = 0;
   size_t text_bytes = 0, ops = 0, params = 0, constant_params = 0, constant_bytes = 0, inlined_constants = 0;
   std::string plugin, api_version, platform, device;
+  std::vector<uint32_t> loop_trips;  // rolled loops (trip counts), in execution order
 };
 
 class XlaPlan {
