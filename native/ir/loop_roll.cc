@@ -367,9 +367,16 @@ class Roller {
   const std::vector<ConstantData>* all_ = nullptr;  // constants incl. those made by earlier rounds
 
  private:
-  bool is_small_const(const Graph& g, uint32_t id) const {
-    const Value& v = g.values[id];
-    return v.kind == ValueKind::Constant && (size_t)numel(v.shape) <= opts_.max_table_elements;
+  // Whether constant `b` may stand where the first step read constant `a`: the same value (any
+  // size: a step re-creating its zeros), or a small one (a row of a table).
+  bool may_vary(const Graph& g, uint32_t a, uint32_t b) const {
+    const Value& va = g.values[a];
+    const Value& vb = g.values[b];
+    if (va.kind != ValueKind::Constant || vb.kind != ValueKind::Constant || !same_type(va, vb)) return false;
+    if ((size_t)numel(va.shape) <= opts_.max_table_elements) return true;
+    const ConstantData& ca = cdata(g, a);
+    const ConstantData& cb = cdata(g, b);
+    return ca.bytes == cb.bytes && (ca.bytes == 0 || std::memcmp(ca.data, cb.data, ca.bytes) == 0);
   }
 
   bool verify(const Graph& g, uint32_t s, uint32_t P, uint32_t trips, Region* r) {
@@ -405,7 +412,7 @@ class Roller {
               e = {EdgeKind::Carried, q};
               ok = same_type(g.values[rt], g.values[ru]) && (r->init[q] == kNone || r->init[q] == rt);
               r->init[q] = rt;
-            } else if (is_small_const(g, rt) && is_small_const(g, ru) && same_type(g.values[rt], g.values[ru])) {
+            } else if (may_vary(g, rt, ru)) {
               e = {EdgeKind::Varying, (uint32_t)r->tables.size()};
               r->tables.push_back({rt, ru});
             } else {
@@ -417,7 +424,7 @@ class Roller {
               case EdgeKind::Carried: ok = ru == s + (j - 1) * P + e.a; break;
               case EdgeKind::Varying: {
                 auto& tab = r->tables[e.a];
-                ok = is_small_const(g, ru) && same_type(g.values[tab[0]], g.values[ru]);
+                ok = may_vary(g, tab[0], ru);
                 if (ok) tab.push_back(ru);
                 break;
               }
