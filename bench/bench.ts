@@ -26,6 +26,7 @@ const rows: Row[] = [];
 const notes: string[] = [];
 let wrong = 0;
 const quick = process.argv.includes('--quick');
+const loadAtStart = os.loadavg()[0];
 const minTime = quick ? 0.2 : 1.0;
 const MATMUL_FLOPS = 2 * 1024 ** 3;
 const EW_N = 1 << 20;
@@ -380,7 +381,7 @@ async function main(): Promise<void> {
 
   writeResults(v, roof);
   if (wrong) {
-    console.error(`${wrong} workload(s) gave wrong results`);
+    console.error(`${wrong} wrong result(s)`);
     process.exit(1);
   }
 }
@@ -415,6 +416,9 @@ function rooflineCell(workload: string, t: number, roof: Roof): string {
   return `${(t / floor).toFixed(1)}× floor`;
 }
 
+/** How far over a time limit a measured/limit ratio is: "29% over" or "7.4× the limit". */
+const slower = (r: number): string => (r < 2 ? `${((r - 1) * 100).toFixed(0)}% over the limit` : `${r.toFixed(1)}× the limit`);
+
 const ratio = (x: number): string => `${x < 0.1 ? x.toFixed(3) : x.toFixed(2)}×`;
 
 interface Target {
@@ -442,7 +446,7 @@ function targets(roof: Roof): Target[] {
     },
     show: (x) => `${ratio(x)} (hodu script ${fmtTime(median(workload, 'hodu script')!)} vs ${bestOrt(workload)!.variant} ${fmtTime(bestOrt(workload)!.median)})`,
     met: (x) => x <= limit,
-    missedBy: (x) => `${ratio(x / limit)} too slow (needs ${(100 * (1 - limit / x)).toFixed(0)}% less time)`,
+    missedBy: (x) => slower(x / limit),
   });
   return [
     vsOrt('mlp_b1', 1, 'MLP inference, batch 1'),
@@ -472,7 +476,7 @@ function targets(roof: Roof): Target[] {
       },
       show: (x) => `${ratio(x)} (${fmtTime(median('elementwise_1M', 'hodu script')!)} vs floor ${fmtTime(floorOf('elementwise_1M', roof)!)})`,
       met: (x) => x <= 2,
-      missedBy: (x) => `${ratio(x / 2)} too slow`,
+      missedBy: (x) => slower(x / 2),
     },
     { ...vsOrt('train_step_mlp_b64', 1, 'SGD step, MLP batch 64 (ORT: hand-written backward graph)') },
     {
@@ -491,6 +495,25 @@ function targets(roof: Roof): Target[] {
       missedBy: (x) => `${ratio(20 / x)} short`,
     },
   ];
+}
+
+/**
+ * The machine's 1-minute load average before and after the run. Other processes competing for
+ * the CPUs make multi-threaded rows (hodu's oneDNN/OpenMP threads, ORT with 2 threads) much
+ * slower and noisier than single-threaded ones, so the report says so.
+ */
+function loadLines(): string[] {
+  const cpus = os.cpus().length;
+  const end = os.loadavg()[0];
+  const lines = [`Load average (1 min) before / after the run: ${loadAtStart.toFixed(2)} / ${end.toFixed(2)} on ${cpus} CPUs.`];
+  if (loadAtStart > 0.5 * cpus || end > cpus + 0.5) {
+    lines.push(
+      '',
+      `> **Warning: other processes were using the CPUs during this run** (load ${loadAtStart.toFixed(1)} before, ${end.toFixed(1)} after, on ${cpus} CPUs).`,
+      '> Multi-threaded rows suffer most; these timings are not representative. Re-run on an otherwise idle machine.',
+    );
+  }
+  return lines;
 }
 
 function writeResults(v: { hodu: string; onednn: string; threads: number }, roof: Roof): void {
@@ -545,6 +568,7 @@ function writeResults(v: { hodu: string; onednn: string; threads: number }, roof
     `Produced by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}: hodu ${v.hodu}, oneDNN ${v.onednn}, ${v.threads} threads, node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}.`,
     `Peers: ${peerVersions.join('; ') || 'none installed'}.`,
     `Measured roofline: fp32 peak ${roof.peakGflops.toFixed(0)} GFLOP/s, triad bandwidth ${roof.bandwidthGBs.toFixed(1)} GB/s.`,
+    ...loadLines(),
     '',
     'Every timed call includes wrapping the inputs and getting the output back as a Float32Array',
     '(hodu: `run().y.toTypedArray()`; onnxruntime-node: `new ort.Tensor` + `await session.run()` + `.data`;',
