@@ -1,23 +1,36 @@
-// `npm run bench`: the SPEC §4 workloads on hodu (dynamic mode and HODU scripts), next to the
-// machine's measured roofline. Results are checked for equality before timing; the process exits
-// non-zero only on wrong results. Writes bench/results.md.
+// `npm run bench`: the SPEC §4 workloads on hodu (dynamic mode, HODU scripts, XLA scripts) and on
+// the peers a Node user would pick instead: onnxruntime-node (CPU EP, 1 and 2 intra-op threads)
+// and TensorFlow.js (cpu and wasm backends), all fed the same weights and inputs, next to the
+// machine's measured roofline. Every peer's output is checked against hodu's before it is timed;
+// the process exits non-zero only on wrong results. Writes bench/results.md and bench/results.svg
+// (with --quick: bench/out/results-quick.{md,svg}).
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Backend, Builder, DType, Script, Tensor, manualSeed, nn, versions, _native } from 'hodu';
-import { Timing, fmtTime, maxRelDiff, measure } from './harness';
+import { ChartGroup, renderChart } from './chart';
+import { Timing, fmtTime, maxRelDiff, measure, measureAsync } from './harness';
 import { cnnForward, cnnWeights, elementwise, mlpForward, mlpWeights, script } from './models';
+import { CnnWeights, MLP_PARAMS, MlpWeights, Peer, Runner, TrainRunner } from './peers/types';
+import { WHY } from './why';
 
 interface Row {
   workload: string;
   variant: string;
-  t: Timing;
+  t?: Timing;
   extra?: string;
+  failed?: string; // why there is no timing
 }
 
 const rows: Row[] = [];
+const notes: string[] = [];
 let wrong = 0;
 const quick = process.argv.includes('--quick');
+const loadAtStart = os.loadavg()[0];
 const minTime = quick ? 0.2 : 1.0;
+const MATMUL_FLOPS = 2 * 1024 ** 3;
+const EW_N = 1 << 20;
+const EW_BYTES = 8 * EW_N; // read x, write y
 
 function check(what: string, got: Tensor, want: Tensor, tol = 1e-4): void {
   const d = maxRelDiff(got.toTypedArray() as Float32Array, want.toTypedArray() as Float32Array);
@@ -27,11 +40,21 @@ function check(what: string, got: Tensor, want: Tensor, tol = 1e-4): void {
   }
 }
 
+function log(r: Row): void {
+  const time = r.t ? fmtTime(r.t.median) : r.failed ?? '';
+  console.log(`  ${r.workload.padEnd(18)} ${r.variant.padEnd(14)} ${time.padStart(11)}  ${r.extra ?? ''}`);
+}
+
 function row(workload: string, variant: string, fn: () => unknown, extra?: (t: Timing) => string, maxReps?: number): void {
   const t = measure(fn, { minTime, maxReps });
-  rows.push({ workload, variant, t, extra: extra?.(t) });
-  console.log(`  ${workload.padEnd(16)} ${variant.padEnd(18)} ${fmtTime(t.median).padStart(11)}  ${extra ? extra(t) : ''}`);
+  const r: Row = { workload, variant, t, extra: extra?.(t) };
+  rows.push(r);
+  log(r);
 }
+
+/** A copy of a tensor's data as a Float32Array (the peers' inputs and the reference outputs). */
+const f32 = (t: Tensor): Float32Array => Float32Array.from(t.toTypedArray() as Float32Array);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The same script on the XLA backend (compiled now), or null when no PJRT plugin is available. */
 function onXla(s: Script, inputs: Record<string, Tensor>): Script | null {
@@ -52,21 +75,111 @@ let xlaMissing = false;
 let trainCompile = '';
 const xlaCompile: string[] = [];
 
-function main(): void {
+// ------------------------------------------------------------------ peers
+
+const peers: Peer[] = [];
+const peerVersions: string[] = [];
+
+/** onnxruntime-node and tfjs, when installed (they are devDependencies). */
+async function loadPeers(): Promise<void> {
+  try {
+    const { OrtPeer, ortVersion } = await import('./peers/ort');
+    peers.push(new OrtPeer(1), new OrtPeer(2));
+    peerVersions.push(`onnxruntime-node ${ortVersion()}`);
+  } catch (e) {
+    notes.push(`onnxruntime-node rows skipped: ${(e as Error).message.split('\n')[0]}`);
+  }
+  try {
+    const { TfjsPeer, tfjsVersion } = await import('./peers/tfjs');
+    await TfjsPeer.init();
+    // tfjs-cpu is pure JS, 100-300x slower than the others: cap its repetitions so the whole
+    // bench stays within minutes (its median then rests on few calls; see N).
+    const cpuCaps = quick
+      ? { matmul_1024: 1, cnn_b32: 1, mlp_b64: 3, cnn_b1: 5, elementwise_1M: 3, train_step_mlp_b64: 2 }
+      : { matmul_1024: 3, cnn_b32: 5, mlp_b64: 15, cnn_b1: 30, elementwise_1M: 10, train_step_mlp_b64: 5 };
+    peers.push(new TfjsPeer('wasm'), new TfjsPeer('cpu', cpuCaps));
+    peerVersions.push(`@tensorflow/tfjs ${tfjsVersion()} (cpu, wasm)`);
+  } catch (e) {
+    notes.push(`TensorFlow.js rows skipped: ${(e as Error).message.split('\n')[0]}`);
+  }
+  for (const n of notes) console.log(`  (${n})`);
+}
+
+async function timeRunner(r: Runner, opts: { minTime: number; maxReps?: number; warmup: number }): Promise<Timing> {
+  await r.activate();
+  await sleep(20); // let the previous variant's spinning worker threads park
+  return r.isAsync ? measureAsync(r.run as () => Promise<Float32Array>, opts) : measure(r.run, opts);
+}
+
+function peerFailed(workload: string, variant: string, why: string): void {
+  const r: Row = { workload, variant, failed: why };
+  rows.push(r);
+  log(r);
+}
+
+/**
+ * Builds the workload on every peer, checks its first output against hodu's (`want`, relative
+ * tolerance as in `check`; `alsoCheck` adds a difference of the runner's state after that run),
+ * then times it. A mismatch is a WRONG RESULT and is not timed.
+ */
+async function peerRows(
+  workload: string,
+  want: Float32Array,
+  tol: number,
+  make: (p: Peer) => Promise<Runner>,
+  extra?: (t: Timing) => string,
+  alsoCheck?: (r: Runner) => number,
+): Promise<void> {
+  for (const p of peers) {
+    let r: Runner;
+    try {
+      r = await make(p);
+    } catch (e) {
+      peerFailed(workload, p.name, `failed: ${(e as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    try {
+      await r.activate();
+      const got = await r.run();
+      // alsoCheck: a further relative difference after the first run (the train step's parameters).
+      const d = Math.max(maxRelDiff(got, want), alsoCheck ? alsoCheck(r) : 0);
+      if (!(d <= tol)) {
+        wrong++;
+        console.error(`WRONG RESULT: ${workload} ${p.name} vs hodu: max relative difference ${d} > ${tol}`);
+        peerFailed(workload, p.name, `WRONG RESULT (max rel. diff ${d.toExponential(1)})`);
+        continue;
+      }
+      const cap = p.maxReps?.[workload];
+      const t = await timeRunner(r, { minTime, maxReps: cap, warmup: cap ? 1 : 3 });
+      const x = extra ? `${extra(t)}; ` : '';
+      const row: Row = { workload, variant: p.name, t, extra: `${x}max rel. diff vs hodu ${d.toExponential(1)}` };
+      rows.push(row);
+      log(row);
+    } finally {
+      await r.dispose();
+    }
+  }
+}
+
+// ------------------------------------------------------------------ workloads
+
+async function main(): Promise<void> {
   manualSeed(1234);
   const v = versions();
   console.log(`hodu ${v.hodu}, oneDNN ${v.onednn}, ${v.threads} threads, node ${process.version}`);
   const roof = (_native as unknown as { roofline(n: number): { peakGflops: number; bandwidthGBs: number } }).roofline(v.threads);
-  console.log(`roofline: fp32 peak ${roof.peakGflops.toFixed(0)} GFLOP/s, triad bandwidth ${roof.bandwidthGBs.toFixed(1)} GB/s\n`);
+  console.log(`roofline: fp32 peak ${roof.peakGflops.toFixed(0)} GFLOP/s, triad bandwidth ${roof.bandwidthGBs.toFixed(1)} GB/s`);
+  await loadPeers();
+  console.log(`peers: ${peers.map((p) => p.name).join(', ') || 'none'}\n`);
 
-  // matmul 1024^3
+  // matmul 1024^3, both operands inputs
   {
     const a = Tensor.randn([1024, 1024]);
     const b = Tensor.randn([1024, 1024]);
     const s = script('matmul', { a: [1024, 1024], b: [1024, 1024] }, (i) => i.a.matmul(i.b));
     s.addInput('a', a).addInput('b', b);
     check('matmul script vs dynamic', s.run().y, a.matmul(b), 1e-5);
-    const gf = (t: Timing) => `${((2 * 1024 ** 3) / t.median / 1e9).toFixed(0)} GFLOP/s (${((2 * 1024 ** 3) / t.median / 1e9 / roof.peakGflops * 100).toFixed(0)}% of peak)`;
+    const gf = (t: Timing) => `${(MATMUL_FLOPS / t.median / 1e9).toFixed(0)} GFLOP/s`;
     row('matmul_1024', 'hodu dynamic', () => a.matmul(b).toTypedArray(), gf, 200);
     row('matmul_1024', 'hodu script', () => s.run().y.toTypedArray(), gf, 200);
     const x = onXla(s, { a, b });
@@ -74,16 +187,17 @@ function main(): void {
       check('matmul xla vs hodu', x.run().y, s.run().y, 1e-4);
       row('matmul_1024', 'xla script', () => x.run().y.toTypedArray(), gf, 200);
     }
+    const [aa, bb] = [f32(a), f32(b)];
+    await peerRows('matmul_1024', f32(s.run().y), 1e-4, (p) => p.matmul(aa, bb, 1024), gf);
   }
 
   // elementwise chain on 2^20 floats
   {
-    const n = 1 << 20;
-    const x = Tensor.randn([n]);
-    const s = script('elementwise', { x: [n] }, (i) => elementwise(i.x));
+    const x = Tensor.randn([EW_N]);
+    const s = script('elementwise', { x: [EW_N] }, (i) => elementwise(i.x));
     s.addInput('x', x);
     check('elementwise script vs dynamic', s.run().y, elementwise(x), 1e-5);
-    const bw = (t: Timing) => `${((8 * n) / t.median / 1e9).toFixed(1)} GB/s of 8 MB moved (floor ${(((8 * n) / roof.bandwidthGBs / 1e3)).toFixed(0)} µs)`;
+    const bw = (t: Timing) => `${(EW_BYTES / t.median / 1e9).toFixed(1)} GB/s of 8 MB moved`;
     row('elementwise_1M', 'hodu dynamic', () => elementwise(x).toTypedArray(), bw);
     row('elementwise_1M', 'hodu script', () => s.run().y.toTypedArray(), bw);
     const xs = onXla(s, { x });
@@ -91,10 +205,15 @@ function main(): void {
       check('elementwise xla vs hodu', xs.run().y, s.run().y, 1e-5);
       row('elementwise_1M', 'xla script', () => xs.run().y.toTypedArray(), bw);
     }
+    const xx = f32(x);
+    await peerRows('elementwise_1M', f32(s.run().y), 1e-5, (p) => p.elementwise(xx), bw);
   }
 
   // MLP
   const mlp = mlpWeights();
+  const mlpArrays: MlpWeights = {
+    w1: f32(mlp.w1), b1: f32(mlp.b1), w2: f32(mlp.w2), b2: f32(mlp.b2), w3: f32(mlp.w3), b3: f32(mlp.b3),
+  };
   for (const batch of [1, 64]) {
     const x = Tensor.randn([batch, 784]);
     const s = script(`mlp_b${batch}`, { x: [batch, 784] }, (i) => mlpForward(mlp, i.x));
@@ -107,10 +226,16 @@ function main(): void {
       check(`mlp b${batch} xla vs hodu`, xs.run().y, s.run().y);
       row(`mlp_b${batch}`, 'xla script', () => xs.run().y.toTypedArray());
     }
+    const xx = f32(x);
+    await peerRows(`mlp_b${batch}`, f32(s.run().y), 1e-4, (p) => p.mlp(mlpArrays, xx, batch));
   }
 
   // CNN
   const cnn = cnnWeights();
+  const cnnArrays: CnnWeights = {
+    c1: f32(cnn.c1), cb1: f32(cnn.cb1), c2: f32(cnn.c2), cb2: f32(cnn.cb2),
+    d1: f32(cnn.d1), db1: f32(cnn.db1), d2: f32(cnn.d2), db2: f32(cnn.db2),
+  };
   for (const batch of [1, 32]) {
     const x = Tensor.randn([batch, 1, 28, 28]);
     const s = script(`cnn_b${batch}`, { x: [batch, 1, 28, 28] }, (i) => cnnForward(cnn, i.x));
@@ -123,6 +248,8 @@ function main(): void {
       check(`cnn b${batch} xla vs hodu`, xs.run().y, s.run().y);
       row(`cnn_b${batch}`, 'xla script', () => xs.run().y.toTypedArray());
     }
+    const xx = f32(x);
+    await peerRows(`cnn_b${batch}`, f32(s.run().y), 1e-4, (p) => p.cnn(cnnArrays, xx, batch));
   }
 
   // per-call overhead: add of two [4] tensors
@@ -136,21 +263,27 @@ function main(): void {
     row('add_4', 'hodu script', () => s.addInput('a', a).addInput('b', b).run().y.toTypedArray());
     const xs = onXla(s, { a, b });
     if (xs) row('add_4', 'xla script', () => xs.addInput('a', a).addInput('b', b).run().y.toTypedArray());
+    const [aa, bb] = [f32(a), f32(b)];
+    await peerRows('add_4', new Float32Array([6, 8, 10, 12]), 0, (p) => p.add(aa, bb));
   }
 
   // one SGD step of the MLP (batch 64, mean cross-entropy on logits, lr 0.01)
   {
-    const names = ['w1', 'b1', 'w2', 'b2', 'w3', 'b3'] as const;
+    const names = MLP_PARAMS;
+    const batch = 64;
+    const lr = 0.01;
     const init = mlpWeights();
-    const x = Tensor.randn([64, 784]);
-    const labels = Tensor.fromArray(Array.from({ length: 64 }, (_, i) => i % 10), undefined, DType.I32);
+    const initArrays = Object.fromEntries(names.map((k) => [k, f32(init[k])])) as unknown as MlpWeights;
+    const x = Tensor.randn([batch, 784]);
+    const labelOf = (i: number) => i % 10;
+    const labels = Tensor.fromArray(Array.from({ length: batch }, (_, i) => labelOf(i)), undefined, DType.I32);
     const ce = new nn.CrossEntropy();
     const logits = (m: Record<string, Tensor>, xx: Tensor) =>
       xx.matmul(m.w1).add(m.b1).relu().matmul(m.w2).add(m.b2).relu().matmul(m.w3).add(m.b3);
     // dynamic: parameters updated in place
     const dyn: Record<string, Tensor> = {};
-    for (const k of names) dyn[k] = Tensor.fromArray(init[k].toTypedArray() as Float32Array, init[k].shape).setRequiresGrad(true);
-    const sgd = new nn.SGD(0.01);
+    for (const k of names) dyn[k] = Tensor.fromArray(initArrays[k].slice(), init[k].shape).setRequiresGrad(true);
+    const sgd = new nn.SGD(lr);
     const dynStep = () => {
       const loss = ce.forward([logits(dyn, x), labels]);
       loss.backward();
@@ -163,11 +296,11 @@ function main(): void {
     b.start();
     const sym: Record<string, Tensor> = {};
     for (const k of names) sym[k] = Tensor.input(k, init[k].shape).setRequiresGrad(true);
-    const xs = Tensor.input('x', [64, 784]);
-    const ys = Tensor.input('y', [64], DType.I32);
+    const xs = Tensor.input('x', [batch, 784]);
+    const ys = Tensor.input('y', [batch], DType.I32);
     const loss = ce.forward([logits(sym, xs), ys]);
     loss.backward();
-    new nn.SGD(0.01).step(Object.values(sym));
+    new nn.SGD(lr).step(Object.values(sym));
     b.addOutput('loss', loss);
     for (const k of names) b.addOutput(k, sym[k]);
     b.end();
@@ -182,6 +315,7 @@ function main(): void {
       return out.loss;
     };
     const first = scriptStep(step, state)().item();
+    const firstParams = Object.fromEntries(names.map((k) => [k, f32(state[k])])) as unknown as MlpWeights;
     const dynFirst = dynStep();
     if (!(Math.abs(first - dynFirst) <= 1e-4 * (1 + Math.abs(dynFirst)))) {
       wrong++;
@@ -192,6 +326,19 @@ function main(): void {
     const xstate: Record<string, Tensor> = { ...state };
     const xs2 = onXla(step, { x, y: labels, ...xstate });
     if (xs2) row('train_step_mlp_b64', 'xla script', scriptStep(xs2, xstate));
+
+    // Peers: the same first step from the same weights and one-hot targets of the same labels,
+    // checked on the loss and on every updated parameter.
+    const onehot = new Float32Array(batch * 10);
+    for (let i = 0; i < batch; i++) onehot[i * 10 + labelOf(i)] = 1;
+    const data = { init: initArrays, x: f32(x), onehot, batch, lr };
+    const paramsDiff = (r: Runner): number => {
+      const params = (r as TrainRunner).params();
+      let d = 0;
+      for (const k of names) d = Math.max(d, maxRelDiff(params[k], firstParams[k]));
+      return d;
+    };
+    await peerRows('train_step_mlp_b64', new Float32Array([first]), 1e-4, (p) => p.trainStep(data), undefined, paramsDiff);
   }
 
   // compile time of the seed's 1000-epoch training script (Linear(3,1) + MSE + SGD, unrolled)
@@ -234,29 +381,259 @@ function main(): void {
 
   writeResults(v, roof);
   if (wrong) {
-    console.error(`${wrong} workload(s) gave wrong results`);
+    console.error(`${wrong} wrong result(s)`);
     process.exit(1);
   }
 }
 
-function writeResults(v: { hodu: string; onednn: string; threads: number }, roof: { peakGflops: number; bandwidthGBs: number }): void {
+// ------------------------------------------------------------------ report
+
+type Roof = { peakGflops: number; bandwidthGBs: number };
+
+const median = (workload: string, variant: string): number | undefined =>
+  rows.find((r) => r.workload === workload && r.variant === variant)?.t?.median;
+
+function bestOrt(workload: string): { variant: string; median: number } | undefined {
+  let best: { variant: string; median: number } | undefined;
+  for (const r of rows) {
+    if (r.workload !== workload || !r.variant.startsWith('ort') || !r.t) continue;
+    if (!best || r.t.median < best.median) best = { variant: r.variant, median: r.t.median };
+  }
+  return best;
+}
+
+/** Roofline lower bound of a workload's time, in seconds, where one applies. */
+function floorOf(workload: string, roof: Roof): number | undefined {
+  if (workload === 'matmul_1024') return MATMUL_FLOPS / (roof.peakGflops * 1e9);
+  if (workload === 'elementwise_1M') return EW_BYTES / (roof.bandwidthGBs * 1e9);
+  return undefined;
+}
+
+function rooflineCell(workload: string, t: number, roof: Roof): string {
+  const floor = floorOf(workload, roof);
+  if (floor === undefined) return '';
+  if (workload === 'matmul_1024') return `${((floor / t) * 100).toFixed(0)}% of peak`;
+  return `${(t / floor).toFixed(1)}× floor`;
+}
+
+/** How far over a time limit a measured/limit ratio is: "29% over" or "7.4× the limit". */
+const slower = (r: number): string => (r < 2 ? `${((r - 1) * 100).toFixed(0)}% over the limit` : `${r.toFixed(1)}× the limit`);
+
+const ratio = (x: number): string => `${x < 0.1 ? x.toFixed(3) : x.toFixed(2)}×`;
+
+interface Target {
+  id: string; // key into WHY
+  what: string;
+  goal: string;
+  /** The measured value, or a reason it is missing. */
+  value: () => number | string;
+  show: (v: number) => string;
+  met: (v: number) => boolean;
+  missedBy: (v: number) => string;
+}
+
+function targets(roof: Roof): Target[] {
+  const vsOrt = (workload: string, limit: number, what: string): Target => ({
+    id: workload,
+    what,
+    goal: `≤ ${limit.toFixed(1)}× best ORT`,
+    value: () => {
+      const h = median(workload, 'hodu script');
+      const o = bestOrt(workload);
+      if (h === undefined) return 'no hodu script row';
+      if (!o) return 'no onnxruntime-node row';
+      return h / o.median;
+    },
+    show: (x) => `${ratio(x)} (hodu script ${fmtTime(median(workload, 'hodu script')!)} vs ${bestOrt(workload)!.variant} ${fmtTime(bestOrt(workload)!.median)})`,
+    met: (x) => x <= limit,
+    missedBy: (x) => slower(x / limit),
+  });
+  return [
+    vsOrt('mlp_b1', 1, 'MLP inference, batch 1'),
+    vsOrt('mlp_b64', 1, 'MLP inference, batch 64'),
+    vsOrt('cnn_b1', 1, 'CNN inference, batch 1'),
+    vsOrt('cnn_b32', 1, 'CNN inference, batch 32'),
+    {
+      id: 'matmul_1024',
+      what: 'matmul 1024³, HODU script',
+      goal: '≥ 80% of measured fp32 peak',
+      value: () => {
+        const h = median('matmul_1024', 'hodu script');
+        return h === undefined ? 'no hodu script row' : (floorOf('matmul_1024', roof)! / h) * 100;
+      },
+      show: (p) => `${p.toFixed(0)}% (${(MATMUL_FLOPS / median('matmul_1024', 'hodu script')! / 1e9).toFixed(0)} of ${roof.peakGflops.toFixed(0)} GFLOP/s)`,
+      met: (p) => p >= 80,
+      missedBy: (p) => `${(80 - p).toFixed(0)} points short`,
+    },
+    { ...vsOrt('add_4', 0.5, 'one-add script run() (per-call overhead)'), goal: '≤ 0.5× best ORT' },
+    {
+      id: 'elementwise_1M',
+      what: 'elementwise chain, 1M floats, HODU script',
+      goal: '≤ 2× memory-bandwidth floor',
+      value: () => {
+        const h = median('elementwise_1M', 'hodu script');
+        return h === undefined ? 'no hodu script row' : h / floorOf('elementwise_1M', roof)!;
+      },
+      show: (x) => `${ratio(x)} (${fmtTime(median('elementwise_1M', 'hodu script')!)} vs floor ${fmtTime(floorOf('elementwise_1M', roof)!)})`,
+      met: (x) => x <= 2,
+      missedBy: (x) => slower(x / 2),
+    },
+    { ...vsOrt('train_step_mlp_b64', 1, 'SGD step, MLP batch 64 (ORT: hand-written backward graph)') },
+    {
+      id: 'train_step_mlp_b64 vs tfjs wasm',
+      what: 'SGD step, MLP batch 64, speed-up over tfjs wasm',
+      goal: '≥ 20× faster',
+      value: () => {
+        const h = median('train_step_mlp_b64', 'hodu script');
+        const t = median('train_step_mlp_b64', 'tfjs wasm');
+        if (h === undefined) return 'no hodu script row';
+        if (t === undefined) return 'no tfjs wasm row';
+        return t / h;
+      },
+      show: (x) => `${x.toFixed(1)}× (tfjs wasm ${fmtTime(median('train_step_mlp_b64', 'tfjs wasm')!)})`,
+      met: (x) => x >= 20,
+      missedBy: (x) => `${ratio(20 / x)} short`,
+    },
+  ];
+}
+
+/**
+ * The machine's 1-minute load average before and after the run. Other processes competing for
+ * the CPUs make multi-threaded rows (hodu's oneDNN/OpenMP threads, ORT with 2 threads) much
+ * slower and noisier than single-threaded ones, so the report says so.
+ */
+function loadLines(): string[] {
+  const cpus = os.cpus().length;
+  const end = os.loadavg()[0];
+  const lines = [`Load average (1 min) before / after the run: ${loadAtStart.toFixed(2)} / ${end.toFixed(2)} on ${cpus} CPUs.`];
+  if (loadAtStart > 0.5 * cpus || end > cpus + 0.5) {
+    lines.push(
+      '',
+      `> **Warning: other processes were using the CPUs during this run** (load ${loadAtStart.toFixed(1)} before, ${end.toFixed(1)} after, on ${cpus} CPUs).`,
+      '> Multi-threaded rows suffer most; these timings are not representative. Re-run on an otherwise idle machine.',
+    );
+  }
+  return lines;
+}
+
+function writeResults(v: { hodu: string; onednn: string; threads: number }, roof: Roof): void {
+  const dir = quick ? path.join(__dirname, 'out') : __dirname;
+  const base = quick ? 'results-quick' : 'results';
+  fs.mkdirSync(dir, { recursive: true });
+  const workloads = [...new Set(rows.map((r) => r.workload))];
+
+  // targets
+  const targetLines: string[] = ['| target | goal | measured | status |', '|---|---|---|---|'];
+  const missed: string[] = [];
+  for (const t of targets(roof)) {
+    const val = t.value();
+    if (typeof val === 'string') {
+      targetLines.push(`| ${t.what} | ${t.goal} | ${val} | not measured |`);
+      continue;
+    }
+    const ok = t.met(val);
+    targetLines.push(`| ${t.what} | ${t.goal} | ${t.show(val)} | ${ok ? '**met**' : `**missed**: ${t.missedBy(val)}`} |`);
+    if (!ok) missed.push(`- **${t.what}** (\`${t.id}\`): ${WHY[t.id] ?? 'cause under investigation'}`);
+  }
+
+  // summary: one line per workload, one column per variant
+  const variants = [...new Set(rows.map((r) => r.variant))];
+  const summary = [
+    `| workload | ${variants.join(' | ')} | hodu script vs best ORT |`,
+    `|---|${variants.map(() => '---|').join('')}---|`,
+    ...workloads.map((w) => {
+      const o = bestOrt(w);
+      const h = median(w, 'hodu script');
+      const cells = variants.map((vn) => {
+        const m = median(w, vn);
+        return m === undefined ? '' : fmtTime(m);
+      });
+      return `| ${w} | ${cells.join(' | ')} | ${o && h !== undefined ? ratio(h / o.median) : ''} |`;
+    }),
+  ];
+
+  const all = [
+    '| workload | variant | median | min / max | N | vs best ORT | roofline | notes |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      if (!r.t) return `| ${r.workload} | ${r.variant} | ${r.failed} | | | | | |`;
+      const o = bestOrt(r.workload);
+      return `| ${r.workload} | ${r.variant} | **${fmtTime(r.t.median)}** | ${fmtTime(r.t.min)} / ${fmtTime(r.t.max)} | ${r.t.n} | ${o ? ratio(r.t.median / o.median) : ''} | ${rooflineCell(r.workload, r.t.median, roof)} | ${r.extra ?? ''} |`;
+    }),
+  ];
+
   const lines = [
     '# Benchmark results',
     '',
-    `Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: hodu ${v.hodu}, oneDNN ${v.onednn}, ${v.threads} threads, node ${process.version}.`,
+    `Produced by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}: hodu ${v.hodu}, oneDNN ${v.onednn}, ${v.threads} threads, node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}.`,
+    `Peers: ${peerVersions.join('; ') || 'none installed'}.`,
     `Measured roofline: fp32 peak ${roof.peakGflops.toFixed(0)} GFLOP/s, triad bandwidth ${roof.bandwidthGBs.toFixed(1)} GB/s.`,
-    'Each timed call includes producing the output as a typed array. Median of N calls after warm-up (min / max).',
-    xlaCompile.length ? `XLA compile times: ${xlaCompile.join(', ')}.` : 'XLA rows: no PJRT plugin was available.',
-    `Seed training script (1000 epochs unrolled): ${trainCompile}.`,
+    ...loadLines(),
     '',
-    '| workload | variant | median | min / max | N | notes |',
-    '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.workload} | ${r.variant} | **${fmtTime(r.t.median)}** | ${fmtTime(r.t.min)} / ${fmtTime(r.t.max)} | ${r.t.n} | ${r.extra ?? ''} |`),
+    'Every timed call includes wrapping the inputs and getting the output back as a Float32Array',
+    '(hodu: `run().y.toTypedArray()`; onnxruntime-node: `new ort.Tensor` + `await session.run()` + `.data`;',
+    'tfjs: `tf.tensor` + op under `tf.tidy` + `dataSync()`). Median of N calls after warm-up (min / max).',
+    'All variants get the same weights and inputs; each peer\'s first output is checked against hodu\'s',
+    'before it is timed. ONNX models are written by `bench/onnx.ts` from hodu\'s weights; ORT runs the CPU',
+    'execution provider at graph optimization level "all". tfjs runs NHWC with the weights permuted.',
+    '"vs best ORT" = median ÷ the fastest onnxruntime-node configuration\'s median on the same workload',
+    '(lower is faster). Roofline: matmul as % of the measured fp32 peak, elementwise as a multiple of the',
+    'time to move its 8 MB at the measured bandwidth.',
+    ...notes.map((n) => `Note: ${n}.`),
+    '',
+    `![median time per workload and variant](${base}.svg)`,
+    '',
+    '## Targets',
+    '',
+    ...targetLines,
+    '',
+    '### Why (missed targets)',
+    '',
+    '<!-- Generated from bench/why.ts: edit the explanations there. -->',
+    ...(missed.length ? missed : ['All targets met.']),
+    '',
+    '## Summary (medians)',
+    '',
+    ...summary,
+    '',
+    '## All rows',
+    '',
+    ...all,
+    '',
+    '## Notes',
+    '',
+    xlaCompile.length ? `- XLA compile times: ${xlaCompile.join(', ')}.` : '- XLA rows: no PJRT plugin was available.',
+    `- Seed training script (1000 epochs unrolled): ${trainCompile}.`,
+    '- tfjs cpu is pure JavaScript and 100–300× slower than the rest: its repetitions are capped (see N), so its',
+    '  medians rest on few calls. tfjs wasm is single-threaded in Node (tfjs disables wasm threads there).',
+    '- The SGD step for ORT is one ONNX graph with a hand-written backward pass (onnxruntime-node has no',
+    '  training API); weights go in as inputs and the updated weights come out and are fed back, as in the',
+    '  HODU script. tfjs uses `tf.train.sgd(lr).minimize` of `tf.losses.softmaxCrossEntropy`.',
+    '- This machine is a shared 2-vCPU VM: compare ratios within one run, not absolute times across runs.',
     '',
   ];
-  const out = path.join(__dirname, quick ? 'results-quick.md' : 'results.md');
-  fs.writeFileSync(out, lines.join('\n'));
-  console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+  fs.writeFileSync(path.join(dir, `${base}.md`), lines.join('\n'));
+
+  const groups: ChartGroup[] = workloads.map((w) => {
+    const o = bestOrt(w);
+    return {
+      workload: w,
+      bestOrt: o?.median,
+      floor: floorOf(w, roof),
+      bars: rows
+        .filter((r) => r.workload === w && r.t)
+        .map((r) => ({
+          variant: r.variant,
+          median: r.t!.median,
+          label: `${fmtTime(r.t!.median)}${o ? ` · ${ratio(r.t!.median / o.median)} best ORT` : ''}`,
+        })),
+    };
+  });
+  fs.writeFileSync(path.join(dir, `${base}.svg`), renderChart(`hodu benchmark, ${new Date().toISOString().slice(0, 10)}`, groups));
+  console.log(`\nwrote ${path.relative(process.cwd(), path.join(dir, base))}.{md,svg}`);
 }
 
-main();
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,4 +1,6 @@
 // Timing helpers for the benchmark: warm-up, then repeated timed calls; medians with min/max.
+// With `node --expose-gc` (as `npm run bench` runs) a GC runs after the warm-up, outside the
+// timed loop, so one variant's garbage is not collected during the next one's timing.
 export interface Timing {
   median: number; // seconds
   min: number;
@@ -31,6 +33,7 @@ export async function measureAsync(fn: () => Promise<unknown>, opts: { minTime?:
   const minTime = opts.minTime ?? 1.0;
   const maxReps = opts.maxReps ?? 20000;
   for (let i = 0; i < (opts.warmup ?? 3); i++) await fn();
+  if (typeof gc === 'function') gc();
   const times: number[] = [];
   const start = process.hrtime.bigint();
   while (times.length < maxReps) {
