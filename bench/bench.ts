@@ -4,6 +4,7 @@
 // machine's measured roofline. Every peer's output is checked against hodu's before it is timed;
 // the process exits non-zero only on wrong results. Writes bench/results.md and bench/results.svg
 // (with --quick: bench/out/results-quick.{md,svg}).
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -72,7 +73,7 @@ function onXla(s: Script, inputs: Record<string, Tensor>): Script | null {
   }
 }
 let xlaMissing = false;
-let trainCompile = '';
+const loopRows: string[] = [];
 const xlaCompile: string[] = [];
 
 // ------------------------------------------------------------------ peers
@@ -341,42 +342,41 @@ async function main(): Promise<void> {
     await peerRows('train_step_mlp_b64', new Float32Array([first]), 1e-4, (p) => p.trainStep(data), undefined, paramsDiff);
   }
 
-  // compile time of the seed's 1000-epoch training script (Linear(3,1) + MSE + SGD, unrolled)
+  // loop rolling: the seed's training script at 1000 and 10 000 epochs, rolled and unrolled, one
+  // process per configuration (bench/seed-loop.ts) so that each peak RSS is its own
   {
-    const N = 10000;
-    const model = new nn.Linear(3, 1);
-    const mse = new nn.MSE();
-    const opt = new nn.SGD(0.01);
-    const t0 = process.hrtime.bigint();
-    const b = new Builder('seed_train_1000');
-    b.start();
-    const xi = Tensor.input('input', [N, 3]);
-    const yi = Tensor.input('target', [N, 1]);
-    let last!: Tensor;
-    for (let e = 0; e < 1000; e++) {
-      last = mse.forward([model.forward(xi), yi]);
-      last.backward();
-      opt.step(model.parameters());
-      opt.zeroGrad(model.parameters());
-    }
-    b.addOutput('loss', last);
-    b.end();
-    const train = b.build();
-    const recordMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    const compileOn = (backend: Backend): string => {
+    const configs: [number, string, string][] = [
+      [1000, 'hodu', 'rolled'], [1000, 'hodu', 'unrolled'], [1000, 'xla', 'rolled'], [1000, 'xla', 'unrolled'],
+      [10000, 'hodu', 'rolled'], [10000, 'hodu', 'unrolled'], [10000, 'xla', 'rolled'],
+    ];
+    const losses = new Map<string, number>();
+    for (const [epochs, backend, mode] of configs) {
+      if (quick && backend === 'xla' && mode === 'unrolled') continue;
+      if (backend === 'xla' && xlaMissing) continue;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'seed-loop.ts'), String(epochs), backend, mode], {
+        encoding: 'utf8',
+        timeout: 600_000,
+        env: { ...process.env, PJRT_NPROC: process.env.PJRT_NPROC ?? '1' },
+      });
+      const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+      let j: { recordMs: number; irBytes: number; compileMs: number; runMs: number; peakRssMB: number; loss: number; loops: number[] };
       try {
-        const sc = Script.fromBytes(train.toBytes()).setBackend(backend);
-        const c0 = process.hrtime.bigint();
-        sc.compile();
-        return `${(Number(process.hrtime.bigint() - c0) / 1e6).toFixed(0)} ms`;
-      } catch (e) {
-        return `unavailable (${(e as Error).message.split('\n')[0].slice(0, 60)})`;
+        j = JSON.parse(line);
+      } catch {
+        console.error(`  seed ${epochs} ${backend} ${mode}: failed (${(r.stderr ?? '').split('\n').filter(Boolean).pop() ?? r.error})`);
+        wrong++;
+        continue;
       }
-    };
-    const hodu = compileOn(Backend.HODU);
-    const xla = quick ? 'skipped (--quick)' : compileOn(Backend.XLA);
-    trainCompile = `recorded in ${recordMs.toFixed(0)} ms; compile on HODU ${hodu}, on XLA ${xla}`;
-    console.log(`  seed training script, 1000 epochs unrolled: ${trainCompile}`);
+      const other = losses.get(`${epochs} ${backend}`);
+      if (other !== undefined && !(Math.abs(other - j.loss) <= 1e-4 * (1 + Math.abs(other)))) {
+        wrong++;
+        console.error(`WRONG RESULT: seed ${epochs} ${backend}: rolled and unrolled losses differ (${other} vs ${j.loss})`);
+      }
+      losses.set(`${epochs} ${backend}`, j.loss);
+      const row = `| ${epochs} | ${backend === 'xla' ? 'XLA' : 'HODU'} | ${mode}${j.loops.length ? ` (loop of ${j.loops.join(', ')})` : ''} | ${j.recordMs.toFixed(0)} ms | ${(j.irBytes / 1e6).toFixed(2)} MB | **${j.compileMs.toFixed(0)} ms** | ${j.runMs.toFixed(2)} ms | ${j.peakRssMB.toFixed(0)} MB | ${j.loss.toExponential(3)} |`;
+      loopRows.push(row);
+      console.log(`  seed ${String(epochs).padStart(5)} ${backend.padEnd(4)} ${mode.padEnd(8)} record ${j.recordMs.toFixed(0)} ms, compile ${j.compileMs.toFixed(0)} ms, run ${j.runMs.toFixed(2)} ms, peak RSS ${j.peakRssMB.toFixed(0)} MB, loss ${j.loss.toExponential(3)}`);
+    }
   }
 
   writeResults(v, roof);
@@ -600,10 +600,19 @@ function writeResults(v: { hodu: string; onednn: string; threads: number }, roof
     '',
     ...all,
     '',
+    '## Loop rolling: the seed training script',
+    '',
+    'Linear(3, 1), MSE, SGD(0.01) over 10 000 rows, recorded in a Builder for E epochs, compiled with loop rolling',
+    '(the default) or with `compile({ rollLoops: false })`, each configuration in its own process (bench/seed-loop.ts).',
+    'Run = one `run()` of the whole training script (median of 5). XLA runs with PJRT_NPROC=1.',
+    '',
+    '| epochs | backend | compile | record | IR | compile time | run | peak RSS | final loss |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...loopRows,
+    '',
     '## Notes',
     '',
     xlaCompile.length ? `- XLA compile times: ${xlaCompile.join(', ')}.` : '- XLA rows: no PJRT plugin was available.',
-    `- Seed training script (1000 epochs unrolled): ${trainCompile}.`,
     '- tfjs cpu is pure JavaScript and 100–300× slower than the rest: its repetitions are capped (see N), so its',
     '  medians rest on few calls. tfjs wasm is single-threaded in Node (tfjs disables wasm threads there).',
     '- The SGD step for ORT is one ONNX graph with a hand-written backward pass (onnxruntime-node has no',
