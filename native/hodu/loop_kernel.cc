@@ -22,6 +22,7 @@ LoopKernel::LoopKernel(const Loop& loop, const std::vector<ConstantData>& consta
     fail(ErrorCode::INTERNAL, "loop: malformed body (", b.input_ids.size(), " inputs, ", b.outputs.size(), " outputs)");
   CompileOptions o = opts;
   o.roll_loops = false;
+  o.adaptive_threads = false;  // the enclosing plan's run decides
   body_ = Plan::compile(b, constants, o);
   try {
     for (int k = 0; k < 2; k++)

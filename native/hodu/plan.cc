@@ -1,11 +1,13 @@
 #include "plan.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 
 #include "../ir/loop_roll.h"
+#include "../kernels/dnnl_util.h"
 #include "../kernels/fused.h"
 #include "../ops/infer.h"
 #include "loop_kernel.h"
@@ -90,6 +92,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     }
   }
   std::unique_ptr<Plan> plan(new Plan());
+  plan->adaptive_threads_ = opts.adaptive_threads;
   plan->impl_ = std::make_unique<Impl>();
   Impl& m = *plan->impl_;
   const size_t n = g.values.size();
@@ -486,10 +489,21 @@ void Plan::run(const std::vector<const void*>& inputs, const std::vector<void*>&
   m.out = &outputs;
   ExecContext ctx;
   ctx.scratchpad = m.scratch;
+  // the thread cap of this run (restored on exit, also when a kernel throws)
+  struct Cap {
+    int prev;
+    explicit Cap(int n) : prev(thread_cap()) { set_thread_cap(n); }
+    ~Cap() { set_thread_cap(prev); }
+  };
+  const int cap = adaptive_threads_ ? threads_.next() : thread_cap();
+  Cap scope(cap);
+  ThreadScope ambient(cap > 0 ? cap : max_threads());  // kernels without their own scope
+  const auto t0 = std::chrono::steady_clock::now();
   for (auto& st : m.steps) {
     for (size_t k = 0; k < st.ins.size(); k++) st.ptrs[k] = m.addr(m.slots[st.ins[k]]);
     st.kernel->run(st.ptrs.data(), m.addr(m.slots[st.out]), ctx);
   }
+  if (adaptive_threads_) threads_.record(cap, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   m.in = nullptr;
   m.out = nullptr;
 }

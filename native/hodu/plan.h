@@ -13,6 +13,7 @@
 
 #include "../ir/graph.h"
 #include "../kernels/kernel.h"
+#include "thread_policy.h"
 
 namespace hodu {
 
@@ -20,6 +21,7 @@ struct CompileOptions {
   bool fold_constants = true;
   bool fuse = true;  // bias/activation epilogues into matmul/conv (oneDNN post-ops)
   bool roll_loops = true;  // repeated steps become one loop (native/ir/loop_roll.h)
+  bool adaptive_threads = true;  // runs choose all threads or one from their timings (thread_policy.h)
 };
 
 struct LoopStats {
@@ -65,6 +67,8 @@ class Plan {
   PlanStats stats_;
   std::vector<TensorDesc> input_descs_, output_descs_;
   std::mutex mu_;
+  bool adaptive_threads_ = true;
+  ThreadPolicy threads_;
 };
 
 }  // namespace hodu

@@ -51,7 +51,14 @@ int max_threads() {
 
 int pick_threads(double work) { return work < 256.0 * 1024.0 ? 1 : max_threads(); }
 
+namespace {
+thread_local int t_thread_cap = 0;
+}
+void set_thread_cap(int n) { t_thread_cap = n; }
+int thread_cap() { return t_thread_cap; }
+
 ThreadScope::ThreadScope(int n) : prev_(omp_get_max_threads()) {
+  if (t_thread_cap > 0 && n > t_thread_cap) n = t_thread_cap;
   if (n != prev_) omp_set_num_threads(n);
 }
 ThreadScope::~ThreadScope() {

@@ -27,7 +27,13 @@ bool is_ref_impl(const std::string& impl_info);
 int pick_threads(double work);
 int max_threads();
 
-// Sets the calling thread's OpenMP thread count for a scope (the ICV is per thread).
+// A cap on the OpenMP threads of kernels run by the calling thread (0 = none): ThreadScope never
+// asks for more. A plan sets it for a run (native/hodu/thread_policy.h).
+void set_thread_cap(int n);
+int thread_cap();
+
+// Sets the calling thread's OpenMP thread count for a scope (the ICV is per thread), at most the
+// thread cap.
 class ThreadScope {
  public:
   explicit ThreadScope(int n);
