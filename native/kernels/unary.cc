@@ -37,6 +37,7 @@
 #include "dnnl_util.h"
 #include "elem.h"
 #include "elementwise.h"
+#include "elementwise_ops.h"
 #include "kernel.h"
 #include "unary_math.h"
 
@@ -44,128 +45,8 @@ namespace hodu {
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Scalar semantics, per compute type (float, double, the integer types, bool).
-
-// Integer arithmetic wraps around: it is done in the unsigned type of the promoted operands.
-template <class C>
-using wrap_t = std::make_unsigned_t<decltype(C() + C())>;
-
-template <class C>
-inline C neg_of(C x) {
-  if constexpr (std::is_integral_v<C>) return (C)(wrap_t<C>(0) - (wrap_t<C>)x);
-  else return -x;
-}
-
-template <class C>
-inline C square_of(C x) {
-  if constexpr (std::is_integral_v<C>) return (C)((wrap_t<C>)x * (wrap_t<C>)x);
-  else return x * x;
-}
-
-template <class C>
-inline C abs_of(C x) {
-  if constexpr (std::is_floating_point_v<C>) return std::fabs(x);
-  else if constexpr (std::is_signed_v<C>) return x < 0 ? neg_of(x) : x;  // abs(MIN) wraps to MIN
-  else return x;
-}
-
-template <class C>
-inline C relu_of(C x) {
-  if constexpr (std::is_unsigned_v<C>) return x;
-  else return x > C(0) ? x : C(0);  // 0 for NaN and -0
-}
-
-template <class C>
-inline C sign_of(C x) {
-  if constexpr (std::is_unsigned_v<C>) return (C)(x > 0 ? 1 : 0);
-  else return (C)((x > C(0)) - (x < C(0)));  // 0 for 0 and NaN
-}
-
-// One functor for every op except Clamp; `a` is the op's attribute (leaky_relu slope, elu alpha)
-// in the compute type.
-template <OpCode OP, class C>
-struct UnaryFn {
-  C a = C();
-
-  auto operator()(C x) const {
-    if constexpr (OP == OpCode::LogicalNot) return !(x != C(0));
-    else if constexpr (OP == OpCode::Neg) return neg_of(x);
-    else if constexpr (OP == OpCode::Abs) return abs_of(x);
-    else if constexpr (OP == OpCode::Sign) return sign_of(x);
-    else if constexpr (OP == OpCode::Square) return square_of(x);
-    else if constexpr (OP == OpCode::Relu) return relu_of(x);
-    else if constexpr (OP == OpCode::Sqrt) return std::sqrt(x);
-    else if constexpr (OP == OpCode::Recip) return C(1) / x;
-    else if constexpr (OP == OpCode::Sigmoid) return umath::sigmoid(x);
-    else if constexpr (OP == OpCode::Tanh) return umath::tanh(x);
-    else if constexpr (OP == OpCode::Gelu) {
-      // 0.5·x·(1 + tanh(u)) written as x·sigmoid(2u): the same function without the cancellation
-      // of 1 + tanh(u) for negative x.
-      const C u = C(0.7978845608028654) * (x + C(0.044715) * x * x * x);
-      return x * umath::sigmoid(C(2) * u);
-    } else if constexpr (OP == OpCode::Softplus) {
-      return (x > C(0) ? x : C(0)) + umath::log1p_unit(umath::exp(-std::fabs(x)));
-    } else if constexpr (OP == OpCode::Sin) return std::sin(x);
-    else if constexpr (OP == OpCode::Cos) return std::cos(x);
-    else if constexpr (OP == OpCode::Tan) return std::tan(x);
-    else if constexpr (OP == OpCode::Exp) return umath::exp(x);
-    else if constexpr (OP == OpCode::Exp2) return umath::exp2(x);
-    else if constexpr (OP == OpCode::Exp10) return umath::exp10(x);
-    else if constexpr (OP == OpCode::Ln) return umath::log(x);
-    else if constexpr (OP == OpCode::Log2) return umath::log2(x);
-    else if constexpr (OP == OpCode::Log10) return umath::log10(x);
-    else if constexpr (OP == OpCode::LeakyRelu) return umath::select(x > C(0), x, a * x);
-    else if constexpr (OP == OpCode::Elu) return umath::select(x > C(0), x, a * umath::expm1(x));
-    else if constexpr (OP == OpCode::Silu) return x * umath::sigmoid(x);
-    else static_assert(OP == OpCode::LogicalNot, "not a unary op");
-  }
-};
-
-// clamp(x) = min(max(x, lo), hi) with the bounds as doubles (they may be ±inf). Floats compare in
-// their compute type, NaN passes through. Integers decide in exact arithmetic which of x, lo, hi
-// the double formula picks and convert a picked bound into the dtype (saturating, truncating).
-template <class C>
-struct ClampFn {
-  C lo = C(), hi = C();           // floats: the bounds; integers: thresholds (see make)
-  bool lo_all = false, lo_none = false, hi_all = false, hi_none = false;
-  C lo_val = C(), hi_val = C();   // integers: the results when x is below lo / above hi
-
-  static ClampFn make(double lo, double hi) {
-    ClampFn f;
-    if constexpr (std::is_floating_point_v<C>) {
-      f.lo = (C)lo;
-      f.hi = (C)hi;
-    } else {
-      const double min = (double)std::numeric_limits<C>::min();
-      const double max_plus_one = std::ldexp(1.0, std::numeric_limits<C>::digits);  // exact
-      // x < lo  <=>  x < ceil(lo) for an integer x.
-      const double c = std::ceil(lo);
-      if (c <= min) f.lo_none = true;
-      else if (c >= max_plus_one) f.lo_all = true;
-      else f.lo = (C)c;
-      // x > hi  <=>  x > floor(hi).
-      const double fl = std::floor(hi);
-      if (fl >= max_plus_one - 1) f.hi_none = true;  // x > max never holds
-      else if (fl < min) f.hi_all = true;
-      else f.hi = (C)fl;
-      f.lo_val = convert_value<C>(std::min(lo, hi));
-      f.hi_val = convert_value<C>(hi);
-    }
-    return f;
-  }
-
-  C operator()(C x) const {
-    if constexpr (std::is_floating_point_v<C>) {
-      const C r = x < lo ? lo : x;
-      return hi < r ? hi : r;
-    } else {
-      const bool below = lo_all || (!lo_none && x < lo);
-      const bool above = hi_all || (!hi_none && x > hi);
-      return below ? lo_val : above ? hi_val : x;
-    }
-  }
-};
+using ew::ClampFn;
+using ew::UnaryFn;
 
 // The row functor: a contiguous (vectorised) loop when input and output are dense, else strided.
 template <class In, class Out, class F>
@@ -191,7 +72,7 @@ struct UnaryRows {
 // ---------------------------------------------------------------------------------------------
 // Loop factory.
 
-enum class Cost { Cheap = 1, VecMath = 3, Libm = 12 };
+using ew::Cost;
 
 template <OpCode OP, class T>
 constexpr bool op_accepts() {
@@ -209,15 +90,7 @@ constexpr bool op_accepts() {
 // Relative cost per byte moved, for the thread policy.
 template <OpCode OP, class C>
 constexpr Cost op_cost() {
-  switch (OP) {
-    case OpCode::LogicalNot: case OpCode::Neg: case OpCode::Abs: case OpCode::Sign: case OpCode::Square:
-    case OpCode::Relu: case OpCode::Clamp: case OpCode::Recip: case OpCode::LeakyRelu:
-      return Cost::Cheap;
-    case OpCode::Sqrt: case OpCode::Sin: case OpCode::Cos: case OpCode::Tan:
-      return Cost::Libm;
-    default:
-      return std::is_same_v<C, double> ? Cost::Libm : Cost::VecMath;
-  }
+  return ew::unary_cost(OP, std::is_same_v<C, double>);
 }
 
 // The ISA variants worth compiling (see ew::Variants): all for float math that vectorises (f16
