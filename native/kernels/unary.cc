@@ -184,26 +184,6 @@ class DnnlEltwiseKernel final : public Kernel {
   std::string impl_;
 };
 
-// The oneDNN algorithm for an op, where it has our semantics (NaN, -0, accuracy); false otherwise.
-bool eltwise_algorithm(const KernelSpec& s, dnnl::algorithm* alg, float* alpha, float* beta) {
-  using A = dnnl::algorithm;
-  *alpha = 0.f;
-  *beta = 0.f;
-  switch (s.op) {
-    case OpCode::Relu: *alg = A::eltwise_relu; return true;
-    case OpCode::LeakyRelu: *alg = A::eltwise_relu; *alpha = (float)s.attrs.at(0); return true;
-    case OpCode::Abs: *alg = A::eltwise_abs; return true;
-    case OpCode::Square: *alg = A::eltwise_square; return true;
-    case OpCode::Sqrt: *alg = A::eltwise_sqrt; return true;
-    case OpCode::Recip: *alg = A::eltwise_pow; *alpha = 1.f; *beta = -1.f; return true;
-    case OpCode::Tanh: *alg = A::eltwise_tanh; return true;
-    case OpCode::Sigmoid: *alg = A::eltwise_logistic; return true;
-    case OpCode::Silu: *alg = A::eltwise_swish; *alpha = 1.f; return true;
-    case OpCode::Gelu: *alg = A::eltwise_gelu_tanh; return true;
-    default: return false;
-  }
-}
-
 // When oneDNN runs an op: the smallest element count for f32 and for bf16 (0 = never). Below it,
 // or where the loop is as fast (the memory-bound ops on f32), the loop wins by oneDNN's per-call
 // cost (~1 µs to bind memory objects and execute, ~2.5 µs more to build the kernel in eager mode).
@@ -228,7 +208,7 @@ std::unique_ptr<Kernel> build_dnnl_eltwise(const KernelSpec& s) {
   const TensorDesc& in = s.inputs.at(0);
   dnnl::algorithm alg;
   float alpha, beta;
-  if (!eltwise_algorithm(s, &alg, &alpha, &beta)) return nullptr;
+  if (!dnnl_eltwise_algorithm(s.op, s.attrs, &alg, &alpha, &beta)) return nullptr;
   if (in.dtype != DType::F32 && in.dtype != DType::BF16) return nullptr;
   if (in.dtype != s.output.dtype || in.shape != s.output.shape || !in.is_contiguous()) return nullptr;
   const int64_t n = s.output.numel();
