@@ -14,10 +14,10 @@
 //   relu leaky abs square   70 / 43      67 / 41       loop    same speed; the loop has no per-call cost
 //   recip                   71 / 44      68 / 42       loop
 //   sqrt                    76 / 46      1142 / 566    oneDNN  libm sqrt does not vectorise (errno)
-//   tanh                    224 / 116    456 / 228     oneDNN
-//   sigmoid                 214 / 113    338 / 174     oneDNN  sigmoid(0) = 0.5; subnormal results flush to 0
-//   silu                    245 / 128    354 / 183     oneDNN
-//   gelu                    292 / 154    492 / 246     oneDNN  ~1e-7 absolute error in the far negative tail
+//   tanh                    224 / 116    244 / 129 *   oneDNN
+//   sigmoid                 214 / 113    236 / 119 *   oneDNN  sigmoid(0) = 0.5; subnormal results flush to 0
+//   silu                    245 / 128    252 / 126 *   oneDNN
+//   gelu                    292 / 154    343 / -   *   oneDNN  ~1e-7 absolute error in the far negative tail
 //   exp                     153 / 79     245 / 124     loop    oneDNN gives exp(NaN) = inf
 //   ln                      761 / 391    376 / 191     loop    oneDNN's log is 2e-6 off at ln 2
 //   elu                     182 / 95     371 / 188     loop    oneDNN's exp(x)-1 is 2e-4 off near 0
@@ -26,6 +26,9 @@
 //   sin, cos, tan           —            1727 / 887    loop    (libm calls; no oneDNN algorithm)
 //   bf16 relu / tanh        41 / 23, 225 / 118        oneDNN  (the loop: ~71 / 38 for relu)
 //
+// (* after the tanh/sigmoid rewrite in unary_math.h, measured through a one-instruction fused
+// program on a loaded machine, hence no 2-thread gelu figure; it was 456 / 228 for tanh, 338 / 174
+// for sigmoid, 354 / 183 for silu, 492 / 246 for gelu.)
 // Other dtypes run the loop: f64 relu 179 / 78, f16 relu 341 / 174, i32 relu 68 / 42, u8 19 / 10.
 // oneDNN costs ~1 µs per call (binding memory objects, executing) and ~2.5 µs more to build the
 // kernel in eager mode, which is why it only runs from kDnnlUse's sizes on.
@@ -193,7 +196,7 @@ struct DnnlUse {
 };
 constexpr DnnlUse kDnnlUse[] = {
     {OpCode::Sqrt, 1024, 1024},        // libm sqrt does not vectorise (errno)
-    {OpCode::Tanh, 16384, 16384},      // oneDNN's polynomials are ~2x faster than unary_math.h
+    {OpCode::Tanh, 16384, 16384},      // oneDNN's polynomials are 3-15% faster than unary_math.h
     {OpCode::Sigmoid, 16384, 16384},
     {OpCode::Silu, 16384, 16384},
     {OpCode::Gelu, 16384, 16384},
