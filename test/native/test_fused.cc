@@ -1,7 +1,8 @@
 // Fusion kernels: the fused elementwise kernel (fused_elementwise.cc) against the separate loop
 // kernels it replaces (bit for bit where those run the loop) and a float64 reference written here
 // (broadcast, periodic, gathered and scalar leaves, odd sizes, 0-d, threaded sizes, NaN, register
-// reuse).
+// reuse), and conv2d with oneDNN post-ops (conv2d.cc) against conv2d followed by the separate ops.
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -481,6 +482,127 @@ HODU_TEST(fused_declines_bad_programs) {
   CHECK(!make_fused_elementwise(p));  // a leaf that does not broadcast to the output
 }
 
+// ---- conv2d with post-ops ----------------------------------------------------------------------
+
+namespace {
+
+struct ConvCase {
+  int64_t N, C, H, W, O, K, pad;
+  bool bias;
+};
+
+struct PostSpec {
+  OpCode op;
+  Attrs attrs;
+  Shape operand;  // for an add: the operand's shape ({} = none)
+  Layout layout = Layout::Contiguous;
+};
+
+// conv2d with the post-ops fused (through the registry, as the planner asks for it) against
+// conv2d followed by the separate kernels. Returns the fused kernel's impl ("" when declined).
+std::string check_conv_post_ops(const ConvCase& c, const std::vector<PostSpec>& posts, bool expect_fused,
+                                const std::string& label) {
+  Rng rng(7);
+  auto gen = [&] { return rng.uniform(-1, 1); };
+  View x = make_view(DType::F32, {c.N, c.C, c.H, c.W}, Layout::Contiguous, gen);
+  View w = make_view(DType::F32, {c.O, c.C, c.K, c.K}, Layout::Contiguous, gen);
+  View b = make_view(DType::F32, {c.O}, Layout::Contiguous, gen);
+  const Attrs attrs{1, 1, (double)c.pad, (double)c.pad, 1, 1, 1};
+  KernelSpec conv;
+  conv.op = OpCode::Conv2d;
+  conv.attrs = attrs;
+  conv.inputs = {x.desc, w.desc};
+  std::vector<const void*> ptrs{x.ptr(), w.ptr()};
+  if (c.bias) {
+    conv.inputs.push_back(b.desc);
+    ptrs.push_back(b.ptr());
+  }
+  conv.output = infer(OpCode::Conv2d, attrs, conv.inputs).out;
+  const Shape& ys = conv.output.shape;
+  const int64_t n = numel(ys);
+
+  // separate: conv, then each post-op as its own kernel
+  auto ck = make_kernel(conv);
+  std::vector<float> want = run_guarded(*ck, ptrs, n);
+  std::vector<View> operands;
+  operands.reserve(posts.size());
+  KernelSpec fused = conv;
+  std::vector<const void*> fptrs = ptrs;
+  for (const PostSpec& ps : posts) {
+    KernelSpec sp;
+    sp.op = ps.op;
+    sp.attrs = ps.attrs;
+    sp.inputs = {TensorDesc(DType::F32, ys)};
+    sp.output = TensorDesc(DType::F32, ys);
+    std::vector<const void*> in{want.data()};
+    PostOp po{ps.op, ps.attrs, -1};
+    if (!ps.operand.empty() || ps.op == OpCode::Add) {
+      operands.push_back(make_view(DType::F32, ps.operand, ps.layout, gen));
+      sp.inputs.push_back(operands.back().desc);
+      in.push_back(operands.back().ptr());
+      fused.inputs.push_back(operands.back().desc);
+      fptrs.push_back(operands.back().ptr());
+      po.operand = (int)fused.inputs.size() - 1;
+    }
+    fused.post_ops.push_back(po);
+    auto k = make_kernel(sp);
+    want = run_guarded(*k, in, n);
+  }
+
+  auto fk = try_make_kernel(fused);
+  if (!expect_fused) {
+    if (fk) {
+      std::printf("  %s: fused although it should decline (%s)\n", label.c_str(), fk->impl().c_str());
+      g_failures++;
+    }
+    return "";
+  }
+  if (!fk) {
+    std::printf("  %s: declined\n", label.c_str());
+    g_failures++;
+    return "";
+  }
+  CHECK(fk->fused_post_ops());
+  const std::string impl = fk->impl();
+  if (impl.find("ref") != std::string::npos) {
+    std::printf("  %s: reference implementation: %s\n", label.c_str(), impl.c_str());
+    g_failures++;
+  }
+  std::vector<float> got = run_guarded(*fk, fptrs, n);
+  check_close(as_double(got), as_double(want), 1e-5, 1e-5, label);
+  return impl;
+}
+
+}  // namespace
+
+HODU_TEST(fused_conv_post_ops) {
+  const ConvCase cases[] = {{2, 3, 9, 11, 8, 3, 1, true}, {2, 4, 10, 10, 5, 3, 0, true}, {1, 1, 28, 28, 32, 3, 0, true},
+                            {3, 16, 7, 7, 16, 1, 0, false}};
+  for (const ConvCase& c : cases) {
+    const int64_t OH = c.H + 2 * c.pad - c.K + 1, OW = c.W + 2 * c.pad - c.K + 1;
+    const std::string tag = "conv " + std::to_string(c.C) + "->" + std::to_string(c.O) + (c.bias ? " +bias" : "");
+    std::string impl = check_conv_post_ops(c, {{OpCode::Relu, {}, {}}}, true, tag + " relu");
+    CHECK(impl.find(" +relu") != std::string::npos);
+    check_conv_post_ops(c, {{OpCode::Add, {}, {1, c.O, 1, 1}}, {OpCode::Relu, {}, {}}}, true, tag + " add [1,O,1,1] relu");
+    check_conv_post_ops(c, {{OpCode::Add, {}, {c.O, 1, 1}}, {OpCode::Tanh, {}, {}}}, true, tag + " add [O,1,1] tanh");
+    check_conv_post_ops(c, {{OpCode::Add, {}, {1}}, {OpCode::Sigmoid, {}, {}}}, true, tag + " add [1] sigmoid");
+    impl = check_conv_post_ops(c, {{OpCode::Add, {}, {c.N, c.O, OH, OW}}, {OpCode::Relu, {}, {}}}, true,
+                               tag + " add full relu");
+    CHECK(impl.find(" +add +relu") != std::string::npos);
+    check_conv_post_ops(c, {{OpCode::Add, {}, {c.N, c.O, OH, OW}, Layout::Transposed}}, true, tag + " add full transposed");
+    check_conv_post_ops(c, {{OpCode::LeakyRelu, {0.1}, {}}, {OpCode::Add, {}, {c.O, 1, 1}}, {OpCode::Gelu, {}, {}}},
+                        true, tag + " leaky add gelu");
+    check_conv_post_ops(c, {{OpCode::Silu, {}, {}}, {OpCode::Abs, {}, {}}, {OpCode::Square, {}, {}}}, true,
+                        tag + " silu abs square");
+    // declined: ops whose oneDNN forms differ from ours, and other broadcasts
+    check_conv_post_ops(c, {{OpCode::Exp, {}, {}}}, false, tag + " exp");
+    check_conv_post_ops(c, {{OpCode::Relu, {}, {}}, {OpCode::Clamp, {0, 6}, {}}}, false, tag + " clamp");
+    check_conv_post_ops(c, {{OpCode::Add, {}, {OH, OW}}}, false, tag + " add [OH,OW]");
+    if (c.N > 1)
+      check_conv_post_ops(c, {{OpCode::Add, {}, {c.N, c.O, OH, OW}, Layout::Broadcast}}, false, tag + " add broadcast view");
+  }
+}
+
 HODU_TEST(fused_bench) {
   if (!std::getenv("HODU_BENCH")) return;
   Rng rng(6);
@@ -537,5 +659,29 @@ HODU_TEST(fused_bench) {
     const double tf = time([&] { run_once(*fk, in, out.data()); });
     const double ts = time([&] { run_once(*sk, in, out.data()); });
     std::printf("  %-8s loop math %.1f us, separate kernel %.1f us (%s)\n", op_info(op).name, tf, ts, sk->impl().c_str());
+  }
+  // conv2d + bias + relu (the benchmark CNN's layers): relu as a post-op against a separate relu
+  for (auto [N, C, H, O] : {std::array<int64_t, 4>{1, 1, 28, 32}, {1, 32, 26, 64}, {32, 1, 28, 32}, {32, 32, 26, 64}}) {
+    View cx = make_view(DType::F32, {N, C, H, H}, Layout::Contiguous, uniform(rng, -1, 1));
+    View cw = make_view(DType::F32, {O, C, 3, 3}, Layout::Contiguous, uniform(rng, -0.3, 0.3));
+    View cb = make_view(DType::F32, {O}, Layout::Contiguous, uniform(rng, -0.1, 0.1));
+    KernelSpec conv;
+    conv.op = OpCode::Conv2d;
+    conv.attrs = {1, 1, 0, 0, 1, 1, 1};
+    conv.inputs = {cx.desc, cw.desc, cb.desc};
+    conv.output = infer(OpCode::Conv2d, conv.attrs, conv.inputs).out;
+    KernelSpec fused = conv;
+    fused.post_ops = {PostOp{OpCode::Relu, {}, -1}};
+    auto ck = make_kernel(conv), fk = make_kernel(fused), rk = kernel_for(OpCode::Relu, {}, {conv.output});
+    std::vector<float> y(conv.output.numel()), z(conv.output.numel());
+    const void* in[] = {cx.ptr(), cw.ptr(), cb.ptr()};
+    const void* rin[] = {y.data()};
+    const double tf = time([&] { run_once(*fk, in, y.data()); });
+    const double ts = time([&] {
+      run_once(*ck, in, y.data());
+      run_once(*rk, rin, z.data());
+    });
+    std::printf("  conv N=%lld %lld->%lld %lldx%lld 3x3 + bias + relu: fused %.1f us, conv then relu %.1f us (%s)\n",
+                (long long)N, (long long)C, (long long)O, (long long)H, (long long)H, tf, ts, fk->impl().c_str());
   }
 }
