@@ -31,91 +31,14 @@
 #include "dnnl_util.h"
 #include "elem.h"
 #include "elementwise.h"
+#include "elementwise_ops.h"
 #include "kernel.h"
 
 namespace hodu {
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Scalar semantics, per compute type.
-
-template <class C>
-using wrap_t = std::make_unsigned_t<decltype(C() + C())>;
-
-template <class C>
-inline C int_div(C a, C b) {
-  if (b == 0) return 0;
-  if constexpr (std::is_signed_v<C>) {
-    if (b == -1) return (C)(wrap_t<C>(0) - (wrap_t<C>)a);  // MIN / -1 wraps to MIN
-  }
-  return (C)(a / b);
-}
-
-template <class C>
-inline C int_pow(C base, C exp) {
-  if constexpr (std::is_signed_v<C>) {
-    if (exp < 0) {
-      if (base == 1) return 1;
-      if (base == -1) return (exp & 1) ? C(-1) : C(1);
-      return 0;
-    }
-  }
-  wrap_t<C> result = 1, b = (wrap_t<C>)base;
-  for (auto e = (std::make_unsigned_t<C>)exp; e != 0; e >>= 1) {
-    if (e & 1) result *= b;
-    b *= b;
-  }
-  return (C)result;
-}
-
-template <OpCode OP, class C>
-struct BinaryFn {
-  auto operator()(C a, C b) const {
-    constexpr bool integral = std::is_integral_v<C>;
-    if constexpr (OP == OpCode::Add) {
-      if constexpr (integral) return (C)((wrap_t<C>)a + (wrap_t<C>)b);
-      else return a + b;
-    } else if constexpr (OP == OpCode::Sub) {
-      if constexpr (integral) return (C)((wrap_t<C>)a - (wrap_t<C>)b);
-      else return a - b;
-    } else if constexpr (OP == OpCode::Mul) {
-      if constexpr (integral) return (C)((wrap_t<C>)a * (wrap_t<C>)b);
-      else return a * b;
-    } else if constexpr (OP == OpCode::Div) {
-      if constexpr (integral) return int_div(a, b);
-      else return a / b;
-    } else if constexpr (OP == OpCode::Pow) {
-      if constexpr (integral) return int_pow(a, b);
-      else return std::pow(a, b);
-    } else if constexpr (OP == OpCode::Maximum) {
-      if constexpr (integral) return a < b ? b : a;
-      else return a != a ? a : (b != b ? b : (a < b ? b : a));
-    } else if constexpr (OP == OpCode::Minimum) {
-      if constexpr (integral) return a > b ? b : a;
-      else return a != a ? a : (b != b ? b : (a > b ? b : a));
-    } else if constexpr (OP == OpCode::LogicalAnd) {
-      return bool((a != C(0)) & (b != C(0)));
-    } else if constexpr (OP == OpCode::LogicalOr) {
-      return bool((a != C(0)) | (b != C(0)));
-    } else if constexpr (OP == OpCode::LogicalXor) {
-      return (a != C(0)) != (b != C(0));
-    } else if constexpr (OP == OpCode::Eq) {
-      return a == b;
-    } else if constexpr (OP == OpCode::Ne) {
-      return a != b;
-    } else if constexpr (OP == OpCode::Lt) {
-      return a < b;
-    } else if constexpr (OP == OpCode::Le) {
-      return a <= b;
-    } else if constexpr (OP == OpCode::Gt) {
-      return a > b;
-    } else {
-      static_assert(OP == OpCode::Ge, "not a binary op");
-      return a >= b;
-    }
-  }
-};
+using ew::BinaryFn;
 
 // The row functor: vectorised loops for a contiguous output with each input either contiguous
 // or constant along the row (a broadcast inner dim), strided otherwise.

@@ -11,10 +11,20 @@
 //   3. the convolution;
 //   4. dst reorder:     the chosen dst layout -> the contiguous NCHW output.
 // A step whose layouts already agree is skipped. Every temporary lives in the scratchpad:
-//   [ primitive scratchpad (shared: the steps run in sequence) | src | weights | bias | dst ].
+//   [ primitive scratchpad (shared: the steps run in sequence) | src | weights | bias | dst |
+//     post-op operands ].
 // When the chosen dst layout is channel-blocked and O is not a multiple of the block (e.g. 1->8
 // channels: half the block is padding), an nhwc dst is tried instead (65 vs 110 us for N=32 1->8
 // 28x28 3x3 on one thread).
+//
+// Fused post-ops (KernelSpec::post_ops: the planner's bias add and activations after the conv)
+// become oneDNN post-ops of the convolution: activations whose oneDNN algorithm has our semantics
+// (relu, leaky_relu, tanh, sigmoid, gelu, silu, abs, square, sqrt, recip; not clamp, whose clip
+// maps NaN to a bound) and adds of a scalar, per-channel ([O, 1, 1] / [1, O, 1, 1], unit stride)
+// or full-shaped operand. A full-shaped operand is given to oneDNN in the dst layout the
+// convolution chose, reordered there each run (so the layouts are chosen as for a plain conv).
+// Anything else declines, and the planner runs those ops as kernels of their own. The direct loop
+// takes no post-ops.
 //
 // Measured through this kernel (2 threads, quiet machine, N=32 28x28 3x3 pad 1 + bias, weights
 // reordered every run): 1->8 39 us (jit:avx512_core, nhwc dst), 8->16 190 us (brgconv:avx512_core
@@ -56,6 +66,14 @@ struct ConvGeom {
   double flops() const { return 2.0 * (double)N * (double)O * (double)OH * (double)OW * (double)Cg * (double)KH * (double)KW; }
 };
 
+// The conv's own inputs (x, w, optional bias); binary post-op operands are appended after them.
+size_t conv_inputs(const KernelSpec& s) {
+  size_t n = s.inputs.size();
+  for (const PostOp& p : s.post_ops)
+    if (p.operand >= 0) n = std::min(n, (size_t)p.operand);
+  return n;
+}
+
 ConvGeom make_geom(const KernelSpec& s) {
   ConvGeom g;
   const TensorDesc &x = s.inputs.at(0), &w = s.inputs.at(1);
@@ -64,7 +82,7 @@ ConvGeom make_geom(const KernelSpec& s) {
   g.O = w.shape[0], g.KH = w.shape[2], g.KW = w.shape[3];
   g.OH = s.output.shape[2], g.OW = s.output.shape[3];
   g.G = g.a.groups, g.Cg = g.C / g.G, g.Og = g.O / g.G;
-  g.has_bias = s.inputs.size() == 3;
+  g.has_bias = conv_inputs(s) == 3;
   g.xs = strides_of(x);
   g.ws = strides_of(w);
   if (g.has_bias) g.bs = strides_of(s.inputs[2])[0];
@@ -155,6 +173,7 @@ class LoopConvKernel final : public Kernel {
 };
 
 std::unique_ptr<Kernel> make_loop_conv(const KernelSpec& s) {
+  if (!s.post_ops.empty()) return nullptr;  // no fused epilogue here: the planner runs the ops after
   ConvGeom g = make_geom(s);
   switch (s.output.dtype) {
     case DType::F32: return std::make_unique<LoopConvKernel<float>>(g);
@@ -176,6 +195,14 @@ using dnnl_steps::ReorderStep;
 
 class DnnlConvKernel final : public Kernel {
  public:
+  // A binary post-op's operand (an add).
+  struct Operand {
+    int post_op;     // its index among the post-ops
+    int input;       // index into the kernel's inputs
+    md md_;          // as the convolution reads it
+    ReorderStep re;  // a full-shaped operand: the user's layout -> the dst layout (inactive when equal)
+  };
+
   struct Plan {
     ConvGeom g;
     dnnl::convolution_forward conv;
@@ -184,12 +211,16 @@ class DnnlConvKernel final : public Kernel {
     bool pack_bias = false;  // a strided bias is gathered into the scratchpad
     int threads = 1;
     std::string conv_impl;
+    std::vector<Operand> operands;
+    std::string post_desc;  // " +relu +add" ...
+    bool fused = false;     // the spec's post-ops are applied (as oneDNN post-ops)
   };
 
   explicit DnnlConvKernel(Plan p) : p_(std::move(p)) {
-    int64_t shared = (int64_t)std::max({p_.conv_scratch.get_size(), p_.src_re.scratch_bytes(),
-                                        p_.wei_re.scratch_bytes(), p_.dst_re.scratch_bytes()});
-    int64_t off = align_up(shared, kAlign);
+    size_t shared = std::max({p_.conv_scratch.get_size(), p_.src_re.scratch_bytes(), p_.wei_re.scratch_bytes(),
+                              p_.dst_re.scratch_bytes()});
+    for (const Operand& o : p_.operands) shared = std::max(shared, o.re.scratch_bytes());
+    int64_t off = align_up((int64_t)shared, kAlign);
     auto carve = [&](int64_t bytes) {
       const int64_t at = off;
       off += align_up(bytes, kAlign);
@@ -199,6 +230,7 @@ class DnnlConvKernel final : public Kernel {
     wei_off_ = p_.wei_re.active ? carve((int64_t)p_.wei_md.get_size()) : 0;
     bias_off_ = p_.pack_bias ? carve(p_.g.O * 4) : 0;
     dst_off_ = p_.dst_re.active ? carve((int64_t)p_.dst_md.get_size()) : 0;
+    for (const Operand& o : p_.operands) operand_off_.push_back(o.re.active ? carve((int64_t)o.md_.get_size()) : 0);
     total_ = off;
   }
 
@@ -225,6 +257,16 @@ class DnnlConvKernel final : public Kernel {
       for (int64_t o = 0; o < p_.g.O; o++) pb[o] = ((const float*)b)[o * p_.g.bs];
       b = pb;
     }
+    // Post-op operands; a full-shaped one is reordered into the dst layout first.
+    const void* ops[kMaxOperands];
+    for (size_t k = 0; k < p_.operands.size(); k++) {
+      const Operand& o = p_.operands[k];
+      ops[k] = in[o.input];
+      if (o.re.active) {
+        o.re.run(ops[k], sp + operand_off_[k], sp, "conv2d post-op reorder");
+        ops[k] = sp + operand_off_[k];
+      }
+    }
     void* y = p_.dst_re.active ? (void*)(sp + dst_off_) : out;
     std::unordered_map<int, dnnl::memory> args;
     try {
@@ -234,6 +276,11 @@ class DnnlConvKernel final : public Kernel {
       if (b) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p_.bias_md, eng, const_cast<void*>(b)));
       args.emplace(DNNL_ARG_DST, dnnl::memory(p_.dst_md, eng, y));
       if (p_.conv_scratch.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p_.conv_scratch, eng, sp));
+      for (size_t k = 0; k < p_.operands.size(); k++) {
+        const Operand& o = p_.operands[k];
+        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.post_op) | DNNL_ARG_SRC_1,
+                     dnnl::memory(o.md_, eng, const_cast<void*>(ops[k])));
+      }
     } catch (...) {
       rethrow_dnnl("conv2d");
     }
@@ -242,28 +289,96 @@ class DnnlConvKernel final : public Kernel {
   }
 
   size_t scratchpad_bytes() const override { return (size_t)total_; }
+  bool fused_post_ops() const override { return p_.fused; }
 
   std::string impl() const override {
-    std::string s = "onednn:" + p_.conv_impl;
+    std::string s = "onednn:" + p_.conv_impl + p_.post_desc;
     const ReorderStep* steps[] = {&p_.src_re, &p_.wei_re, &p_.dst_re};
     const char* names[] = {"src", "weights", "dst"};
     for (int i = 0; i < 3; i++)
       if (steps[i]->active) s += std::string(" +") + names[i] + " reorder " + steps[i]->impl;
+    for (const Operand& o : p_.operands)
+      if (o.re.active) s += " +add operand reorder " + o.re.impl;
     return s;
   }
+
+  static constexpr size_t kMaxOperands = 16;
 
  private:
   Plan p_;
   int64_t src_off_ = 0, wei_off_ = 0, bias_off_ = 0, dst_off_ = 0, total_ = 0;
+  std::vector<int64_t> operand_off_;
 };
 
+// The spec's post-ops as oneDNN post-ops on the convolution's dst [N, O, OH, OW]: activations whose
+// oneDNN form has our semantics (dnnl_eltwise_algorithm), and adds of an operand that is a scalar,
+// per channel ([O, 1, 1], [1, O, 1, 1]) or full-shaped. A full-shaped operand is read in
+// `full_layout`, the dst layout (the kernel reorders it there); with `full_layout` null such
+// post-ops are left out (to choose the layouts first). False when a post-op cannot be expressed:
+// the planner then runs the ops after the convolution as kernels of their own.
+bool conv_post_ops(const KernelSpec& s, const ConvGeom& g, const md* full_layout, int threads, dnnl::post_ops* po,
+                   std::vector<DnnlConvKernel::Operand>* ops, std::string* desc) {
+  const dims yd{g.N, g.O, g.OH, g.OW};
+  const auto f32 = dnnl::memory::data_type::f32;
+  int index = 0;  // the post-op's index in `po`
+  for (const PostOp& p : s.post_ops) {
+    if (p.operand < 0) {
+      dnnl::algorithm alg;
+      float alpha, beta;
+      if (!dnnl_eltwise_algorithm(p.op, p.attrs, &alg, &alpha, &beta)) return false;
+      po->append_eltwise(alg, alpha, beta);
+      *desc += std::string(" +") + op_info(p.op).name;
+      index++;
+      continue;
+    }
+    if (p.op != OpCode::Add || p.operand >= (int)s.inputs.size()) return false;
+    const TensorDesc& o = s.inputs[p.operand];
+    if (o.dtype != DType::F32 || o.ndim() > 4) return false;
+    // the operand right-aligned to 4-D
+    Shape od(4, 1), ost(4, 0);
+    const Shape st = strides_of(o);
+    for (int k = 0; k < o.ndim(); k++) {
+      od[4 - o.ndim() + k] = o.shape[k];
+      ost[4 - o.ndim() + k] = st[k];
+    }
+    bool full = true, ones = true;
+    for (int d = 0; d < 4; d++) {
+      if (od[d] != yd[d] && od[d] != 1) return false;
+      full = full && od[d] == yd[d];
+      ones = ones && od[d] == 1;
+    }
+    DnnlConvKernel::Operand op{index, p.operand, {}, {}};
+    if (ones) {
+      op.md_ = md({1, 1, 1, 1}, f32, dims{1, 1, 1, 1});
+    } else if (od[0] == 1 && od[2] == 1 && od[3] == 1) {  // per channel
+      if (ost[1] != 1) return false;  // a strided channel vector: not worth a gather here
+      op.md_ = md({1, g.O, 1, 1}, f32, dims{g.O, 1, 1, 1});
+    } else if (full) {
+      for (int d = 0; d < 4; d++)
+        if (ost[d] == 0 && od[d] > 1) return false;  // a broadcast view
+      if (!full_layout) continue;  // left out while the layouts are chosen
+      op.md_ = *full_layout;
+      if (!op.re.init(dense_view_md(od, ost), *full_layout, threads)) return false;
+    } else {
+      return false;  // other broadcasts ([1, 1, OH, OW], ...): not fused
+    }
+    po->append_binary(dnnl::algorithm::binary_add, op.md_);
+    ops->push_back(std::move(op));
+    *desc += " +add";
+    index++;
+  }
+  return true;
+}
+
 // A convolution pd for the given src/dst layouts (weights always `any`), or an empty one.
-dnnl::convolution_forward::primitive_desc conv_pd(const ConvGeom& g, const md& src, const md& dst, int threads) {
+dnnl::convolution_forward::primitive_desc conv_pd(const ConvGeom& g, const md& src, const md& dst, int threads,
+                                                  const dnnl::post_ops* po) {
   const auto f32 = dnnl::memory::data_type::f32;
   const dims wd = g.G > 1 ? dims{g.G, g.Og, g.Cg, g.KH, g.KW} : dims{g.O, g.Cg, g.KH, g.KW};
   const md wei(wd, f32, tag::any);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (po) attr.set_post_ops(*po);
   // Symmetric padding reproduces infer()'s output size: OH = (H + 2p - eff_kh) / s + 1.
   const dims strides{g.a.stride_h, g.a.stride_w}, dil{g.a.dil_h - 1, g.a.dil_w - 1}, pad{g.a.pad_h, g.a.pad_w};
   const auto prop = dnnl::prop_kind::forward_inference;
@@ -274,9 +389,9 @@ dnnl::convolution_forward::primitive_desc conv_pd(const ConvGeom& g, const md& s
   return {cpu_engine(), prop, alg, src, wei, dst, strides, dil, pad, pad, attr, /*allow_empty=*/true};
 }
 
-
 std::unique_ptr<Kernel> make_dnnl_conv(const KernelSpec& s) {
   if (s.output.dtype != DType::F32) return nullptr;
+  if (conv_inputs(s) < 2 || conv_inputs(s) > 3) return nullptr;
   ConvGeom g = make_geom(s);
   if (g.Cg == 0 || g.H == 0 || g.W == 0) return nullptr;  // nothing to convolve: the loop writes the bias
   // Zero strides (broadcast views) in x or w: oneDNN's reorders do not promise to handle them.
@@ -289,13 +404,38 @@ std::unique_ptr<Kernel> make_dnnl_conv(const KernelSpec& s) {
   p.g = g;
   p.threads = pick_threads(std::max(g.flops() / 8, bytes));
   try {
+    // Post-ops: first without full-shaped operands, to let oneDNN choose the layouts as for a
+    // plain convolution; then, when there are any, again with them in the chosen dst layout.
+    dnnl::post_ops po;
+    std::vector<DnnlConvKernel::Operand> operands;
+    std::string desc;
+    const bool has_post = !s.post_ops.empty();
+    if (has_post && !conv_post_ops(s, g, nullptr, p.threads, &po, &operands, &desc)) return nullptr;
+    const dnnl::post_ops* pp = has_post ? &po : nullptr;
     const dims xd{g.N, g.C, g.H, g.W}, yd{g.N, g.O, g.OH, g.OW};
-    auto pd = conv_pd(g, md(xd, f32, tag::any), md(yd, f32, tag::any), p.threads);
+    auto pd = conv_pd(g, md(xd, f32, tag::any), md(yd, f32, tag::any), p.threads, pp);
     if (!pd || is_ref_impl(pd.impl_info_str())) return nullptr;
     if (padded_blocking(pd.dst_desc(), g.O)) {
-      auto alt = conv_pd(g, md(xd, f32, tag::any), md(yd, f32, tag::nhwc), p.threads);
+      auto alt = conv_pd(g, md(xd, f32, tag::any), md(yd, f32, tag::nhwc), p.threads, pp);
       if (alt && !is_ref_impl(alt.impl_info_str())) pd = alt;
     }
+    size_t binary_ops = 0;
+    for (const PostOp& q : s.post_ops) binary_ops += q.operand >= 0;
+    if (operands.size() < binary_ops) {
+      const md dst = pd.dst_desc();
+      dnnl::post_ops po2;
+      std::vector<DnnlConvKernel::Operand> operands2;
+      std::string desc2;
+      if (!conv_post_ops(s, g, &dst, p.threads, &po2, &operands2, &desc2)) return nullptr;
+      pd = conv_pd(g, pd.src_desc(), dst, p.threads, &po2);
+      if (!pd || is_ref_impl(pd.impl_info_str()) || pd.dst_desc() != dst) return nullptr;
+      operands = std::move(operands2);
+      desc = desc2;
+    }
+    if (operands.size() > DnnlConvKernel::kMaxOperands) return nullptr;
+    p.operands = std::move(operands);
+    p.post_desc = desc;
+    p.fused = has_post;
     p.conv_impl = pd.impl_info_str();
     p.src_md = pd.src_desc();
     p.wei_md = pd.weights_desc();

@@ -39,6 +39,31 @@ dnnl::memory::desc plain_md(DType t, const Shape& shape, const Shape& strides) {
 
 dnnl::memory::desc plain_md(const TensorDesc& d) { return plain_md(d.dtype, d.shape, d.strides); }
 
+bool dnnl_eltwise_algorithm(OpCode op, const Attrs& attrs, dnnl::algorithm* alg, float* alpha, float* beta) {
+  using A = dnnl::algorithm;
+  *alpha = 0.f;
+  *beta = 0.f;
+  switch (op) {
+    case OpCode::Relu: *alg = A::eltwise_relu; return true;
+    case OpCode::LeakyRelu:
+      if (attrs.empty()) return false;
+      *alg = A::eltwise_relu;
+      *alpha = (float)attrs[0];
+      return true;
+    case OpCode::Abs: *alg = A::eltwise_abs; return true;
+    case OpCode::Square: *alg = A::eltwise_square; return true;
+    case OpCode::Sqrt: *alg = A::eltwise_sqrt; return true;
+    case OpCode::Recip: *alg = A::eltwise_pow; *alpha = 1.f; *beta = -1.f; return true;
+    case OpCode::Tanh: *alg = A::eltwise_tanh; return true;
+    case OpCode::Sigmoid: *alg = A::eltwise_logistic; return true;
+    case OpCode::Silu: *alg = A::eltwise_swish; *alpha = 1.f; return true;
+    case OpCode::Gelu: *alg = A::eltwise_gelu_tanh; return true;
+    // not: Clamp (clip maps NaN to a bound), Neg (linear loses -0), Exp (exp(NaN) = inf), Ln and
+    // Elu (accuracy), Softplus (soft_relu is off in the negative tail); see unary.cc
+    default: return false;
+  }
+}
+
 bool is_ref_impl(const std::string& impl) { return impl.find("ref") != std::string::npos; }
 
 int max_threads() {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "../core/op.h"
 #include "../core/tensor_desc.h"
 
 namespace hodu {
@@ -18,6 +19,10 @@ bool dnnl_dtype(DType t, dnnl::memory::data_type* out);
 // A plain (strided) memory descriptor with the desc's shape and strides. Rank 0 becomes {1}.
 dnnl::memory::desc plain_md(const TensorDesc& d);
 dnnl::memory::desc plain_md(DType t, const Shape& shape, const Shape& strides);
+
+// The oneDNN eltwise algorithm (and alpha, beta) computing a unary op with our semantics (NaN, -0,
+// accuracy), for the eltwise primitive and for fused post-ops; false when there is none.
+bool dnnl_eltwise_algorithm(OpCode op, const Attrs& attrs, dnnl::algorithm* alg, float* alpha, float* beta);
 
 // True when a primitive descriptor picked oneDNN's slow reference implementation.
 bool is_ref_impl(const std::string& impl_info);

@@ -14,10 +14,10 @@
 //   relu leaky abs square   70 / 43      67 / 41       loop    same speed; the loop has no per-call cost
 //   recip                   71 / 44      68 / 42       loop
 //   sqrt                    76 / 46      1142 / 566    oneDNN  libm sqrt does not vectorise (errno)
-//   tanh                    224 / 116    456 / 228     oneDNN
-//   sigmoid                 214 / 113    338 / 174     oneDNN  sigmoid(0) = 0.5; subnormal results flush to 0
-//   silu                    245 / 128    354 / 183     oneDNN
-//   gelu                    292 / 154    492 / 246     oneDNN  ~1e-7 absolute error in the far negative tail
+//   tanh                    224 / 116    244 / 129 *   oneDNN
+//   sigmoid                 214 / 113    236 / 119 *   oneDNN  sigmoid(0) = 0.5; subnormal results flush to 0
+//   silu                    245 / 128    252 / 126 *   oneDNN
+//   gelu                    292 / 154    343 / -   *   oneDNN  ~1e-7 absolute error in the far negative tail
 //   exp                     153 / 79     245 / 124     loop    oneDNN gives exp(NaN) = inf
 //   ln                      761 / 391    376 / 191     loop    oneDNN's log is 2e-6 off at ln 2
 //   elu                     182 / 95     371 / 188     loop    oneDNN's exp(x)-1 is 2e-4 off near 0
@@ -26,6 +26,9 @@
 //   sin, cos, tan           —            1727 / 887    loop    (libm calls; no oneDNN algorithm)
 //   bf16 relu / tanh        41 / 23, 225 / 118        oneDNN  (the loop: ~71 / 38 for relu)
 //
+// (* after the tanh/sigmoid rewrite in unary_math.h, measured through a one-instruction fused
+// program on a loaded machine, hence no 2-thread gelu figure; it was 456 / 228 for tanh, 338 / 174
+// for sigmoid, 354 / 183 for silu, 492 / 246 for gelu.)
 // Other dtypes run the loop: f64 relu 179 / 78, f16 relu 341 / 174, i32 relu 68 / 42, u8 19 / 10.
 // oneDNN costs ~1 µs per call (binding memory objects, executing) and ~2.5 µs more to build the
 // kernel in eager mode, which is why it only runs from kDnnlUse's sizes on.
@@ -37,6 +40,7 @@
 #include "dnnl_util.h"
 #include "elem.h"
 #include "elementwise.h"
+#include "elementwise_ops.h"
 #include "kernel.h"
 #include "unary_math.h"
 
@@ -44,128 +48,8 @@ namespace hodu {
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Scalar semantics, per compute type (float, double, the integer types, bool).
-
-// Integer arithmetic wraps around: it is done in the unsigned type of the promoted operands.
-template <class C>
-using wrap_t = std::make_unsigned_t<decltype(C() + C())>;
-
-template <class C>
-inline C neg_of(C x) {
-  if constexpr (std::is_integral_v<C>) return (C)(wrap_t<C>(0) - (wrap_t<C>)x);
-  else return -x;
-}
-
-template <class C>
-inline C square_of(C x) {
-  if constexpr (std::is_integral_v<C>) return (C)((wrap_t<C>)x * (wrap_t<C>)x);
-  else return x * x;
-}
-
-template <class C>
-inline C abs_of(C x) {
-  if constexpr (std::is_floating_point_v<C>) return std::fabs(x);
-  else if constexpr (std::is_signed_v<C>) return x < 0 ? neg_of(x) : x;  // abs(MIN) wraps to MIN
-  else return x;
-}
-
-template <class C>
-inline C relu_of(C x) {
-  if constexpr (std::is_unsigned_v<C>) return x;
-  else return x > C(0) ? x : C(0);  // 0 for NaN and -0
-}
-
-template <class C>
-inline C sign_of(C x) {
-  if constexpr (std::is_unsigned_v<C>) return (C)(x > 0 ? 1 : 0);
-  else return (C)((x > C(0)) - (x < C(0)));  // 0 for 0 and NaN
-}
-
-// One functor for every op except Clamp; `a` is the op's attribute (leaky_relu slope, elu alpha)
-// in the compute type.
-template <OpCode OP, class C>
-struct UnaryFn {
-  C a = C();
-
-  auto operator()(C x) const {
-    if constexpr (OP == OpCode::LogicalNot) return !(x != C(0));
-    else if constexpr (OP == OpCode::Neg) return neg_of(x);
-    else if constexpr (OP == OpCode::Abs) return abs_of(x);
-    else if constexpr (OP == OpCode::Sign) return sign_of(x);
-    else if constexpr (OP == OpCode::Square) return square_of(x);
-    else if constexpr (OP == OpCode::Relu) return relu_of(x);
-    else if constexpr (OP == OpCode::Sqrt) return std::sqrt(x);
-    else if constexpr (OP == OpCode::Recip) return C(1) / x;
-    else if constexpr (OP == OpCode::Sigmoid) return umath::sigmoid(x);
-    else if constexpr (OP == OpCode::Tanh) return umath::tanh(x);
-    else if constexpr (OP == OpCode::Gelu) {
-      // 0.5·x·(1 + tanh(u)) written as x·sigmoid(2u): the same function without the cancellation
-      // of 1 + tanh(u) for negative x.
-      const C u = C(0.7978845608028654) * (x + C(0.044715) * x * x * x);
-      return x * umath::sigmoid(C(2) * u);
-    } else if constexpr (OP == OpCode::Softplus) {
-      return (x > C(0) ? x : C(0)) + umath::log1p_unit(umath::exp(-std::fabs(x)));
-    } else if constexpr (OP == OpCode::Sin) return std::sin(x);
-    else if constexpr (OP == OpCode::Cos) return std::cos(x);
-    else if constexpr (OP == OpCode::Tan) return std::tan(x);
-    else if constexpr (OP == OpCode::Exp) return umath::exp(x);
-    else if constexpr (OP == OpCode::Exp2) return umath::exp2(x);
-    else if constexpr (OP == OpCode::Exp10) return umath::exp10(x);
-    else if constexpr (OP == OpCode::Ln) return umath::log(x);
-    else if constexpr (OP == OpCode::Log2) return umath::log2(x);
-    else if constexpr (OP == OpCode::Log10) return umath::log10(x);
-    else if constexpr (OP == OpCode::LeakyRelu) return umath::select(x > C(0), x, a * x);
-    else if constexpr (OP == OpCode::Elu) return umath::select(x > C(0), x, a * umath::expm1(x));
-    else if constexpr (OP == OpCode::Silu) return x * umath::sigmoid(x);
-    else static_assert(OP == OpCode::LogicalNot, "not a unary op");
-  }
-};
-
-// clamp(x) = min(max(x, lo), hi) with the bounds as doubles (they may be ±inf). Floats compare in
-// their compute type, NaN passes through. Integers decide in exact arithmetic which of x, lo, hi
-// the double formula picks and convert a picked bound into the dtype (saturating, truncating).
-template <class C>
-struct ClampFn {
-  C lo = C(), hi = C();           // floats: the bounds; integers: thresholds (see make)
-  bool lo_all = false, lo_none = false, hi_all = false, hi_none = false;
-  C lo_val = C(), hi_val = C();   // integers: the results when x is below lo / above hi
-
-  static ClampFn make(double lo, double hi) {
-    ClampFn f;
-    if constexpr (std::is_floating_point_v<C>) {
-      f.lo = (C)lo;
-      f.hi = (C)hi;
-    } else {
-      const double min = (double)std::numeric_limits<C>::min();
-      const double max_plus_one = std::ldexp(1.0, std::numeric_limits<C>::digits);  // exact
-      // x < lo  <=>  x < ceil(lo) for an integer x.
-      const double c = std::ceil(lo);
-      if (c <= min) f.lo_none = true;
-      else if (c >= max_plus_one) f.lo_all = true;
-      else f.lo = (C)c;
-      // x > hi  <=>  x > floor(hi).
-      const double fl = std::floor(hi);
-      if (fl >= max_plus_one - 1) f.hi_none = true;  // x > max never holds
-      else if (fl < min) f.hi_all = true;
-      else f.hi = (C)fl;
-      f.lo_val = convert_value<C>(std::min(lo, hi));
-      f.hi_val = convert_value<C>(hi);
-    }
-    return f;
-  }
-
-  C operator()(C x) const {
-    if constexpr (std::is_floating_point_v<C>) {
-      const C r = x < lo ? lo : x;
-      return hi < r ? hi : r;
-    } else {
-      const bool below = lo_all || (!lo_none && x < lo);
-      const bool above = hi_all || (!hi_none && x > hi);
-      return below ? lo_val : above ? hi_val : x;
-    }
-  }
-};
+using ew::ClampFn;
+using ew::UnaryFn;
 
 // The row functor: a contiguous (vectorised) loop when input and output are dense, else strided.
 template <class In, class Out, class F>
@@ -191,7 +75,7 @@ struct UnaryRows {
 // ---------------------------------------------------------------------------------------------
 // Loop factory.
 
-enum class Cost { Cheap = 1, VecMath = 3, Libm = 12 };
+using ew::Cost;
 
 template <OpCode OP, class T>
 constexpr bool op_accepts() {
@@ -209,15 +93,7 @@ constexpr bool op_accepts() {
 // Relative cost per byte moved, for the thread policy.
 template <OpCode OP, class C>
 constexpr Cost op_cost() {
-  switch (OP) {
-    case OpCode::LogicalNot: case OpCode::Neg: case OpCode::Abs: case OpCode::Sign: case OpCode::Square:
-    case OpCode::Relu: case OpCode::Clamp: case OpCode::Recip: case OpCode::LeakyRelu:
-      return Cost::Cheap;
-    case OpCode::Sqrt: case OpCode::Sin: case OpCode::Cos: case OpCode::Tan:
-      return Cost::Libm;
-    default:
-      return std::is_same_v<C, double> ? Cost::Libm : Cost::VecMath;
-  }
+  return ew::unary_cost(OP, std::is_same_v<C, double>);
 }
 
 // The ISA variants worth compiling (see ew::Variants): all for float math that vectorises (f16
@@ -311,26 +187,6 @@ class DnnlEltwiseKernel final : public Kernel {
   std::string impl_;
 };
 
-// The oneDNN algorithm for an op, where it has our semantics (NaN, -0, accuracy); false otherwise.
-bool eltwise_algorithm(const KernelSpec& s, dnnl::algorithm* alg, float* alpha, float* beta) {
-  using A = dnnl::algorithm;
-  *alpha = 0.f;
-  *beta = 0.f;
-  switch (s.op) {
-    case OpCode::Relu: *alg = A::eltwise_relu; return true;
-    case OpCode::LeakyRelu: *alg = A::eltwise_relu; *alpha = (float)s.attrs.at(0); return true;
-    case OpCode::Abs: *alg = A::eltwise_abs; return true;
-    case OpCode::Square: *alg = A::eltwise_square; return true;
-    case OpCode::Sqrt: *alg = A::eltwise_sqrt; return true;
-    case OpCode::Recip: *alg = A::eltwise_pow; *alpha = 1.f; *beta = -1.f; return true;
-    case OpCode::Tanh: *alg = A::eltwise_tanh; return true;
-    case OpCode::Sigmoid: *alg = A::eltwise_logistic; return true;
-    case OpCode::Silu: *alg = A::eltwise_swish; *alpha = 1.f; return true;
-    case OpCode::Gelu: *alg = A::eltwise_gelu_tanh; return true;
-    default: return false;
-  }
-}
-
 // When oneDNN runs an op: the smallest element count for f32 and for bf16 (0 = never). Below it,
 // or where the loop is as fast (the memory-bound ops on f32), the loop wins by oneDNN's per-call
 // cost (~1 µs to bind memory objects and execute, ~2.5 µs more to build the kernel in eager mode).
@@ -340,7 +196,7 @@ struct DnnlUse {
 };
 constexpr DnnlUse kDnnlUse[] = {
     {OpCode::Sqrt, 1024, 1024},        // libm sqrt does not vectorise (errno)
-    {OpCode::Tanh, 16384, 16384},      // oneDNN's polynomials are ~2x faster than unary_math.h
+    {OpCode::Tanh, 16384, 16384},      // oneDNN's polynomials are 3-15% faster than unary_math.h
     {OpCode::Sigmoid, 16384, 16384},
     {OpCode::Silu, 16384, 16384},
     {OpCode::Gelu, 16384, 16384},
@@ -355,7 +211,7 @@ std::unique_ptr<Kernel> build_dnnl_eltwise(const KernelSpec& s) {
   const TensorDesc& in = s.inputs.at(0);
   dnnl::algorithm alg;
   float alpha, beta;
-  if (!eltwise_algorithm(s, &alg, &alpha, &beta)) return nullptr;
+  if (!dnnl_eltwise_algorithm(s.op, s.attrs, &alg, &alpha, &beta)) return nullptr;
   if (in.dtype != DType::F32 && in.dtype != DType::BF16) return nullptr;
   if (in.dtype != s.output.dtype || in.shape != s.output.shape || !in.is_contiguous()) return nullptr;
   const int64_t n = s.output.numel();
