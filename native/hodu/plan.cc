@@ -224,7 +224,11 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
       s.desc = TensorDesc(v.dtype, v.shape);
       continue;
     }
-    if (v.kind != ValueKind::Op || !live[i] || absorbed[i] || ew_inner[i]) continue;
+    if (v.kind != ValueKind::Op || !live[i] || absorbed[i]) continue;
+    if (ew_inner[i]) {  // computed inside its reader's fused program; the root's infer() reads its shape
+      s.desc = TensorDesc(v.dtype, v.shape);
+      continue;
+    }
     // 2. an op: a view becomes an alias of its input's memory
     std::vector<TensorDesc> in_descs;
     bool all_const = true;
