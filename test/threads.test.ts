@@ -24,3 +24,24 @@ describe('OpenMP wait policy', () => {
     expect(spinAfterLoad({ OMP_WAIT_POLICY: 'passive' })).toBe('undefined');
   });
 });
+
+describe('script outputs reuse memory', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { Builder, Tensor } = require('../lib');
+  test('a disposed output returns its memory to the next run, and results stay right', () => {
+    const b = new Builder('pool');
+    b.start();
+    const x = Tensor.input('x', [1000]);
+    b.addOutput('y', x.mul(2).add(1));
+    b.end();
+    const s = b.build();
+    for (let k = 0; k < 5; k++) {
+      const xs = Array.from({ length: 1000 }, (_, i) => i * 0.5 + k);
+      const y = s.addInput('x', Tensor.fromArray(xs)).run().y;
+      const got = y.toTypedArray() as Float32Array;
+      xs.forEach((v, i) => expect(got[i]).toBe(Math.fround(v * 2 + 1)));
+      y.dispose();
+      expect(got.length).toBe(0); // detached: the block now serves the next run
+    }
+  });
+});

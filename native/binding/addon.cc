@@ -10,6 +10,7 @@
 #include "../kernels/kernel.h"
 #include "../ops/infer.h"
 #include "convert.h"
+#include "output_pool.h"
 #include "script_wrap.h"
 #include "xla_wrap.h"
 
@@ -214,7 +215,11 @@ class Addon : public Napi::Addon<Addon> {
     Napi::Env env = info.Env();
     if (info[0].IsArrayBuffer()) {
       Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-      if (!ab.IsDetached()) ab.Detach();
+      if (!ab.IsDetached()) {
+        void* data = ab.Data();
+        ab.Detach();
+        OutputPool::release(data);  // a script output's block serves the next run now
+      }
     }
     return env.Undefined();
   }

@@ -10,6 +10,7 @@
 
 #include "../core/error.h"
 #include "convert.h"
+#include "output_pool.h"
 
 namespace hodu {
 
@@ -33,12 +34,9 @@ template <class P>
 Napi::Array alloc_outputs(Napi::Env env, const P& plan, std::vector<void*>& ptrs) {
   Napi::Array outs = Napi::Array::New(env, plan.num_outputs());
   for (uint32_t j = 0; j < plan.num_outputs(); j++) {
-    size_t bytes = plan.output_desc(j).nbytes();
-    napi_value abv;
-    if (napi_create_arraybuffer(env, bytes ? bytes : 1, nullptr, &abv) != napi_ok)
-      fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
-    Napi::ArrayBuffer ab(env, abv);
-    ptrs.push_back(ab.Data());
+    void* data = nullptr;
+    Napi::ArrayBuffer ab = OutputPool::make(env, plan.output_desc(j).nbytes(), &data);
+    ptrs.push_back(data);
     outs.Set(j, ab);
   }
   return outs;

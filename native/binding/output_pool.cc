@@ -1,0 +1,108 @@
+#include "output_pool.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "../core/error.h"
+
+namespace hodu {
+
+namespace {
+
+// One per ArrayBuffer handed out: its block goes back to the pool once, by release() (dispose) or
+// by the finalizer (GC), whichever comes first; the finalizer always deletes the ticket.
+struct Ticket {
+  void* block;
+  size_t size;
+  bool returned = false;
+};
+
+struct Pool {
+  std::mutex mu;
+  std::unordered_map<size_t, std::vector<void*>> free;  // by rounded size
+  std::unordered_map<void*, Ticket*> out;                // blocks held by live ArrayBuffers
+  size_t cached = 0;
+};
+
+Pool& pool() {
+  static Pool* p = new Pool();  // never destroyed: finalizers may run during process teardown
+  return *p;
+}
+
+size_t rounded(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// Caller holds the lock.
+void give_locked(Pool& p, void* b, size_t size) {
+  auto& list = p.free[size];
+  if (list.size() < OutputPool::kMaxBlocksPerSize && p.cached + size <= OutputPool::kMaxCachedBytes) {
+    list.push_back(b);
+    p.cached += size;
+    return;
+  }
+  std::free(b);
+}
+
+void finalize(napi_env, void*, void* hint) {
+  Ticket* t = static_cast<Ticket*>(hint);
+  Pool& p = pool();
+  {
+    std::lock_guard<std::mutex> lock(p.mu);
+    if (!t->returned) {
+      p.out.erase(t->block);
+      give_locked(p, t->block, t->size);
+    }
+  }
+  delete t;
+}
+
+}  // namespace
+
+Napi::ArrayBuffer OutputPool::make(Napi::Env env, size_t bytes, void** data) {
+  const size_t size = rounded(bytes ? bytes : 1);
+  Pool& p = pool();
+  void* b = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(p.mu);
+    auto it = p.free.find(size);
+    if (it != p.free.end() && !it->second.empty()) {
+      b = it->second.back();
+      it->second.pop_back();
+      p.cached -= size;
+    }
+  }
+  if (!b) b = std::aligned_alloc(64, size);
+  if (!b) fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
+  Ticket* t = new Ticket{b, size};
+  napi_value v;
+  if (napi_create_external_arraybuffer(env, b, bytes ? bytes : 1, finalize, t, &v) == napi_ok) {
+    std::lock_guard<std::mutex> lock(p.mu);
+    p.out[b] = t;
+    *data = b;
+    return Napi::ArrayBuffer(env, v);
+  }
+  delete t;
+  {
+    std::lock_guard<std::mutex> lock(p.mu);
+    give_locked(p, b, size);
+  }
+  // external buffers not allowed here (e.g. a V8 sandbox): a plain, zero-filled one
+  if (napi_create_arraybuffer(env, bytes ? bytes : 1, data, &v) != napi_ok)
+    fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
+  return Napi::ArrayBuffer(env, v);
+}
+
+void OutputPool::release(void* data) {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mu);
+  auto it = p.out.find(data);
+  if (it == p.out.end()) return;  // not a pooled buffer
+  Ticket* t = it->second;
+  t->returned = true;
+  p.out.erase(it);
+  give_locked(p, t->block, t->size);
+}
+
+}  // namespace hodu

@@ -1,0 +1,31 @@
+// Memory for the outputs of script runs, reused across runs.
+//
+// A run hands its outputs to JS as ArrayBuffers over the memory the kernels wrote (no copy). A new
+// V8 ArrayBuffer per run is zero-filled fresh memory: for a 4 MB output that zero-fill and the
+// first touch of its pages cost more than the kernels (about 3 ms per MiB of new pages on the VMs we
+// measure on). Instead each output is an external ArrayBuffer over a block from this pool; when JS
+// disposes the buffer (release(), right away) or drops it (its finalizer, after a GC: V8 runs those
+// later, so a tight loop that never disposes keeps allocating), the block is reused by the next run
+// that needs that size.
+// Blocks are not zeroed: a plan writes every byte of its outputs. The pool is process-wide (no JS
+// handles, a mutex: finalizers may run on any thread) and keeps at most kMaxCachedBytes.
+#pragma once
+#include <napi.h>
+
+#include <cstddef>
+
+namespace hodu {
+
+class OutputPool {
+ public:
+  static constexpr size_t kMaxCachedBytes = size_t(256) << 20;
+  static constexpr size_t kMaxBlocksPerSize = 8;
+
+  // An ArrayBuffer of `bytes` (at least 1) over pooled memory; *data receives its address. Falls
+  // back to a plain ArrayBuffer where external buffers are not allowed.
+  static Napi::ArrayBuffer make(Napi::Env env, size_t bytes, void** data);
+  // Returns the block of a pooled ArrayBuffer the caller has just detached (no-op for others).
+  static void release(void* data);
+};
+
+}  // namespace hodu
