@@ -22,7 +22,7 @@ export interface Binding {
  * wait policy spins up to 300 000 times (about 24 ms on the 2-vCPU machine we measure on) before a
  * waiting thread sleeps. When another process takes a CPU, the two threads of a parallel region can
  * end up on one CPU, and every region then waits out the whole spin: a 27 µs MLP run took 24-36 ms
- * (bench/results.md, "Thread policy"). A spin of 20 000 keeps the fast path (a run's regions follow
+ * (README, "Benchmarks": under load). A spin of 20 000 keeps the fast path (a run's regions follow
  * each other within microseconds) and bounds that case at about 1.6 ms per region. A value the user
  * set (GOMP_SPINCOUNT or OMP_WAIT_POLICY) wins. Child processes inherit it, as with any env var.
  */

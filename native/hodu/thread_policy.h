@@ -2,7 +2,7 @@
 //
 // OpenMP's fork/join assumes each thread of a parallel region has a CPU. When other processes take
 // the CPUs, a region waits until its descheduled thread runs again, and a 27 µs run can take
-// milliseconds (bench/results.md, "Thread policy"). A plan therefore times its runs in both modes,
+// milliseconds (README, "Benchmarks": under load). A plan therefore times its runs in both modes,
 // all threads and one thread, keeps a moving average of each, runs in the faster mode, and probes
 // the other mode now and then (less often while the probes keep confirming the choice; at once when
 // three runs in a row of the mode in use are 1.5x slower than the other's last measure). On an idle
