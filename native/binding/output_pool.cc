@@ -25,6 +25,7 @@ struct Pool {
   std::unordered_map<size_t, std::vector<void*>> free;  // by rounded size
   std::unordered_map<void*, Ticket*> out;                // blocks held by live ArrayBuffers
   size_t cached = 0;
+  size_t outstanding = 0;  // bytes of the blocks in `out`
 };
 
 Pool& pool() {
@@ -52,6 +53,7 @@ void finalize(napi_env, void*, void* hint) {
     std::lock_guard<std::mutex> lock(p.mu);
     if (!t->returned) {
       p.out.erase(t->block);
+      p.outstanding -= t->size;
       give_locked(p, t->block, t->size);
     }
   }
@@ -64,6 +66,7 @@ Napi::ArrayBuffer OutputPool::make(Napi::Env env, size_t bytes, void** data) {
   const size_t size = rounded(bytes ? bytes : 1);
   Pool& p = pool();
   void* b = nullptr;
+  bool fresh_ok = true;
   {
     std::lock_guard<std::mutex> lock(p.mu);
     auto it = p.free.find(size);
@@ -72,14 +75,24 @@ Napi::ArrayBuffer OutputPool::make(Napi::Env env, size_t bytes, void** data) {
       it->second.pop_back();
       p.cached -= size;
     }
+    fresh_ok = p.outstanding + size <= kMaxOutstandingBytes;
+  }
+  napi_value v;
+  if (!b && !fresh_ok) {
+    // Many pooled blocks are out and none came back: a loop that drops its outputs without ever
+    // yielding to the event loop (where their finalizers run). A V8-owned buffer instead: the GC
+    // frees it itself, so such a loop stays within bounded memory.
+    if (napi_create_arraybuffer(env, bytes ? bytes : 1, data, &v) != napi_ok)
+      fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
+    return Napi::ArrayBuffer(env, v);
   }
   if (!b) b = std::aligned_alloc(64, size);
   if (!b) fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
   Ticket* t = new Ticket{b, size};
-  napi_value v;
   if (napi_create_external_arraybuffer(env, b, bytes ? bytes : 1, finalize, t, &v) == napi_ok) {
     std::lock_guard<std::mutex> lock(p.mu);
     p.out[b] = t;
+    p.outstanding += size;
     *data = b;
     return Napi::ArrayBuffer(env, v);
   }
@@ -102,6 +115,7 @@ void OutputPool::release(void* data) {
   Ticket* t = it->second;
   t->returned = true;
   p.out.erase(it);
+  p.outstanding -= t->size;
   give_locked(p, t->block, t->size);
 }
 

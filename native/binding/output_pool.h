@@ -9,6 +9,10 @@
 // that needs that size.
 // Blocks are not zeroed: a plan writes every byte of its outputs. The pool is process-wide (no JS
 // handles, a mutex: finalizers may run on any thread) and keeps at most kMaxCachedBytes.
+// Node runs those finalizers from the event loop only: a synchronous loop of run() calls that drops
+// its outputs would hold every block until it ends (4 MB a run: 1.6 GB after 400 runs). Once
+// kMaxOutstandingBytes of blocks are out and none is free, outputs are V8-owned ArrayBuffers, which
+// the GC frees by itself (zero-filled, fresh memory: slower, but bounded).
 #pragma once
 #include <napi.h>
 
@@ -20,6 +24,7 @@ class OutputPool {
  public:
   static constexpr size_t kMaxCachedBytes = size_t(256) << 20;
   static constexpr size_t kMaxBlocksPerSize = 8;
+  static constexpr size_t kMaxOutstandingBytes = size_t(64) << 20;
 
   // An ArrayBuffer of `bytes` (at least 1) over pooled memory; *data receives its address. Falls
   // back to a plain ArrayBuffer where external buffers are not allowed.
