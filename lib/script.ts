@@ -24,6 +24,11 @@ export interface CompileOptions {
    * N times (default true). `false` compiles every recorded step, e.g. to compare results.
    */
   rollLoops?: boolean;
+  /**
+   * Keep conv results that only convs and pools read in channels-last (nhwc) order, the layout
+   * oneDNN's convolutions run on, so no reorder runs between them (default true; HODU backend).
+   */
+  channelsLast?: boolean;
 }
 
 /** A loop the compiler rolled: `trips` runs of one step. */
@@ -150,6 +155,7 @@ export class Script {
       foldConstants: options.foldConstants !== false,
       fuse: options.fuse !== false,
       rollLoops: options.rollLoops !== false,
+      channelsLast: options.channelsLast !== false,
     };
     const key = JSON.stringify({ b: this._backend, d: this._device.toString(), ...opts });
     if (this.handle !== null && this.compiledWith === key) return this;

@@ -68,6 +68,7 @@ Napi::Value CompilePlan(const Napi::CallbackInfo& info) {
       if (o.Has("foldConstants")) opts.fold_constants = o.Get("foldConstants").ToBoolean();
       if (o.Has("fuse")) opts.fuse = o.Get("fuse").ToBoolean();
       if (o.Has("rollLoops")) opts.roll_loops = o.Get("rollLoops").ToBoolean();
+      if (o.Has("channelsLast")) opts.channels_last = o.Get("channelsLast").ToBoolean();
     }
     auto* h = new PlanHolder{std::shared_ptr<Plan>(Plan::compile(g, constants, opts))};
     return Napi::External<PlanHolder>::New(env, h, [](Napi::Env, PlanHolder* p) { delete p; });

@@ -176,6 +176,41 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
         g.values[only_reader[i]].shape == g.values[i].shape && g.values[only_reader[i]].dtype == g.values[i].dtype)
       ew_inner[i] = true;
 
+  // Channels-last intermediates: a 4-D f32 value that only convs and pools read (as their input x)
+  // may be kept in nhwc order, when the kernel making it can write that (writes_strided_output()).
+  // oneDNN's convs run on nhwc (brgconv) or blocked layouts, so an nchw value between two convs
+  // costs a reorder on each side; in nhwc the next conv or pool reads it in place.
+  std::vector<uint8_t> spatial_readers(n, 0);  // bit 0: read as a conv/pool's x; bit 1: read otherwise
+  for (uint32_t j = 0; j < n; j++) {
+    const Value& r = g.values[j];
+    if (!live[j]) continue;
+    for (size_t k = 0; k < r.inputs.size(); k++) {
+      const bool reads_x = r.kind == ValueKind::Op && k == 0 &&
+                           (r.op == OpCode::Conv2d || r.op == OpCode::MaxPool2d || r.op == OpCode::AvgPool2d);
+      spatial_readers[r.inputs[k]] |= reads_x ? 1 : 2;
+    }
+  }
+  auto nhwc_ok = [&](uint32_t id) {
+    const Value& v = g.values[id];
+    if (!opts.channels_last || v.dtype != DType::F32 || v.shape.size() != 4 || output_of.count(id)) return false;
+    return spatial_readers[id] == 1;
+  };
+  auto nhwc_desc = [](TensorDesc d) {
+    const Shape& sh = d.shape;  // [N, C, H, W]
+    d.strides = {sh[1] * sh[2] * sh[3], 1, sh[3] * sh[1], sh[1]};
+    return d;
+  };
+  // Makes a conv kernel writing `spec.output` in nhwc order when `id` may be kept so and the kernel
+  // can; else (nullptr) the caller makes the usual contiguous one.
+  auto try_nhwc_kernel = [&](KernelSpec spec, uint32_t id, TensorDesc* out_desc) -> std::unique_ptr<Kernel> {
+    if (spec.op != OpCode::Conv2d || !nhwc_ok(id)) return nullptr;
+    spec.output = nhwc_desc(spec.output);
+    std::unique_ptr<Kernel> k = try_make_kernel(spec);
+    if (!k || !k->writes_strided_output() || (!spec.post_ops.empty() && !k->fused_post_ops())) return nullptr;
+    *out_desc = spec.output;
+    return k;
+  };
+
   std::map<uint32_t, LoopKernel*> loop_kernels;  // Loop value id -> its kernel (owned by a step)
   for (uint32_t i = 0; i < n; i++) {
     const Value& v = g.values[i];
@@ -246,6 +281,10 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     }
     KernelSpec spec{v.op, v.attrs, {}, r.out};
     for (auto& d : in_descs) spec.inputs.push_back(no_offset(d));
+    auto constant_ptr = [&](uint32_t id) -> const void* {
+      const Slot& src = m.slots[id];
+      return src.loc == Loc::Constant ? m.const_addr(src) : nullptr;
+    };
     // 3. constant folding: evaluate ops on constants now
     if (opts.fold_constants && all_const && output_of.count(i) == 0) {
       size_t bytes = r.out.nbytes();
@@ -272,6 +311,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     }
     s.base = i;
     s.desc = r.out;
+    for (uint32_t id : v.inputs) spec.constant_data.push_back(constant_ptr(id));
     auto it = output_of.find(i);
     if (it != output_of.end()) {
       s.loc = Loc::Output;
@@ -299,6 +339,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
           uint32_t other = cv.inputs[0] == tail ? cv.inputs[1] : cv.inputs[0];
           if (other == tail || m.slots[other].loc == Loc::None || m.slots[other].loc == Loc::Output) break;
           fused.inputs.push_back(no_offset(m.slots[other].desc));
+          fused.constant_data.push_back(constant_ptr(other));
           fused.post_ops.push_back({cv.op, cv.attrs, (int)fused.inputs.size() - 1});
           ins.push_back(other);
         } else if (fam == OpFamily::UnarySigned || fam == OpFamily::UnaryFloat) {
@@ -312,7 +353,8 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
       std::unique_ptr<Kernel> k;
       if (!chain.empty()) {
         fused.output = TensorDesc(g.values[tail].dtype, g.values[tail].shape);
-        k = try_make_kernel(fused);
+        k = try_nhwc_kernel(fused, tail, &fused.output);
+        if (!k) k = try_make_kernel(fused);
       }
       if (k) {
         for (uint32_t c : chain) absorbed[c] = true;
@@ -388,7 +430,8 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
         continue;
       }
     }
-    st.kernel = make_kernel(spec);
+    st.kernel = s.loc == Loc::Arena ? try_nhwc_kernel(spec, i, &s.desc) : nullptr;
+    if (!st.kernel) st.kernel = make_kernel(spec);
     st.ptrs.resize(v.inputs.size());
     m.steps.push_back(std::move(st));
   }

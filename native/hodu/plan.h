@@ -22,6 +22,7 @@ struct CompileOptions {
   bool fuse = true;  // bias/activation epilogues into matmul/conv (oneDNN post-ops)
   bool roll_loops = true;  // repeated steps become one loop (native/ir/loop_roll.h)
   bool adaptive_threads = true;  // runs choose all threads or one from their timings (thread_policy.h)
+  bool channels_last = true;  // conv results read only by convs and pools are kept in nhwc order
 };
 
 struct LoopStats {

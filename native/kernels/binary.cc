@@ -136,21 +136,20 @@ class DnnlBinaryKernel final : public Kernel {
   DnnlBinaryKernel(dnnl::memory::desc md0, dnnl::memory::desc md1, dnnl::memory::desc mdd, dnnl::binary prim,
                    dnnl::memory::desc scratch, bool swap, int threads, std::string impl)
       : md0_(std::move(md0)), md1_(std::move(md1)), mdd_(std::move(mdd)), prim_(std::move(prim)),
-        scratch_md_(std::move(scratch)), swap_(swap), threads_(threads), impl_("onednn:" + std::move(impl)) {}
+        scratch_md_(std::move(scratch)), swap_(swap), threads_(threads), impl_("onednn:" + std::move(impl)) {
+    args_.add(DNNL_ARG_SRC_0, md0_);
+    args_.add(DNNL_ARG_SRC_1, md1_);
+    args_.add(DNNL_ARG_DST, mdd_);
+    if (scratch_md_.get_size() > 0) args_.add(DNNL_ARG_SCRATCHPAD, scratch_md_);
+  }
 
   void run(const void* const* in, void* out, const ExecContext& ctx) override {
-    std::unordered_map<int, dnnl::memory> args;
-    try {
-      auto& eng = cpu_engine();
-      args.emplace(DNNL_ARG_SRC_0, dnnl::memory(md0_, eng, const_cast<void*>(in[swap_ ? 1 : 0])));
-      args.emplace(DNNL_ARG_SRC_1, dnnl::memory(md1_, eng, const_cast<void*>(in[swap_ ? 0 : 1])));
-      args.emplace(DNNL_ARG_DST, dnnl::memory(mdd_, eng, out));
-      if (scratch_md_.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, ctx.scratchpad));
-    } catch (...) {
-      rethrow_dnnl("binary");
-    }
+    args_.set(DNNL_ARG_SRC_0, in[swap_ ? 1 : 0]);
+    args_.set(DNNL_ARG_SRC_1, in[swap_ ? 0 : 1]);
+    args_.set(DNNL_ARG_DST, out);
+    if (scratch_md_.get_size() > 0) args_.set(DNNL_ARG_SCRATCHPAD, ctx.scratchpad);
     ThreadScope ts(threads_);
-    dnnl_execute(prim_, args);
+    args_.execute(prim_);
   }
 
   size_t scratchpad_bytes() const override { return scratch_md_.get_size(); }
@@ -159,6 +158,7 @@ class DnnlBinaryKernel final : public Kernel {
  private:
   dnnl::memory::desc md0_, md1_, mdd_;
   dnnl::binary prim_;
+  DnnlArgs args_;
   dnnl::memory::desc scratch_md_;
   bool swap_;
   int threads_;

@@ -1,13 +1,13 @@
-// Conv2d: x [N, C, H, W] (any strides), w [O, C/groups, KH, KW], optional bias [O] -> contiguous
-// [N, O, OH, OW]; attributes stride, padding (symmetric), dilation and groups (conv2d_attrs).
+// Conv2d: x [N, C, H, W] (any strides), w [O, C/groups, KH, KW], optional bias [O] -> [N, O, OH, OW],
+// contiguous or (oneDNN path) with the output strides the planner asked for; attributes stride, padding (symmetric), dilation and groups (conv2d_attrs).
 //
 // f32 runs oneDNN's convolution_forward (forward_inference, direct). Every layout is left to the
 // primitive (format_tag::any): on AVX-512 it picks nhwc or channel-blocked activations and blocked
 // weights (brgconv / jit), about 2-3x faster than the im2col gemm it would use on plain nchw, even
 // counting the reorders. The kernel then runs up to four steps, each a separate primitive:
 //   1. src reorder:     the user's (possibly strided) NCHW view -> the chosen src layout;
-//   2. weights reorder: OIHW -> the chosen blocked layout (reorder_weights(): a graph compiler can
-//                       run it once for constant weights and skip it per run);
+//   2. weights reorder: OIHW -> the chosen blocked layout; for constant weights (a compiled
+//                       plan's, KernelSpec::constant_data) done once at creation instead;
 //   3. the convolution;
 //   4. dst reorder:     the chosen dst layout -> the contiguous NCHW output.
 // A step whose layouts already agree is skipped. Every temporary lives in the scratchpad:
@@ -208,6 +208,7 @@ class DnnlConvKernel final : public Kernel {
     dnnl::convolution_forward conv;
     md src_md, wei_md, bias_md, dst_md, conv_scratch;
     ReorderStep src_re, wei_re, dst_re;
+    std::shared_ptr<void> wei_packed;  // constant weights, reordered once at creation (wei_re then idle)
     bool pack_bias = false;  // a strided bias is gathered into the scratchpad
     int threads = 1;
     std::string conv_impl;
@@ -227,11 +228,17 @@ class DnnlConvKernel final : public Kernel {
       return at;
     };
     src_off_ = p_.src_re.active ? carve((int64_t)p_.src_md.get_size()) : 0;
-    wei_off_ = p_.wei_re.active ? carve((int64_t)p_.wei_md.get_size()) : 0;
+    wei_off_ = p_.wei_re.active && !p_.wei_packed ? carve((int64_t)p_.wei_md.get_size()) : 0;
     bias_off_ = p_.pack_bias ? carve(p_.g.O * 4) : 0;
     dst_off_ = p_.dst_re.active ? carve((int64_t)p_.dst_md.get_size()) : 0;
     for (const Operand& o : p_.operands) operand_off_.push_back(o.re.active ? carve((int64_t)o.md_.get_size()) : 0);
     total_ = off;
+    args_.add(DNNL_ARG_SRC, p_.src_md);
+    args_.add(DNNL_ARG_WEIGHTS, p_.wei_md);
+    if (p_.g.has_bias) args_.add(DNNL_ARG_BIAS, p_.bias_md);
+    args_.add(DNNL_ARG_DST, p_.dst_md);
+    if (p_.conv_scratch.get_size() > 0) args_.add(DNNL_ARG_SCRATCHPAD, p_.conv_scratch);
+    for (const Operand& o : p_.operands) args_.add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.post_op) | DNNL_ARG_SRC_1, o.md_);
   }
 
   // Step 2 on its own: w (OIHW, the user's strides) -> the primitive's weights layout at `dst`.
@@ -250,7 +257,7 @@ class DnnlConvKernel final : public Kernel {
       p_.src_re.run(x, sp + src_off_, sp, "conv2d reorder");
       x = sp + src_off_;
     }
-    const void* w = reorder_weights(in[1], sp + wei_off_, sp);
+    const void* w = p_.wei_packed ? p_.wei_packed.get() : reorder_weights(in[1], sp + wei_off_, sp);
     const void* b = p_.g.has_bias ? in[2] : nullptr;
     if (p_.pack_bias) {
       float* pb = (float*)(sp + bias_off_);
@@ -268,35 +275,30 @@ class DnnlConvKernel final : public Kernel {
       }
     }
     void* y = p_.dst_re.active ? (void*)(sp + dst_off_) : out;
-    std::unordered_map<int, dnnl::memory> args;
-    try {
-      auto& eng = cpu_engine();
-      args.emplace(DNNL_ARG_SRC, dnnl::memory(p_.src_md, eng, const_cast<void*>(x)));
-      args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(p_.wei_md, eng, const_cast<void*>(w)));
-      if (b) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p_.bias_md, eng, const_cast<void*>(b)));
-      args.emplace(DNNL_ARG_DST, dnnl::memory(p_.dst_md, eng, y));
-      if (p_.conv_scratch.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p_.conv_scratch, eng, sp));
-      for (size_t k = 0; k < p_.operands.size(); k++) {
-        const Operand& o = p_.operands[k];
-        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.post_op) | DNNL_ARG_SRC_1,
-                     dnnl::memory(o.md_, eng, const_cast<void*>(ops[k])));
-      }
-    } catch (...) {
-      rethrow_dnnl("conv2d");
-    }
-    dnnl_execute(p_.conv, args);
+    args_.set(DNNL_ARG_SRC, x);
+    args_.set(DNNL_ARG_WEIGHTS, w);
+    if (b) args_.set(DNNL_ARG_BIAS, b);
+    args_.set(DNNL_ARG_DST, y);
+    if (p_.conv_scratch.get_size() > 0) args_.set(DNNL_ARG_SCRATCHPAD, sp);
+    for (size_t k = 0; k < p_.operands.size(); k++)
+      args_.set(DNNL_ARG_ATTR_MULTIPLE_POST_OP(p_.operands[k].post_op) | DNNL_ARG_SRC_1, ops[k]);
+    args_.execute(p_.conv);
     if (p_.dst_re.active) p_.dst_re.run(y, out, sp, "conv2d reorder");
   }
 
   size_t scratchpad_bytes() const override { return (size_t)total_; }
   bool fused_post_ops() const override { return p_.fused; }
+  bool writes_strided_output() const override { return true; }
 
   std::string impl() const override {
     std::string s = "onednn:" + p_.conv_impl + p_.post_desc;
     const ReorderStep* steps[] = {&p_.src_re, &p_.wei_re, &p_.dst_re};
     const char* names[] = {"src", "weights", "dst"};
-    for (int i = 0; i < 3; i++)
-      if (steps[i]->active) s += std::string(" +") + names[i] + " reorder " + steps[i]->impl;
+    for (int i = 0; i < 3; i++) {
+      if (!steps[i]->active) continue;
+      if (i == 1 && p_.wei_packed) s += " (weights pre-packed)";
+      else s += std::string(" +") + names[i] + " reorder " + steps[i]->impl;
+    }
     for (const Operand& o : p_.operands)
       if (o.re.active) s += " +add operand reorder " + o.re.impl;
     return s;
@@ -306,6 +308,7 @@ class DnnlConvKernel final : public Kernel {
 
  private:
   Plan p_;
+  DnnlArgs args_;
   int64_t src_off_ = 0, wei_off_ = 0, bias_off_ = 0, dst_off_ = 0, total_ = 0;
   std::vector<int64_t> operand_off_;
 };
@@ -413,9 +416,21 @@ std::unique_ptr<Kernel> make_dnnl_conv(const KernelSpec& s) {
     if (has_post && !conv_post_ops(s, g, nullptr, p.threads, &po, &operands, &desc)) return nullptr;
     const dnnl::post_ops* pp = has_post ? &po : nullptr;
     const dims xd{g.N, g.C, g.H, g.W}, yd{g.N, g.O, g.OH, g.OW};
-    auto pd = conv_pd(g, md(xd, f32, tag::any), md(yd, f32, tag::any), p.threads, pp);
+    const md x_user = dense_view_md(s.inputs[0].shape, g.xs);
+    const md y_user = dense_view_md(s.output.shape, strides_of(s.output));
+    // Channels-last memory on either side (a planner's nhwc intermediate) is read or written in
+    // place when oneDNN has a fast kernel for it; else the layouts are oneDNN's choice.
+    const md nhwc_x(xd, f32, tag::nhwc), nhwc_y(yd, f32, tag::nhwc);
+    const bool x_nhwc = g.C > 1 && x_user == nhwc_x, y_nhwc = !s.output.is_contiguous() && y_user == nhwc_y;
+    dnnl::convolution_forward::primitive_desc pd;
+    if (x_nhwc || y_nhwc) {
+      pd = conv_pd(g, x_nhwc ? x_user : md(xd, f32, tag::any), y_nhwc ? y_user : md(yd, f32, tag::any), p.threads, pp);
+      if (pd && is_ref_impl(pd.impl_info_str())) pd = {};
+    }
+    const bool chosen = (bool)pd;
+    if (!pd) pd = conv_pd(g, md(xd, f32, tag::any), md(yd, f32, tag::any), p.threads, pp);
     if (!pd || is_ref_impl(pd.impl_info_str())) return nullptr;
-    if (padded_blocking(pd.dst_desc(), g.O)) {
+    if (!chosen && padded_blocking(pd.dst_desc(), g.O)) {
       auto alt = conv_pd(g, md(xd, f32, tag::any), md(yd, f32, tag::nhwc), p.threads, pp);
       if (alt && !is_ref_impl(alt.impl_info_str())) pd = alt;
     }
@@ -451,11 +466,12 @@ std::unique_ptr<Kernel> make_dnnl_conv(const KernelSpec& s) {
       wshape = {g.G, g.Og, g.Cg, g.KH, g.KW};
       wstr = {g.ws[0] * g.Og, g.ws[0], g.ws[1], g.ws[2], g.ws[3]};
     }
-    const md x_user = dense_view_md(s.inputs[0].shape, g.xs), w_user = dense_view_md(wshape, wstr);
-    const md y_user = dense_view_md(s.output.shape, contiguous_strides(s.output.shape));
+    const md w_user = dense_view_md(wshape, wstr);
     if (!p.src_re.init(x_user, p.src_md, p.threads) || !p.wei_re.init(w_user, p.wei_md, p.threads) ||
         !p.dst_re.init(p.dst_md, y_user, p.threads))
       return nullptr;
+    // constant weights (a compiled plan's): reordered once here instead of at every run
+    if (s.constant(1) && p.wei_re.active) p.wei_packed = dnnl_steps::pack_constant(w_user, p.wei_md, s.constant(1), p.threads);
     p.conv = dnnl::convolution_forward(pd);
   } catch (const dnnl::error&) {
     return nullptr;

@@ -1,7 +1,10 @@
-// oneDNN layout plumbing shared by the conv2d and pool2d kernels: a plain desc for a strided user
-// view, and one reorder step (with a user-mode scratchpad) between two layouts.
+// oneDNN layout plumbing shared by the conv2d, pool2d and matmul kernels: a plain desc for a strided
+// user view, one reorder step (with a user-mode scratchpad) between two layouts, and constant
+// weights packed once into a primitive's layout.
 #pragma once
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -66,6 +69,10 @@ struct ReorderStep {
     if (is_ref_impl(impl)) return false;
     prim = dnnl::reorder(pd);
     scratch = pd.scratchpad_desc();
+    args = DnnlArgs();
+    args.add(DNNL_ARG_FROM, from);
+    args.add(DNNL_ARG_TO, to);
+    if (scratch.get_size() > 0) args.add(DNNL_ARG_SCRATCHPAD, scratch);
     active = true;
     return true;
   }
@@ -73,19 +80,39 @@ struct ReorderStep {
   size_t scratch_bytes() const { return active ? scratch.get_size() : 0; }
 
   // Executes on the calling thread (its OpenMP thread count is the caller's ThreadScope).
+  // `what` names the caller in errors.
   void run(const void* src, void* dst, void* scratchpad, const char* what) const {
-    std::unordered_map<int, dnnl::memory> args;
-    try {
-      auto& eng = cpu_engine();
-      args.emplace(DNNL_ARG_FROM, dnnl::memory(from, eng, const_cast<void*>(src)));
-      args.emplace(DNNL_ARG_TO, dnnl::memory(to, eng, dst));
-      if (scratch.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch, eng, scratchpad));
-    } catch (...) {
-      rethrow_dnnl(what);
-    }
-    dnnl_execute(prim, args);
+    (void)what;
+    args.set(DNNL_ARG_FROM, src);
+    args.set(DNNL_ARG_TO, dst);
+    if (scratch.get_size() > 0) args.set(DNNL_ARG_SCRATCHPAD, scratchpad);
+    args.execute(prim);
   }
+
+ private:
+  mutable DnnlArgs args;  // set per run (runs of one kernel never overlap)
 };
+
+// Constant data (weights) reordered once, at kernel creation, into the layout a primitive reads:
+// an owned, 64-byte aligned copy. Empty (null) when oneDNN has no non-reference reorder for it.
+// Kernels share it read-only between runs; it lives as long as the kernel. Null, too, when the
+// layouts already agree (nothing to pack: read the constant in place).
+inline std::shared_ptr<void> pack_constant(const dnnl::memory::desc& from, const dnnl::memory::desc& to,
+                                           const void* src, int threads) {
+  ReorderStep re;
+  if (!re.init(from, to, threads) || !re.active) return nullptr;
+  const size_t bytes = (to.get_size() + kAlign - 1) / kAlign * kAlign;
+  std::shared_ptr<void> out(std::aligned_alloc(kAlign, std::max<size_t>(bytes, kAlign)), std::free);
+  if (!out) return nullptr;
+  std::unique_ptr<void, void (*)(void*)> scratch(nullptr, std::free);
+  if (re.scratch_bytes() > 0) {
+    scratch.reset(std::aligned_alloc(kAlign, (re.scratch_bytes() + kAlign - 1) / kAlign * kAlign));
+    if (!scratch) return nullptr;
+  }
+  ThreadScope ts(threads);
+  re.run(src, out.get(), scratch.get(), "weights pre-pack");
+  return out;
+}
 
 }  // namespace dnnl_steps
 }  // namespace hodu

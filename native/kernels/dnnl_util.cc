@@ -102,6 +102,24 @@ void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::
   }
 }
 
+void DnnlArgs::add(int arg, const dnnl::memory::desc& md) {
+  try {
+    map_.insert_or_assign(arg, dnnl::memory(md, cpu_engine(), DNNL_MEMORY_NONE));
+  } catch (...) {
+    rethrow_dnnl("oneDNN memory");
+  }
+}
+
+void DnnlArgs::set(int arg, const void* data) {
+  auto it = map_.find(arg);
+  if (it == map_.end()) fail(ErrorCode::INTERNAL, "oneDNN argument ", arg, " was not declared");
+  try {
+    it->second.set_data_handle(const_cast<void*>(data));
+  } catch (...) {
+    rethrow_dnnl("oneDNN set_data_handle");
+  }
+}
+
 void rethrow_dnnl(const char* what) {
   try {
     throw;

@@ -4,6 +4,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <string>
+#include <unordered_map>
 
 #include "../core/op.h"
 #include "../core/tensor_desc.h"
@@ -52,6 +53,27 @@ class ThreadScope {
 
 // Executes a primitive on this thread's stream and waits; dnnl::error becomes HoduError(INTERNAL).
 void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
+
+// A primitive's arguments, made once (at kernel creation) as memory objects without data; each run
+// points them at its buffers with set() (a few ns, where making the dnnl::memory objects and their
+// map at every run cost about 1 us per primitive). A kernel's runs never overlap (a plan serialises
+// its runs, eager mode makes a kernel per call), so one set per kernel is enough.
+class DnnlArgs {
+ public:
+  DnnlArgs() = default;
+  DnnlArgs(DnnlArgs&&) = default;
+  DnnlArgs& operator=(DnnlArgs&&) = default;
+  DnnlArgs(const DnnlArgs&) = delete;  // copies would share the memory objects
+  DnnlArgs& operator=(const DnnlArgs&) = delete;
+  // failures (out of memory) throw HoduError
+  void add(int arg, const dnnl::memory::desc& md);
+  void set(int arg, const void* data);
+  void execute(const dnnl::primitive& p) const { dnnl_execute(p, map_); }
+  bool empty() const { return map_.empty(); }
+
+ private:
+  std::unordered_map<int, dnnl::memory> map_;
+};
 
 // Rethrows a dnnl::error (or anything) as HoduError with context.
 [[noreturn]] void rethrow_dnnl(const char* what);

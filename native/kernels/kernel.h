@@ -29,10 +29,20 @@ struct KernelSpec {
   // Shapes, dtypes and strides (in elements) as the kernel will read them. Offsets are ignored:
   // the pointers handed to run() already point at each input's first element.
   std::vector<TensorDesc> inputs;
-  TensorDesc output;  // always contiguous row-major
+  // Contiguous row-major, unless the planner asks for another dense order through its strides (a
+  // channels-last conv result): a kernel that writes `output` as strided says so with
+  // Kernel::writes_strided_output(); the planner drops the request for any other kernel.
+  TensorDesc output;
   // Fused epilogue, applied in order to the op's result (see PostOp). Kernels that do not implement
   // post-ops never see a spec with any: make_kernel() skips them (fused_post_ops() is false).
   std::vector<PostOp> post_ops;
+  // Inputs whose data is fixed for the kernel's life (a compiled plan's constants, e.g. weights):
+  // constant_data[i], when non-null, points at input i's data (element 0), valid as long as the
+  // kernel, and run() is always handed that same pointer for it. A kernel may read it at creation
+  // (pre-pack weights into its own layout once) instead of at every run. Empty in eager mode.
+  std::vector<const void*> constant_data;
+
+  const void* constant(size_t i) const { return i < constant_data.size() ? constant_data[i] : nullptr; }
 };
 
 struct ExecContext {
@@ -42,7 +52,7 @@ struct ExecContext {
 class Kernel {
  public:
   virtual ~Kernel() = default;
-  // inputs[i] points at element 0 of input i; output is contiguous, output.nbytes() long.
+  // inputs[i] points at element 0 of input i; output is output.nbytes() long (see KernelSpec::output).
   // May throw HoduError (e.g. an index out of range); must never abort the process.
   virtual void run(const void* const* inputs, void* output, const ExecContext& ctx) = 0;
   virtual size_t scratchpad_bytes() const { return 0; }
@@ -50,6 +60,8 @@ class Kernel {
   virtual std::string impl() const = 0;
   // True when the kernel applies spec.post_ops itself.
   virtual bool fused_post_ops() const { return false; }
+  // True when the kernel writes its output with the strides of spec.output (else contiguous).
+  virtual bool writes_strided_output() const { return false; }
 };
 
 using KernelFactory = std::unique_ptr<Kernel> (*)(const KernelSpec&);

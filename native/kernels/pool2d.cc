@@ -168,6 +168,9 @@ class DnnlPoolKernel final : public Kernel {
     src_off_ = align_up(shared, kAlign);
     dst_off_ = src_off_ + (p_.src_re.active ? align_up((int64_t)p_.src_md.get_size(), kAlign) : 0);
     total_ = dst_off_ + (p_.dst_re.active ? align_up((int64_t)p_.dst_md.get_size(), kAlign) : 0);
+    args_.add(DNNL_ARG_SRC, p_.src_md);
+    args_.add(DNNL_ARG_DST, p_.dst_md);
+    if (p_.pool_scratch.get_size() > 0) args_.add(DNNL_ARG_SCRATCHPAD, p_.pool_scratch);
   }
 
   void run(const void* const* in, void* out, const ExecContext& ctx) override {
@@ -179,16 +182,10 @@ class DnnlPoolKernel final : public Kernel {
       x = sp + src_off_;
     }
     void* y = p_.dst_re.active ? (void*)(sp + dst_off_) : out;
-    std::unordered_map<int, dnnl::memory> args;
-    try {
-      auto& eng = cpu_engine();
-      args.emplace(DNNL_ARG_SRC, dnnl::memory(p_.src_md, eng, const_cast<void*>(x)));
-      args.emplace(DNNL_ARG_DST, dnnl::memory(p_.dst_md, eng, y));
-      if (p_.pool_scratch.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p_.pool_scratch, eng, sp));
-    } catch (...) {
-      rethrow_dnnl("pool2d");
-    }
-    dnnl_execute(p_.pool, args);
+    args_.set(DNNL_ARG_SRC, x);
+    args_.set(DNNL_ARG_DST, y);
+    if (p_.pool_scratch.get_size() > 0) args_.set(DNNL_ARG_SCRATCHPAD, sp);
+    args_.execute(p_.pool);
     if (p_.dst_re.active) p_.dst_re.run(y, out, sp, "pool2d reorder");
   }
 
@@ -203,6 +200,7 @@ class DnnlPoolKernel final : public Kernel {
 
  private:
   Plan p_;
+  DnnlArgs args_;
   int64_t src_off_ = 0, dst_off_ = 0, total_ = 0;
 };
 
@@ -248,6 +246,21 @@ std::unique_ptr<Kernel> make_dnnl_pool(const KernelSpec& s) {
   return std::make_unique<DnnlPoolKernel>(std::move(p));
 }
 
+// The NaN scan visits elements in any order: the input's dims sorted by falling stride, so that a
+// dense input in another order (a channels-last intermediate) is one unit-stride run.
+StridedLoop<1> memory_order(const TensorDesc& in) {
+  const Shape st = strides_of(in);
+  std::vector<size_t> idx(in.shape.size());
+  for (size_t i = 0; i < idx.size(); i++) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return st[a] > st[b]; });
+  Shape shape, strides;
+  for (size_t i : idx) {
+    shape.push_back(in.shape[i]);
+    strides.push_back(st[i]);
+  }
+  return StridedLoop<1>(shape, {strides}, {4});
+}
+
 // oneDNN's max pooling starts each window at the lowest finite float (an all -inf window gives
 // -FLT_MAX) and drops NaN, where PyTorch, XLA and our loop give -inf and NaN. This kernel keeps the
 // fast primitive for the common case and restores those semantics: it scans the input for NaN
@@ -256,7 +269,7 @@ std::unique_ptr<Kernel> make_dnnl_pool(const KernelSpec& s) {
 class MaxPoolF32Kernel final : public Kernel {
  public:
   MaxPoolF32Kernel(std::unique_ptr<Kernel> fast, std::unique_ptr<Kernel> exact, const TensorDesc& in, int64_t out_n)
-      : fast_(std::move(fast)), exact_(std::move(exact)), scan_(in.shape, {in.strides}, {4}), out_n_(out_n) {}
+      : fast_(std::move(fast)), exact_(std::move(exact)), scan_(memory_order(in)), out_n_(out_n) {}
 
   void run(const void* const* in, void* out, const ExecContext& ctx) override {
     int nan = 0;

@@ -407,28 +407,27 @@ class SoftmaxLoopKernel final : public Kernel {
 class SoftmaxDnnlKernel final : public Kernel {
  public:
   SoftmaxDnnlKernel(dnnl::softmax_forward::primitive_desc pd, int threads)
-      : pd_(std::move(pd)), prim_(pd_), threads_(threads), impl_(pd_.impl_info_str()) {}
+      : pd_(std::move(pd)), prim_(pd_), threads_(threads), impl_(pd_.impl_info_str()) {
+    args_.add(DNNL_ARG_SRC, pd_.src_desc());
+    args_.add(DNNL_ARG_DST, pd_.dst_desc());
+    if (scratchpad_bytes()) args_.add(DNNL_ARG_SCRATCHPAD, pd_.scratchpad_desc());
+  }
 
   size_t scratchpad_bytes() const override { return pd_.scratchpad_desc().get_size(); }
   std::string impl() const override { return "onednn:" + impl_; }
 
   void run(const void* const* in, void* out, const ExecContext& ctx) override {
     ThreadScope ts(threads_);
-    try {
-      auto& eng = cpu_engine();
-      std::unordered_map<int, dnnl::memory> args{
-          {DNNL_ARG_SRC, dnnl::memory(pd_.src_desc(), eng, const_cast<void*>(in[0]))},
-          {DNNL_ARG_DST, dnnl::memory(pd_.dst_desc(), eng, out)}};
-      if (scratchpad_bytes()) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(pd_.scratchpad_desc(), eng, ctx.scratchpad);
-      dnnl_execute(prim_, args);
-    } catch (...) {
-      rethrow_dnnl("softmax");
-    }
+    args_.set(DNNL_ARG_SRC, in[0]);
+    args_.set(DNNL_ARG_DST, out);
+    if (scratchpad_bytes()) args_.set(DNNL_ARG_SCRATCHPAD, ctx.scratchpad);
+    args_.execute(prim_);
   }
 
  private:
   dnnl::softmax_forward::primitive_desc pd_;
   dnnl::softmax_forward prim_;
+  DnnlArgs args_;
   int threads_;
   std::string impl_;
 };

@@ -160,20 +160,18 @@ class DnnlEltwiseKernel final : public Kernel {
   DnnlEltwiseKernel(dnnl::memory::desc md, dnnl::eltwise_forward prim, dnnl::memory::desc scratch, int threads,
                     std::string impl)
       : md_(std::move(md)), prim_(std::move(prim)), scratch_md_(std::move(scratch)), threads_(threads),
-        impl_("onednn:" + std::move(impl)) {}
+        impl_("onednn:" + std::move(impl)) {
+    args_.add(DNNL_ARG_SRC, md_);
+    args_.add(DNNL_ARG_DST, md_);
+    if (scratch_md_.get_size() > 0) args_.add(DNNL_ARG_SCRATCHPAD, scratch_md_);
+  }
 
   void run(const void* const* in, void* out, const ExecContext& ctx) override {
-    std::unordered_map<int, dnnl::memory> args;
-    try {
-      auto& eng = cpu_engine();
-      args.emplace(DNNL_ARG_SRC, dnnl::memory(md_, eng, const_cast<void*>(in[0])));
-      args.emplace(DNNL_ARG_DST, dnnl::memory(md_, eng, out));
-      if (scratch_md_.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, ctx.scratchpad));
-    } catch (...) {
-      rethrow_dnnl("eltwise");
-    }
+    args_.set(DNNL_ARG_SRC, in[0]);
+    args_.set(DNNL_ARG_DST, out);
+    if (scratch_md_.get_size() > 0) args_.set(DNNL_ARG_SCRATCHPAD, ctx.scratchpad);
     ThreadScope ts(threads_);
-    dnnl_execute(prim_, args);
+    args_.execute(prim_);
   }
 
   size_t scratchpad_bytes() const override { return scratch_md_.get_size(); }
@@ -182,6 +180,7 @@ class DnnlEltwiseKernel final : public Kernel {
  private:
   dnnl::memory::desc md_;
   dnnl::eltwise_forward prim_;
+  DnnlArgs args_;
   dnnl::memory::desc scratch_md_;
   int threads_;
   std::string impl_;
