@@ -58,6 +58,8 @@ describe('constant weights are packed at compile', () => {
     expect(info.steps).toBe(1);
     expect(info.kernels[0]).toMatch(/\(b pre-packed\)/);
     expect(info.kernels[0]).not.toMatch(/ref/);
+    // the plan keeps the packed copy only: of its constants just the bias (70 floats) is left
+    expect(info.constantBytes).toBe(70 * 4);
     const x = values([m, 300], 3);
     s.addInput('x', x);
     const want = R.matmul(ref(x), ref(w)).data.map((v, k) => R.fn.relu(v + f32(b)[k % 70]));

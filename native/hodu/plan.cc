@@ -51,7 +51,8 @@ TensorDesc no_offset(TensorDesc d) {
 struct Plan::Impl {
   std::vector<Slot> slots;
   std::vector<Step> steps;
-  std::vector<void*> constants;  // owned
+  std::vector<void*> constants;  // owned; null once freed (see compile step 5)
+  std::vector<size_t> constant_sizes;
   void* arena = nullptr;
   void* scratch = nullptr;
   const std::vector<const void*>* in = nullptr;
@@ -74,7 +75,10 @@ struct Plan::Impl {
     }
     fail(ErrorCode::INTERNAL, "plan: value without memory");
   }
-  char* addr(const Slot& s) const { return base_of(s) + (size_t)s.desc.offset * dtype_size(s.desc.dtype); }
+  char* addr(const Slot& s) const {
+    char* b = base_of(s);
+    return b ? b + (size_t)s.desc.offset * dtype_size(s.desc.dtype) : nullptr;  // null: a freed constant
+  }
   char* const_addr(const Slot& s) const {
     return (char*)constants[s.index] + (size_t)s.desc.offset * dtype_size(s.desc.dtype);
   }
@@ -119,6 +123,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     void* p = aligned_bytes(bytes);
     if (bytes) std::memcpy(p, src, bytes);
     m.constants.push_back(p);
+    m.constant_sizes.push_back(bytes);
     plan->stats_.constant_bytes += bytes;
     return (uint32_t)(m.constants.size() - 1);
   };
@@ -301,6 +306,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
         throw;
       }
       m.constants.push_back(tmp);
+      m.constant_sizes.push_back(bytes);
       plan->stats_.constant_bytes += bytes;
       s.loc = Loc::Constant;
       s.index = (uint32_t)(m.constants.size() - 1);
@@ -458,7 +464,22 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     m.steps.push_back(std::move(st));
   }
 
-  // 5. memory planning: arena values get offsets; a block is reused after its last reader
+  // 5. constants no step reads at run time are freed: weights every reader packed into its own
+  //    layout (the plan keeps only the packed copy) and inputs of folded ops
+  std::vector<bool> needed(m.constants.size(), false);
+  for (auto& st : m.steps)
+    for (size_t k = 0; k < st.ins.size(); k++) {
+      const Slot& sl = m.slots[st.ins[k]];
+      if (sl.loc == Loc::Constant && st.kernel->reads_input_at_run(k)) needed[sl.index] = true;
+    }
+  for (size_t c = 0; c < m.constants.size(); c++) {
+    if (needed[c] || !m.constants[c]) continue;
+    std::free(m.constants[c]);
+    m.constants[c] = nullptr;
+    plan->stats_.constant_bytes -= m.constant_sizes[c];
+  }
+
+  // 6. memory planning: arena values get offsets; a block is reused after its last reader
   const size_t nslots = m.slots.size();
   std::vector<int64_t> last_use(nslots, -1);
   for (size_t t = 0; t < m.steps.size(); t++)

@@ -289,6 +289,7 @@ class DnnlConvKernel final : public Kernel {
   size_t scratchpad_bytes() const override { return (size_t)total_; }
   bool fused_post_ops() const override { return p_.fused; }
   bool writes_strided_output() const override { return true; }
+  bool reads_input_at_run(size_t i) const override { return !(i == 1 && p_.wei_packed); }
 
   std::string impl() const override {
     std::string s = "onednn:" + p_.conv_impl + p_.post_desc;

@@ -62,6 +62,9 @@ class Kernel {
   virtual bool fused_post_ops() const { return false; }
   // True when the kernel writes its output with the strides of spec.output (else contiguous).
   virtual bool writes_strided_output() const { return false; }
+  // False for an input the kernel no longer reads at run time (a constant it pre-packed): a plan
+  // then frees that constant and passes nullptr for it.
+  virtual bool reads_input_at_run(size_t i) const { return true; }
 };
 
 using KernelFactory = std::unique_ptr<Kernel> (*)(const KernelSpec&);

@@ -556,6 +556,7 @@ class DnnlMatmulKernel final : public Kernel {
   size_t scratchpad_bytes() const override { return (size_t)total_; }
   std::string impl() const override { return p_.impl; }
   bool fused_post_ops() const override { return p_.fused; }
+  bool reads_input_at_run(size_t i) const override { return !(i == 1 && p_.b_prepacked); }
 
  private:
   Plan p_;
