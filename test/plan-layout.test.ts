@@ -148,6 +148,28 @@ describe('channels-last between convs and pools', () => {
     expectNear(f32(s.run().y), want, 1e-4, 1e-4);
   });
 
+  test.each([
+    [2, 2, 0],
+    [3, 2, 1],
+    [3, 1, 1],
+  ])('max pooling %i/%i pad %i of a channels-last conv result (with -inf and NaN) matches the reference', (k, st, pad) => {
+    const s = record('pool_cl', { x: [2, 3, 9, 9] }, (i) => i.x.conv2d(w1, b1).maxPool2d({ kernel: k, stride: st, padding: pad }));
+    expect(s.planInfo().kernels[1]).toMatch(/^max_pool2d loop:max_pool2d_nhwc/);
+    const xv = f32(values([2, 3, 9, 9], 20 + k)).slice();
+    xv[3 * 81 + 40] = NaN; // image 1, channel 0, the middle pixel
+    const x = Tensor.fromArray(xv, [2, 3, 9, 9]);
+    // a bias of -inf on channel 5: that channel's whole conv output is -inf
+    const bInf = Tensor.fromArray(Array.from(f32(b1), (v, c) => (c === 5 ? -Infinity : v)), [32]);
+    const s2 = record('pool_cl_inf', { x: [2, 3, 9, 9] }, (i) => i.x.conv2d(w1, bInf).maxPool2d({ kernel: k, stride: st, padding: pad }));
+    for (const [script, bias] of [[s, b1], [s2, bInf]] as const) {
+      script.addInput('x', x);
+      const want = R.pool2d(R.conv2d(ref(x), ref(w1), ref(bias)), 'max', { kernel: [k, k], stride: [st, st], padding: [pad, pad] });
+      const got = f32(script.run().y);
+      expectNear(got, want.data, 1e-4, 1e-5);
+      expect(got.some(Number.isNaN)).toBe(true);
+    }
+  });
+
   test('max pooling over a channels-last conv result propagates NaN', () => {
     const s = record('nan_pool', { x: [1, 3, 8, 8] }, (i) => i.x.conv2d(w1, b1).maxPool2d({ kernel: 2 }));
     const xv = f32(values([1, 3, 8, 8], 17)).slice();
