@@ -201,5 +201,13 @@ describe('output memory', () => {
     const grown = process.memoryUsage().rss - rss0;
     expect(Math.abs(check)).toBeLessThan(1e-3);
     expect(grown).toBeLessThan(400 * 2 ** 20);
+
+    // past the pool's bound: the outputs are V8-owned, and dispose() still frees them at once
+    const y = s.run().y;
+    const view = f32(y);
+    expect(view[99]).toBeCloseTo(xv[99] * 2 + 1, 5);
+    y.dispose();
+    expect(view.buffer.byteLength).toBe(0);
+    expect(() => y.toTypedArray()).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
   });
 });
