@@ -144,6 +144,7 @@ class DnnlBinaryKernel final : public Kernel {
   }
 
   void run(const void* const* in, void* out, const ExecContext& ctx) override {
+    auto held = args_.lock();
     args_.set(DNNL_ARG_SRC_0, in[swap_ ? 1 : 0]);
     args_.set(DNNL_ARG_SRC_1, in[swap_ ? 0 : 1]);
     args_.set(DNNL_ARG_DST, out);

@@ -275,6 +275,7 @@ class DnnlConvKernel final : public Kernel {
       }
     }
     void* y = p_.dst_re.active ? (void*)(sp + dst_off_) : out;
+    auto held = args_.lock();
     args_.set(DNNL_ARG_SRC, x);
     args_.set(DNNL_ARG_WEIGHTS, w);
     if (b) args_.set(DNNL_ARG_BIAS, b);

@@ -83,6 +83,7 @@ struct ReorderStep {
   // `what` names the caller in errors.
   void run(const void* src, void* dst, void* scratchpad, const char* what) const {
     (void)what;
+    auto held = args.lock();
     args.set(DNNL_ARG_FROM, src);
     args.set(DNNL_ARG_TO, dst);
     if (scratch.get_size() > 0) args.set(DNNL_ARG_SCRATCHPAD, scratchpad);
@@ -90,7 +91,7 @@ struct ReorderStep {
   }
 
  private:
-  mutable DnnlArgs args;  // set per run (runs of one kernel never overlap)
+  DnnlArgs args;  // bound per run, under its lock
 };
 
 // Constant data (weights) reordered once, at kernel creation, into the layout a primitive reads:

@@ -110,7 +110,7 @@ void DnnlArgs::add(int arg, const dnnl::memory::desc& md) {
   }
 }
 
-void DnnlArgs::set(int arg, const void* data) {
+void DnnlArgs::set(int arg, const void* data) const {
   auto it = map_.find(arg);
   if (it == map_.end()) fail(ErrorCode::INTERNAL, "oneDNN argument ", arg, " was not declared");
   try {

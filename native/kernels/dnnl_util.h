@@ -3,6 +3,7 @@
 #pragma once
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -55,24 +56,33 @@ class ThreadScope {
 void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
 
 // A primitive's arguments, made once (at kernel creation) as memory objects without data; each run
-// points them at its buffers with set() (a few ns, where making the dnnl::memory objects and their
-// map at every run cost about 1 us per primitive). A kernel's runs never overlap (a plan serialises
-// its runs, eager mode makes a kernel per call), so one set per kernel is enough.
+// points them at its buffers with set() and executes, holding lock() throughout (making the
+// dnnl::memory objects and their map at every run cost about 1 us per primitive). The lock keeps
+// concurrent runs of one kernel correct (they are serialised on this primitive; a plan never
+// runs a kernel twice at once, so it is never contended there).
+//   auto held = args_.lock();
+//   args_.set(DNNL_ARG_SRC, x); ...; args_.execute(prim);
 class DnnlArgs {
  public:
   DnnlArgs() = default;
-  DnnlArgs(DnnlArgs&&) = default;
-  DnnlArgs& operator=(DnnlArgs&&) = default;
+  DnnlArgs(DnnlArgs&& o) noexcept : map_(std::move(o.map_)) {}
+  DnnlArgs& operator=(DnnlArgs&& o) noexcept {
+    map_ = std::move(o.map_);
+    return *this;
+  }
   DnnlArgs(const DnnlArgs&) = delete;  // copies would share the memory objects
   DnnlArgs& operator=(const DnnlArgs&) = delete;
+
   // failures (out of memory) throw HoduError
   void add(int arg, const dnnl::memory::desc& md);
-  void set(int arg, const void* data);
+  [[nodiscard]] std::unique_lock<std::mutex> lock() const { return std::unique_lock<std::mutex>(mu_); }
+  // set() and execute() only while holding lock()
+  void set(int arg, const void* data) const;
   void execute(const dnnl::primitive& p) const { dnnl_execute(p, map_); }
-  bool empty() const { return map_.empty(); }
 
  private:
   std::unordered_map<int, dnnl::memory> map_;
+  mutable std::mutex mu_;
 };
 
 // Rethrows a dnnl::error (or anything) as HoduError with context.

@@ -544,6 +544,7 @@ class DnnlMatmulKernel final : public Kernel {
       p_.pack_b.run(b, sp + b_off_);
       b = sp + b_off_;
     }
+    auto held = args_.lock();
     args_.set(DNNL_ARG_SRC, a);
     args_.set(DNNL_ARG_WEIGHTS, b);
     args_.set(DNNL_ARG_DST, out);

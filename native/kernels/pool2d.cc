@@ -183,6 +183,7 @@ class DnnlPoolKernel final : public Kernel {
       x = sp + src_off_;
     }
     void* y = p_.dst_re.active ? (void*)(sp + dst_off_) : out;
+    auto held = args_.lock();
     args_.set(DNNL_ARG_SRC, x);
     args_.set(DNNL_ARG_DST, y);
     if (p_.pool_scratch.get_size() > 0) args_.set(DNNL_ARG_SCRATCHPAD, sp);

@@ -418,6 +418,7 @@ class SoftmaxDnnlKernel final : public Kernel {
 
   void run(const void* const* in, void* out, const ExecContext& ctx) override {
     ThreadScope ts(threads_);
+    auto held = args_.lock();
     args_.set(DNNL_ARG_SRC, in[0]);
     args_.set(DNNL_ARG_DST, out);
     if (scratchpad_bytes()) args_.set(DNNL_ARG_SCRATCHPAD, ctx.scratchpad);

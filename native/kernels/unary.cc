@@ -167,6 +167,7 @@ class DnnlEltwiseKernel final : public Kernel {
   }
 
   void run(const void* const* in, void* out, const ExecContext& ctx) override {
+    auto held = args_.lock();
     args_.set(DNNL_ARG_SRC, in[0]);
     args_.set(DNNL_ARG_DST, out);
     if (scratch_md_.get_size() > 0) args_.set(DNNL_ARG_SCRATCHPAD, ctx.scratchpad);
