@@ -244,6 +244,7 @@ async function main(): Promise<void> {
     check(`cnn b${batch} script vs dynamic`, s.run().y, cnnForward(cnn, x));
     row(`cnn_b${batch}`, 'hodu dynamic', () => cnnForward(cnn, x).toTypedArray());
     row(`cnn_b${batch}`, 'hodu script', () => s.run().y.toTypedArray());
+    console.log(`  (cnn_b${batch} hodu script: runs on ${s.planInfo().threads === 'one' ? 'one thread' : 'all threads'})`);
     const xs = onXla(s, { x });
     if (xs) {
       check(`cnn b${batch} xla vs hodu`, xs.run().y, s.run().y);

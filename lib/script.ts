@@ -49,6 +49,11 @@ export interface PlanInfo {
   kernels: string[];
   /** Rolled loops, in execution order (empty when none rolled). */
   loops: LoopInfo[];
+  /**
+   * HODU backend: whether runs use all threads or one now (each plan times its runs and picks;
+   * `HODU_THREADS=all|one` fixes it).
+   */
+  threads?: 'all' | 'one';
 }
 
 interface NativeBackend {

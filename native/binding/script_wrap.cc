@@ -130,6 +130,7 @@ Napi::Value PlanStatsFn(const Napi::CallbackInfo& info) {
       loops.Set(i, l);
     }
     o.Set("loops", loops);
+    o.Set("threads", plan->thread_mode());
     return o;
   });
 }

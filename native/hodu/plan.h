@@ -55,6 +55,11 @@ class Plan {
   void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs);
 
   const PlanStats& stats() const { return stats_; }
+  // The thread mode the plan's runs use now ("all" or "one"; see thread_policy.h).
+  const char* thread_mode() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return adaptive_threads_ ? threads_.mode() : "all";
+  }
   size_t num_inputs() const { return input_descs_.size(); }
   size_t num_outputs() const { return output_descs_.size(); }
   const TensorDesc& input_desc(size_t i) const { return input_descs_[i]; }

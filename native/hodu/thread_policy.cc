@@ -40,6 +40,11 @@ int ThreadPolicy::next() {
   return mode_cap(probe_left_ > 0 ? 1 - choice_ : choice_);
 }
 
+const char* ThreadPolicy::mode() const {
+  const int m = forced_mode() >= 0 ? forced_mode() : max_threads() <= 1 ? 0 : choice_;
+  return m == 1 ? "one" : "all";
+}
+
 void ThreadPolicy::record(int cap, double seconds) {
   if (forced_mode() >= 0 || max_threads() <= 1 || runs_ <= 1) return;
   const int m = cap_mode(cap);

@@ -19,6 +19,8 @@ class ThreadPolicy {
   int next();
   // The wall time of the run made with cap `cap` (as returned by next()).
   void record(int cap, double seconds);
+  // The mode runs use now: "all" or "one" (fixed by HODU_THREADS, or the current choice).
+  const char* mode() const;
 
  private:
   uint64_t runs_ = 0;
