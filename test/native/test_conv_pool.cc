@@ -235,7 +235,9 @@ HODU_TEST(pool2d_impls) {
         std::string impl = check_pool(op, DType::F32, p, layout, "pool impl");
         std::printf("  f32 %s C=%lld %s: %s\n", op_info(op).name, (long long)C,
                     layout == 0 ? "contiguous" : layout == 1 ? "nhwc view" : "sliced", impl.c_str());
-        CHECK(has(impl, "onednn:") && !has(impl, "ref"));
+        // a channels-last f32 max pool runs the NaN-propagating nhwc loop, the rest oneDNN
+        if (op == OpCode::MaxPool2d && layout == 1) CHECK(has(impl, "loop:max_pool2d_nhwc"));
+        else CHECK(has(impl, "onednn:") && !has(impl, "ref"));
       }
     }
     std::string i2 = check_pool(op, DType::F64, {1, 2, 6, 6, 2, 2, 2, 2, 0, 0}, 0, "pool f64");
@@ -253,6 +255,13 @@ HODU_TEST(pool2d_nan_propagates) {
     CHECK(std::isnan(r.vals[0]));
     CHECK(!std::isnan(r.vals[1]) && !std::isnan(r.vals[2]) && !std::isnan(r.vals[3]));
   }
+  // a channels-last f32 input (storage order n, h, w, c): storage element 5 is (c 5, h 0, w 0), so
+  // of the 16 x 2 x 2 outputs exactly channel 5's window (0, 0) is NaN
+  View x = make_view(DType::F32, {1, 16, 4, 4}, 9, {0, 2, 3, 1});
+  write_elem(DType::F32, (void*)x.ptr(), 5, std::numeric_limits<double>::quiet_NaN());
+  Result r = run_op(OpCode::MaxPool2d, {2, 2, 2, 2, 0, 0}, {&x});
+  CHECK(has(r.impl, "loop:max_pool2d_nhwc"));
+  for (size_t i = 0; i < r.vals.size(); i++) CHECK(std::isnan(r.vals[i]) == (i == 5 * 4));
 }
 
 HODU_TEST(conv_pool_concurrent_runs) {
