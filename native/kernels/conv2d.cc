@@ -1,5 +1,6 @@
 // Conv2d: x [N, C, H, W] (any strides), w [O, C/groups, KH, KW], optional bias [O] -> [N, O, OH, OW],
-// contiguous or (oneDNN path) with the output strides the planner asked for; attributes stride, padding (symmetric), dilation and groups (conv2d_attrs).
+// contiguous or (oneDNN path) with the output strides the planner asked for (channels-last);
+// attributes stride, padding (symmetric), dilation and groups (conv2d_attrs).
 //
 // f32 runs oneDNN's convolution_forward (forward_inference, direct). Every layout is left to the
 // primitive (format_tag::any): on AVX-512 it picks nhwc or channel-blocked activations and blocked
