@@ -170,6 +170,24 @@ describe('channels-last between convs and pools', () => {
     }
   });
 
+  test('average pooling, and max pooling of few channels, over channels-last conv results', () => {
+    const w4 = values([4, 3, 3, 3], 30, -0.3, 0.3), b4 = values([4], 31, -0.1, 0.1);
+    const x = values([2, 3, 10, 10], 32);
+    const avg = record('avg_cl', { x: [2, 3, 10, 10] }, (i) => i.x.conv2d(w1, b1).relu().avgPool2d({ kernel: 3, stride: 2, padding: 1 }));
+    avg.addInput('x', x);
+    const h = relu(R.conv2d(ref(x), ref(w1), ref(b1)));
+    expectNear(f32(avg.run().y), R.pool2d(h, 'avg', { kernel: [3, 3], stride: [2, 2], padding: [1, 1] }).data, 1e-4, 1e-5);
+
+    const xv = f32(x).slice();
+    xv[17] = NaN;
+    const xn = Tensor.fromArray(xv, [2, 3, 10, 10]);
+    const few = record('max_c4', { x: [2, 3, 10, 10] }, (i) => i.x.conv2d(w4, b4).maxPool2d({ kernel: 2 }));
+    few.addInput('x', xn);
+    const got = f32(few.run().y);
+    expectNear(got, R.pool2d(R.conv2d(ref(xn), ref(w4), ref(b4)), 'max', { kernel: [2, 2] }).data, 1e-4, 1e-5);
+    expect(got.some(Number.isNaN)).toBe(true);
+  });
+
   test('max pooling over a channels-last conv result propagates NaN', () => {
     const s = record('nan_pool', { x: [1, 3, 8, 8] }, (i) => i.x.conv2d(w1, b1).maxPool2d({ kernel: 2 }));
     const xv = f32(values([1, 3, 8, 8], 17)).slice();
