@@ -55,21 +55,10 @@ BoundInput read_bound_input(const Napi::Value& v, size_t index) {
   return r;
 }
 
+// An eager op's output: V8-owned memory the kernel writes in full (see uninitialized_buffer).
 Napi::ArrayBuffer new_buffer(Napi::Env env, size_t bytes) {
-  // V8 owns the memory: it is reported to the GC and freed with the buffer (no deferred finalizers).
-  napi_value v;
-  napi_status st = napi_create_arraybuffer(env, bytes ? bytes : 1, nullptr, &v);
-  if (st != napi_ok) {
-    // clear a pending exception (e.g. RangeError) and report our own
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value ex;
-      napi_get_and_clear_last_exception(env, &ex);
-    }
-    fail(ErrorCode::INTERNAL, "out of memory: cannot allocate ", bytes, " bytes");
-  }
-  return Napi::ArrayBuffer(env, v);
+  void* data = nullptr;
+  return uninitialized_buffer(env, bytes, &data);
 }
 
 class Addon : public Napi::Addon<Addon> {

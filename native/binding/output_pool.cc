@@ -60,34 +60,6 @@ void finalize(napi_env, void*, void* hint) {
   delete t;
 }
 
-// A V8-owned ArrayBuffer of `bytes`, not zero-filled where Node allows: the memory of a Node
-// Buffer (malloc'd, so a block the GC freed is reused without touching fresh pages or clearing
-// it; 4 MB: about 20 us less than a zero-filled ArrayBuffer). Its ArrayBuffer is used only when it
-// is the Buffer's alone (offset 0, same length); else a plain zero-filled ArrayBuffer.
-Napi::ArrayBuffer v8_owned(Napi::Env env, size_t bytes, void** data) {
-  napi_value buf, ab;
-  void* p = nullptr;
-  size_t len = 0, off = 0;
-  if (napi_create_buffer(env, bytes, &p, &buf) == napi_ok &&
-      napi_get_typedarray_info(env, buf, nullptr, &len, nullptr, &ab, &off) == napi_ok && off == 0) {
-    size_t ab_len = 0;
-    void* ab_data = nullptr;
-    if (napi_get_arraybuffer_info(env, ab, &ab_data, &ab_len) == napi_ok && ab_len == bytes && ab_data == p) {
-      *data = p;
-      return Napi::ArrayBuffer(env, ab);
-    }
-  }
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (pending) {
-    napi_value ex;
-    napi_get_and_clear_last_exception(env, &ex);
-  }
-  if (napi_create_arraybuffer(env, bytes, data, &ab) != napi_ok)
-    fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
-  return Napi::ArrayBuffer(env, ab);
-}
-
 }  // namespace
 
 Napi::ArrayBuffer OutputPool::make(Napi::Env env, size_t bytes, void** data) {
@@ -110,7 +82,7 @@ Napi::ArrayBuffer OutputPool::make(Napi::Env env, size_t bytes, void** data) {
     // Many pooled blocks are out and none came back: a loop that drops its outputs without ever
     // yielding to the event loop (where their finalizers run). A V8-owned buffer instead: the GC
     // frees it itself, so such a loop stays within bounded memory.
-    return v8_owned(env, bytes ? bytes : 1, data);
+    return uninitialized_buffer(env, bytes, data);
   }
   if (!b) b = std::aligned_alloc(64, size);
   if (!b) fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
@@ -143,6 +115,36 @@ void OutputPool::release(void* data) {
   p.out.erase(it);
   p.outstanding -= t->size;
   give_locked(p, t->block, t->size);
+}
+
+Napi::ArrayBuffer uninitialized_buffer(Napi::Env env, size_t bytes, void** data) {
+  if (bytes == 0) bytes = 1;
+  napi_value buf, ab;
+  void* p = nullptr;
+  size_t len = 0, off = 0;
+  if (napi_create_buffer(env, bytes, &p, &buf) == napi_ok &&
+      napi_get_typedarray_info(env, buf, nullptr, &len, nullptr, &ab, &off) == napi_ok && off == 0) {
+    size_t ab_len = 0;
+    void* ab_data = nullptr;
+    if (napi_get_arraybuffer_info(env, ab, &ab_data, &ab_len) == napi_ok && ab_len == bytes && ab_data == p) {
+      *data = p;
+      return Napi::ArrayBuffer(env, ab);
+    }
+  }
+  auto clear_pending = [&] {  // e.g. a RangeError: we report our own error instead
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(env, &ex);
+    }
+  };
+  clear_pending();
+  if (napi_create_arraybuffer(env, bytes, data, &ab) != napi_ok) {
+    clear_pending();
+    fail(ErrorCode::INTERNAL, "out of memory: cannot allocate ", bytes, " bytes");
+  }
+  return Napi::ArrayBuffer(env, ab);
 }
 
 }  // namespace hodu
