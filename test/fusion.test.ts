@@ -1,52 +1,13 @@
 // Fusion in compiled scripts: elementwise chains run as one fused kernel, conv2d takes its bias
 // add and activation as oneDNN post-ops. Checks the plan (planInfo) and the results against
 // float64 references computed here, and against the same script compiled without fusion.
-import { Builder, DType, Script, Tensor } from '../lib';
+import { Builder, Tensor } from '../lib';
 import * as R from './helpers/reference';
+import { expectNear, f32, record, values as valuesIn } from './helpers/script-util';
+
+const values = (shape: number[], seed: number, lo = -3, hi = 3): Tensor => valuesIn(shape, seed, lo, hi);
 
 afterEach(() => Builder._abortActive());
-
-/** Records f over inputs of the given shapes into a script with output 'y'. */
-function record(name: string, shapes: Record<string, number[]>, f: (ins: Record<string, Tensor>) => Tensor): Script {
-  const b = new Builder(name);
-  b.start();
-  const ins: Record<string, Tensor> = {};
-  for (const [k, s] of Object.entries(shapes)) ins[k] = Tensor.input(k, s);
-  b.addOutput('y', f(ins));
-  b.end();
-  return b.build();
-}
-
-function f32(t: Tensor): Float32Array {
-  expect(t.dtype).toBe(DType.F32);
-  return t.toTypedArray() as Float32Array;
-}
-
-/** Every value within atol + rtol·|want| (NaN must match NaN). */
-function expectNear(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): void {
-  expect(got.length).toBe(want.length);
-  let bad = 0;
-  let first = '';
-  for (let i = 0; i < want.length; i++) {
-    const a = got[i];
-    const b = want[i];
-    const ok = (Number.isNaN(a) && Number.isNaN(b)) || a === b || Math.abs(a - b) <= atol + rtol * Math.abs(b);
-    if (!ok && bad++ === 0) first = `[${i}] got ${a}, expected ${b}`;
-  }
-  expect(first).toBe('');
-}
-
-/** A float32 tensor of the given shape with pseudo-random values in [lo, hi). */
-function values(shape: number[], seed: number, lo = -3, hi = 3): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    v[i] = lo + ((hi - lo) * s) / 2 ** 32;
-  }
-  return Tensor.fromArray(v, shape);
-}
 
 const FUSED_CHAIN = /^mul loop:fused\[mul,add,tanh,sigmoid,mul\]/;
 

@@ -2,49 +2,13 @@
 // oneDNN reads, conv results kept channels-last (nhwc) between convs and pools, and the output
 // memory of run() loops that never dispose nor yield. Results are checked against float64
 // references computed here, and against the same script compiled without the layout choice.
-import { Builder, DType, Script, Tensor } from '../lib';
+import { Builder, Tensor } from '../lib';
 import * as R from './helpers/reference';
+import { expectNear, f32, record, values as valuesIn } from './helpers/script-util';
+
+const values = (shape: number[], seed: number, lo = -1, hi = 1): Tensor => valuesIn(shape, seed, lo, hi);
 
 afterEach(() => Builder._abortActive());
-
-function record(name: string, shapes: Record<string, number[]>, f: (ins: Record<string, Tensor>) => Tensor): Script {
-  const b = new Builder(name);
-  b.start();
-  const ins: Record<string, Tensor> = {};
-  for (const [k, s] of Object.entries(shapes)) ins[k] = Tensor.input(k, s);
-  b.addOutput('y', f(ins));
-  b.end();
-  return b.build();
-}
-
-function f32(t: Tensor): Float32Array {
-  expect(t.dtype).toBe(DType.F32);
-  return t.toTypedArray() as Float32Array;
-}
-
-/** Every value within atol + rtol·|want| (NaN must match NaN). */
-function expectNear(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): void {
-  expect(got.length).toBe(want.length);
-  let first = '';
-  for (let i = 0; i < want.length && !first; i++) {
-    const a = got[i];
-    const b = want[i];
-    const ok = (Number.isNaN(a) && Number.isNaN(b)) || a === b || Math.abs(a - b) <= atol + rtol * Math.abs(b);
-    if (!ok) first = `[${i}] got ${a}, expected ${b}`;
-  }
-  expect(first).toBe('');
-}
-
-function values(shape: number[], seed: number, lo = -1, hi = 1): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    v[i] = lo + ((hi - lo) * s) / 2 ** 32;
-  }
-  return Tensor.fromArray(v, shape);
-}
 
 const ref = (t: Tensor): R.Ref => new R.Ref(Array.from(f32(t)), [...t.shape]);
 const relu = (r: R.Ref): R.Ref => new R.Ref(r.data.map(R.fn.relu), r.shape);
