@@ -208,6 +208,11 @@ class DnnlConvKernel final : public Kernel {
     ConvGeom g;
     dnnl::convolution_forward conv;
     md src_md, wei_md, bias_md, dst_md, conv_scratch;
+    // The same convolution made for one thread (same layouts), run when the plan caps a run at one
+    // thread (thread_policy.h): oneDNN's conv kernels fix their thread count at creation, so the
+    // cap alone would not keep them off a CPU another process holds. Empty when threads == 1.
+    dnnl::convolution_forward conv1;
+    md conv1_scratch;
     ReorderStep src_re, wei_re, dst_re;
     std::shared_ptr<void> wei_packed;  // constant weights, reordered once at creation (wei_re then idle)
     bool pack_bias = false;  // a strided bias is gathered into the scratchpad
@@ -219,8 +224,8 @@ class DnnlConvKernel final : public Kernel {
   };
 
   explicit DnnlConvKernel(Plan p) : p_(std::move(p)) {
-    size_t shared = std::max({p_.conv_scratch.get_size(), p_.src_re.scratch_bytes(), p_.wei_re.scratch_bytes(),
-                              p_.dst_re.scratch_bytes()});
+    size_t shared = std::max({p_.conv_scratch.get_size(), p_.conv1_scratch.get_size(), p_.src_re.scratch_bytes(),
+                              p_.wei_re.scratch_bytes(), p_.dst_re.scratch_bytes()});
     for (const Operand& o : p_.operands) shared = std::max(shared, o.re.scratch_bytes());
     int64_t off = align_up((int64_t)shared, kAlign);
     auto carve = [&](int64_t bytes) {
@@ -240,6 +245,14 @@ class DnnlConvKernel final : public Kernel {
     args_.add(DNNL_ARG_DST, p_.dst_md);
     if (p_.conv_scratch.get_size() > 0) args_.add(DNNL_ARG_SCRATCHPAD, p_.conv_scratch);
     for (const Operand& o : p_.operands) args_.add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.post_op) | DNNL_ARG_SRC_1, o.md_);
+    if (p_.conv1) {
+      args1_.add(DNNL_ARG_SRC, p_.src_md);
+      args1_.add(DNNL_ARG_WEIGHTS, p_.wei_md);
+      if (p_.g.has_bias) args1_.add(DNNL_ARG_BIAS, p_.bias_md);
+      args1_.add(DNNL_ARG_DST, p_.dst_md);
+      if (p_.conv1_scratch.get_size() > 0) args1_.add(DNNL_ARG_SCRATCHPAD, p_.conv1_scratch);
+      for (const Operand& o : p_.operands) args1_.add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.post_op) | DNNL_ARG_SRC_1, o.md_);
+    }
   }
 
   // Step 2 on its own: w (OIHW, the user's strides) -> the primitive's weights layout at `dst`.
@@ -276,15 +289,17 @@ class DnnlConvKernel final : public Kernel {
       }
     }
     void* y = p_.dst_re.active ? (void*)(sp + dst_off_) : out;
-    auto held = args_.lock();
-    args_.set(DNNL_ARG_SRC, x);
-    args_.set(DNNL_ARG_WEIGHTS, w);
-    if (b) args_.set(DNNL_ARG_BIAS, b);
-    args_.set(DNNL_ARG_DST, y);
-    if (p_.conv_scratch.get_size() > 0) args_.set(DNNL_ARG_SCRATCHPAD, sp);
+    const bool one = p_.conv1 && thread_cap() == 1;
+    const DnnlArgs& args = one ? args1_ : args_;
+    auto held = args.lock();
+    args.set(DNNL_ARG_SRC, x);
+    args.set(DNNL_ARG_WEIGHTS, w);
+    if (b) args.set(DNNL_ARG_BIAS, b);
+    args.set(DNNL_ARG_DST, y);
+    if ((one ? p_.conv1_scratch : p_.conv_scratch).get_size() > 0) args.set(DNNL_ARG_SCRATCHPAD, sp);
     for (size_t k = 0; k < p_.operands.size(); k++)
-      args_.set(DNNL_ARG_ATTR_MULTIPLE_POST_OP(p_.operands[k].post_op) | DNNL_ARG_SRC_1, ops[k]);
-    args_.execute(p_.conv);
+      args.set(DNNL_ARG_ATTR_MULTIPLE_POST_OP(p_.operands[k].post_op) | DNNL_ARG_SRC_1, ops[k]);
+    args.execute(one ? p_.conv1 : p_.conv);
     if (p_.dst_re.active) p_.dst_re.run(y, out, sp, "conv2d reorder");
   }
 
@@ -311,7 +326,7 @@ class DnnlConvKernel final : public Kernel {
 
  private:
   Plan p_;
-  DnnlArgs args_;
+  DnnlArgs args_, args1_;
   int64_t src_off_ = 0, wei_off_ = 0, bias_off_ = 0, dst_off_ = 0, total_ = 0;
   std::vector<int64_t> operand_off_;
 };
@@ -376,12 +391,12 @@ bool conv_post_ops(const KernelSpec& s, const ConvGeom& g, const md* full_layout
   return true;
 }
 
-// A convolution pd for the given src/dst layouts (weights always `any`), or an empty one.
+// A convolution pd for the given src/dst layouts (weights `any` unless given), or an empty one.
 dnnl::convolution_forward::primitive_desc conv_pd(const ConvGeom& g, const md& src, const md& dst, int threads,
-                                                  const dnnl::post_ops* po) {
+                                                  const dnnl::post_ops* po, const md* weights = nullptr) {
   const auto f32 = dnnl::memory::data_type::f32;
   const dims wd = g.G > 1 ? dims{g.G, g.Og, g.Cg, g.KH, g.KW} : dims{g.O, g.Cg, g.KH, g.KW};
-  const md wei(wd, f32, tag::any);
+  const md wei = weights ? *weights : md(wd, f32, tag::any);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (po) attr.set_post_ops(*po);
@@ -449,6 +464,7 @@ std::unique_ptr<Kernel> make_dnnl_conv(const KernelSpec& s) {
       if (!pd || is_ref_impl(pd.impl_info_str()) || pd.dst_desc() != dst) return nullptr;
       operands = std::move(operands2);
       desc = desc2;
+      po = po2;
     }
     if (operands.size() > DnnlConvKernel::kMaxOperands) return nullptr;
     p.operands = std::move(operands);
@@ -476,6 +492,14 @@ std::unique_ptr<Kernel> make_dnnl_conv(const KernelSpec& s) {
     // constant weights (a compiled plan's): reordered once here instead of at every run
     if (s.constant(1) && p.wei_re.active) p.wei_packed = dnnl_steps::pack_constant(w_user, p.wei_md, s.constant(1), p.threads);
     p.conv = dnnl::convolution_forward(pd);
+    if (p.threads > 1) {  // the one-thread twin, with the same layouts (else none: the cap is then advisory)
+      auto pd1 = conv_pd(g, p.src_md, p.dst_md, 1, pp, &p.wei_md);
+      if (pd1 && !is_ref_impl(pd1.impl_info_str()) && pd1.src_desc() == p.src_md && pd1.weights_desc() == p.wei_md &&
+          pd1.dst_desc() == p.dst_md) {
+        p.conv1 = dnnl::convolution_forward(pd1);
+        p.conv1_scratch = pd1.scratchpad_desc();
+      }
+    }
   } catch (const dnnl::error&) {
     return nullptr;
   }
