@@ -239,20 +239,17 @@ class DnnlConvKernel final : public Kernel {
     dst_off_ = p_.dst_re.active ? carve((int64_t)p_.dst_md.get_size()) : 0;
     for (const Operand& o : p_.operands) operand_off_.push_back(o.re.active ? carve((int64_t)o.md_.get_size()) : 0);
     total_ = off;
-    args_.add(DNNL_ARG_SRC, p_.src_md);
-    args_.add(DNNL_ARG_WEIGHTS, p_.wei_md);
-    if (p_.g.has_bias) args_.add(DNNL_ARG_BIAS, p_.bias_md);
-    args_.add(DNNL_ARG_DST, p_.dst_md);
-    if (p_.conv_scratch.get_size() > 0) args_.add(DNNL_ARG_SCRATCHPAD, p_.conv_scratch);
-    for (const Operand& o : p_.operands) args_.add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.post_op) | DNNL_ARG_SRC_1, o.md_);
-    if (p_.conv1) {
-      args1_.add(DNNL_ARG_SRC, p_.src_md);
-      args1_.add(DNNL_ARG_WEIGHTS, p_.wei_md);
-      if (p_.g.has_bias) args1_.add(DNNL_ARG_BIAS, p_.bias_md);
-      args1_.add(DNNL_ARG_DST, p_.dst_md);
-      if (p_.conv1_scratch.get_size() > 0) args1_.add(DNNL_ARG_SCRATCHPAD, p_.conv1_scratch);
-      for (const Operand& o : p_.operands) args1_.add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.post_op) | DNNL_ARG_SRC_1, o.md_);
-    }
+    // the two convolutions (all threads, one thread) share every layout but the scratchpad's
+    auto declare = [&](DnnlArgs& a, const md& scratch) {
+      a.add(DNNL_ARG_SRC, p_.src_md);
+      a.add(DNNL_ARG_WEIGHTS, p_.wei_md);
+      if (p_.g.has_bias) a.add(DNNL_ARG_BIAS, p_.bias_md);
+      a.add(DNNL_ARG_DST, p_.dst_md);
+      if (scratch.get_size() > 0) a.add(DNNL_ARG_SCRATCHPAD, scratch);
+      for (const Operand& o : p_.operands) a.add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.post_op) | DNNL_ARG_SRC_1, o.md_);
+    };
+    declare(args_, p_.conv_scratch);
+    if (p_.conv1) declare(args1_, p_.conv1_scratch);
   }
 
   // Step 2 on its own: w (OIHW, the user's strides) -> the primitive's weights layout at `dst`.
