@@ -82,12 +82,11 @@ struct ReorderStep {
   // Executes on the calling thread (its OpenMP thread count is the caller's ThreadScope).
   // `what` names the caller in errors.
   void run(const void* src, void* dst, void* scratchpad, const char* what) const {
-    (void)what;
     auto held = args.lock();
     args.set(DNNL_ARG_FROM, src);
     args.set(DNNL_ARG_TO, dst);
     if (scratch.get_size() > 0) args.set(DNNL_ARG_SCRATCHPAD, scratchpad);
-    args.execute(prim);
+    args.execute(prim, what);
   }
 
  private:

@@ -90,7 +90,7 @@ ThreadScope::~ThreadScope() {
   if (omp_get_max_threads() != prev_) omp_set_num_threads(prev_);
 }
 
-void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args) {
+void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args, const char* what) {
   try {
     auto& s = thread_stream();
     p.execute(s, args);
@@ -98,7 +98,7 @@ void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::
   } catch (const HoduError&) {
     throw;
   } catch (...) {
-    rethrow_dnnl("oneDNN execute");
+    rethrow_dnnl(what);
   }
 }
 

@@ -53,7 +53,9 @@ class ThreadScope {
 };
 
 // Executes a primitive on this thread's stream and waits; dnnl::error becomes HoduError(INTERNAL).
-void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
+// `what` names the caller in the error message.
+void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args,
+                  const char* what = "oneDNN execute");
 
 // A primitive's arguments, made once (at kernel creation) as memory objects without data; each run
 // points them at its buffers with set() and executes, holding lock() throughout (making the
@@ -78,7 +80,7 @@ class DnnlArgs {
   [[nodiscard]] std::unique_lock<std::mutex> lock() const { return std::unique_lock<std::mutex>(mu_); }
   // set() and execute() only while holding lock()
   void set(int arg, const void* data) const;
-  void execute(const dnnl::primitive& p) const { dnnl_execute(p, map_); }
+  void execute(const dnnl::primitive& p, const char* what = "oneDNN execute") const { dnnl_execute(p, map_, what); }
 
  private:
   std::unordered_map<int, dnnl::memory> map_;
