@@ -23,3 +23,4 @@ export * as nn from './nn';
 export * from './nn';
 export { setXlaPlugin, xlaClientInfo } from './xla';
 export type { XlaPlatform, XlaClientInfo } from './xla';
+export { saveSafetensors, loadSafetensors, safetensorsMetadata, toSafetensorsBytes } from './safetensors';
