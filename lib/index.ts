@@ -16,6 +16,7 @@ export function versions(): { hodu: string; onednn: string; threads: number } {
   return { hodu: pkg.version, onednn: i.onednn, threads: i.threads };
 }
 export { Builder } from './builder';
+export type { AddOutputOptions } from './builder';
 export { Script } from './script';
 export type { TensorInfo, CompileOptions, PlanInfo } from './script';
 export { noGrad } from './autograd/tape';

@@ -146,12 +146,21 @@ export class GraphRecorder implements Recorder {
     this.rebound.clear();
   }
 
-  addOutput(name: string, t: Tensor): void {
+  /** Stacked outputs (addOutput with { stack: true }): name → one value id per step. */
+  readonly stacks = new Map<string, number[]>();
+
+  addOutput(name: string, t: Tensor, stack = false): void {
     if (typeof name !== 'string' || name.length === 0) throw invalidArg(`addOutput: name must be a non-empty string, got ${String(name)}`);
     if (name.startsWith('@')) throw invalidArg(`addOutput: the name '${name}' starts with '@', which hodu reserves for script variables; choose another name`);
     if (!(t instanceof Tensor)) throw invalidArg(`addOutput('${name}'): expected a Tensor`);
-    if (this.outputs.some((o) => o.name === name))
+    if (this.outputs.some((o) => o.name === name) || (!stack && this.stacks.has(name)))
       throw new HoduError(ErrorCode.DUPLICATE_NAME, `addOutput: an output named '${name}' already exists in builder '${this.owner}'`);
+    if (stack) {
+      const list = this.stacks.get(name) ?? [];
+      list.push(this.valueOf(t));
+      this.stacks.set(name, list);
+      return;
+    }
     this.outputs.push({ name, value: this.valueOf(t) });
   }
 }
