@@ -353,6 +353,11 @@ describe('traps', () => {
     const e = errOf(() => y.item === undefined || y.toArray());
     expect(e.message).toContain("'left_open'");
     expect(e.message).toContain('end()');
+    // a failing op while recording says where it went
+    const f = errOf(() => Tensor.ones([2, 3]).matmul(Tensor.ones([2, 3])));
+    expect(f.code).toBe('SHAPE_MISMATCH');
+    expect(f.message).toContain("builder 'left_open'");
+    expect(f.message).toContain('end()');
     b.end();
   });
 });

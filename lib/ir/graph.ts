@@ -132,7 +132,16 @@ export class GraphRecorder implements Recorder {
       const v = this.values[id];
       return [dtypeCode(v.dtype), v.shape, contiguousStrides(v.shape), 0];
     });
-    const r = call(() => binding.infer(code, attrs, descs));
+    let r: ReturnType<typeof binding.infer>;
+    try {
+      r = call(() => binding.infer(code, attrs, descs));
+    } catch (e) {
+      // the op was recorded, not run: say so (a builder left active makes eager code record)
+      const err = e as HoduError;
+      if (err && typeof err.message === 'string' && !err.message.includes('is recording'))
+        err.message += ` (recorded into builder '${this.owner}', which is recording; to run ops eagerly, call end() on it first)`;
+      throw err;
+    }
     const id = this.values.length;
     this.values.push({ kind: ValueKind.Op, dtype: dtypeFromCode(r[0]), shape: r[1], op: code, inputs: ids, attrs: attrs.slice() });
     const out = this.symbolic(id);
