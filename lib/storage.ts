@@ -7,8 +7,16 @@ import { binding } from './native';
  */
 export class Storage {
   private holders = 1;
+  private readonly initialLength: number;
 
-  constructor(readonly buffer: ArrayBuffer) {}
+  constructor(readonly buffer: ArrayBuffer) {
+    this.initialLength = buffer.byteLength;
+  }
+
+  /** True when the buffer was detached behind our back (transferred with postMessage/structuredClone). */
+  get detached(): boolean {
+    return this.initialLength > 0 && this.buffer.byteLength === 0;
+  }
 
   retain(): this {
     this.holders++;

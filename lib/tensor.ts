@@ -17,6 +17,7 @@ import { NativeDesc, NativeInput, binding, call, opcode } from './native';
 import { nextSeed } from './random';
 import { Storage } from './storage';
 import { f16BitsToNumber, bf16BitsToNumber } from './half';
+import { MAX_NESTED_ENTRIES, nestedEntries } from './nested-limit';
 
 export type Shape = readonly number[];
 export type TensorLike = Tensor | number;
@@ -271,6 +272,11 @@ export class Tensor {
         ErrorCode.BUILDER_INACTIVE,
         'this tensor belongs to a builder graph and has no data; run the built script to get values',
       );
+    if (this._storage.detached)
+      throw new HoduError(
+        ErrorCode.DISPOSED,
+        `the memory of this tensor (shape ${describe(this._shape)}, ${this._dtype}) was transferred or detached (postMessage/structuredClone with transfer)`,
+      );
     return [this._storage.buffer, dtypeCode(this._dtype), this._shape, this._strides, this._offset];
   }
 
@@ -492,7 +498,8 @@ export class Tensor {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidArg(`arange: ${k} must be a finite number, got ${describe(v)}`);
     if (step === 0) throw invalidArg('arange: step must not be 0');
     const n = Math.max(0, Math.ceil((end - start) / step));
-    if (n > 2 ** 31) throw invalidArg(`arange: ${n} elements is too many`);
+    // the values are built in a Float64Array first: 2^28 of them is 2 GiB
+    if (n > 2 ** 28) throw invalidArg(`arange: ${n} elements is too many (at most 2^28)`);
     const vals = new Float64Array(n);
     for (let i = 0; i < n; i++) vals[i] = start + i * step;
     return Tensor._fromValues(vals, [n], checkDType(dtype));
@@ -521,6 +528,12 @@ export class Tensor {
 
   /** Nested JS arrays (numbers; booleans for BOOL; a bare value for shape []). */
   toArray(): NestedArray {
+    this._check();
+    const entries = nestedEntries(this._shape);
+    if (entries > MAX_NESTED_ENTRIES)
+      throw invalidArg(
+        `toArray: shape ${describe(this._shape)} needs ${entries} nested array entries, more than the ${MAX_NESTED_ENTRIES} allowed; use toTypedArray()`,
+      );
     const flat = this.toTypedArray() as ArrayLike<number | bigint>;
     const dt = this._dtype;
     const get = (i: number): number | boolean => {
@@ -556,6 +569,7 @@ export class Tensor {
   toString(): string {
     if (this._disposed) return '<disposed>';
     if (!this._storage) return '<none>';
+    if (nestedEntries(this._shape) > MAX_NESTED_ENTRIES) return `Tensor(shape ${describe(this._shape)}, dtype ${this._dtype}, too large to print)`;
     return formatNested(this.toArray(), this._shape, isFloat(this._dtype));
   }
 
