@@ -38,7 +38,7 @@ export function unknownXlaFlags(words: string[], plugin: string): string[] {
 
 const PROBE = `
 const [root, plugin, platform] = process.argv.slice(1);
-const b = require('node-gyp-build')(root);
+const b = process.env.HODU_NATIVE_ADDON ? require(require('path').resolve(process.env.HODU_NATIVE_ADDON)) : require('node-gyp-build')(root);
 b.xlaCompileText({ plugin, platform, device: 0 },
   'func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> {\\n  %0 = stablehlo.add %a, %a : tensor<2xf32>\\n  return %0 : tensor<2xf32>\\n}\\n');
 `;

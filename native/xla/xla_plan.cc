@@ -1,6 +1,7 @@
 #include "xla_plan.h"
 
 #include "../core/checked_size.h"
+#include "program_limits.h"
 
 #include <chrono>
 #include <cstdio>
@@ -83,6 +84,7 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
         if (v.kind == ValueKind::Loop) plan->stats_.loop_trips.push_back(eg->loops.at(v.index)->trips);
     }
   }
+  check_xla_program_size(*eg);  // before XLA's memory explodes (program_limits.h)
   EmitResult em = emit_stablehlo(*eg, *ec, opts.emit);
   plan->stats_.emit_ms = ms_since(t0);
   plan->text_ = std::move(em.text);
