@@ -38,10 +38,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<ConstantData> constants;
     for (auto& b : bufs) constants.push_back({b.data(), b.size()});
     validate_graph(g, constants);
-    EmitOptions eo;
-    (void)emit_stablehlo(g, constants, eo);
+    xla::EmitOptions eo;
+    (void)xla::emit_stablehlo(g, constants, eo);
     RolledGraph r = roll_loops(g, constants);
-    (void)emit_stablehlo(r.graph, r.constants, eo);
+    (void)xla::emit_stablehlo(r.graph, r.constants, eo);
   } catch (const HoduError&) {
     // the only allowed failure
   }

@@ -17,7 +17,7 @@ import { NativeDesc, NativeInput, binding, call, opcode } from './native';
 import { nextSeed } from './random';
 import { Storage } from './storage';
 import { f16BitsToNumber, bf16BitsToNumber } from './half';
-import { MAX_NESTED_ENTRIES, nestedEntries } from './nested-limit';
+import { MAX_ELEMENTS, MAX_NESTED_ENTRIES, nestedEntries, shapeExtent } from './limits';
 
 export type Shape = readonly number[];
 export type TensorLike = Tensor | number;
@@ -88,6 +88,8 @@ export function checkShape(shape: unknown, what = 'shape'): number[] {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
       throw invalidArg(`${what} ${describe(shape)} must contain only non-negative integers (found ${describe(d)})`);
   if (shape.length > 16) throw invalidArg(`${what} ${describe(shape)} has rank ${shape.length}; at most 16 is supported`);
+  if (shapeExtent(shape as number[]) > MAX_ELEMENTS)
+    throw invalidArg(`${what} ${describe(shape)} has too many elements (the product of its non-zero dims exceeds 2^40)`);
   return shape.slice() as number[];
 }
 

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { Backend, Builder, DType, Device, Script, Tensor } from '../lib';
 import { findPjrtPlugin, xlaBuilt } from '../lib/xla';
 import { malformedXlaFlags, unknownXlaFlags, xlaFlagWords } from '../lib/xla-flags';
-import { nestedEntries } from '../lib/nested-limit';
+import { MAX_ELEMENTS, nestedEntries, shapeExtent } from '../lib/limits';
 
 const xlaReady = process.env.HODU_SKIP_XLA !== '1' && xlaBuilt() && findPjrtPlugin('cpu').path !== null;
 const itXla = xlaReady ? it : it.skip;
@@ -78,7 +78,9 @@ describe('shapes: element counts never wrap (R1, R2)', () => {
 
   it('a zero dim no longer hides the others', () => {
     hoduError(() => Tensor.zeros([2, 0, 3]).reshape([0, 2 ** 40, 2 ** 40]));
-    hoduError(() => Tensor.zeros([0, 2 ** 40, 2 ** 40]));
+    hoduError(() => Tensor.zeros([0, 2 ** 40, 2 ** 40]), 'INVALID_ARGUMENT');
+    expect(shapeExtent([0, 2 ** 20, 2 ** 20])).toBe(MAX_ELEMENTS);
+    expect(Tensor.zeros([0, 2 ** 20, 2 ** 20]).size).toBe(0);
   });
 });
 
@@ -89,7 +91,10 @@ describe('allocation failures are HoduErrors (R3, R4, R10)', () => {
   });
 
   it('mul of two broadcasts with a 16 TiB result throws', () => {
-    hoduError(() => Tensor.zeros([1, 1]).broadcastTo([2 ** 21, 1]).mul(Tensor.zeros([1, 1]).broadcastTo([1, 2 ** 21])), 'INTERNAL');
+    // 2^42 elements: refused by the shape bound already
+    hoduError(() => Tensor.zeros([1, 1]).broadcastTo([2 ** 21, 1]).mul(Tensor.zeros([1, 1]).broadcastTo([1, 2 ** 21])), 'INVALID_ARGUMENT');
+    // 2^38 elements (1 TiB): within the shape bound, above any machine's memory
+    hoduError(() => Tensor.zeros([1, 1]).broadcastTo([2 ** 19, 1]).mul(Tensor.zeros([1, 1]).broadcastTo([1, 2 ** 19])), 'INTERNAL');
   });
 
   it('conv2d with padding 2^20 (a 16 TiB output) throws', () => {

@@ -1,4 +1,19 @@
 /**
+ * Size limits checked in TypeScript before anything is allocated (the native core checks the same
+ * ones: native/core/checked_size.h).
+ */
+
+/** Most elements of one tensor, and most the non-zero dims of a shape may multiply to (also next to a 0 dim). */
+export const MAX_ELEMENTS = 2 ** 40;
+
+/** Product of the non-zero dims (saturates at Infinity; exact below 2^53). */
+export function shapeExtent(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d > 0 ? d : 1;
+  return n;
+}
+
+/**
  * toArray()/toString() build one JS value per element and one array per row: a tensor with few or no
  * elements but huge leading dims (`zeros([2**28, 0])` is 2^28 empty arrays) would exhaust the JS heap,
  * which aborts the process. They refuse more than this many entries (toTypedArray() has no limit).
