@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <unordered_set>
+#include <unordered_map>
 
 #include "../ir/loop_roll.h"
 #include "../kernels/dnnl_util.h"
@@ -393,7 +395,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     // 5. an elementwise group root: one fused pass over its inner ops
     if (is_ew(i)) {
       std::vector<uint32_t> order, leaves;
-      std::vector<int> reg_of(n, -1);
+      std::unordered_map<uint32_t, int> reg_of;  // sized by the group, not the graph (linear compile time)
       // inner nodes in evaluation order (post-order of the tree below the root)
       std::vector<std::pair<uint32_t, size_t>> stack{{i, 0}};
       while (!stack.empty()) {
@@ -409,15 +411,16 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
       }
       if (order.size() > 1) {
         FusedProgram prog;
+        const std::unordered_set<uint32_t> inner_ids(order.begin(), order.end());
         auto reg = [&](uint32_t id) -> int {
-          bool inner = std::find(order.begin(), order.end(), id) != order.end();
-          if (inner) return reg_of[id];
-          if (reg_of[id] < 0) {
-            reg_of[id] = (int)leaves.size();
+          auto it = reg_of.find(id);
+          if (inner_ids.count(id)) return it == reg_of.end() ? -1 : it->second;
+          if (it == reg_of.end()) {
+            it = reg_of.emplace(id, (int)leaves.size()).first;
             leaves.push_back(id);
             prog.inputs.push_back(no_offset(m.slots[id].desc));
           }
-          return reg_of[id];
+          return it->second;
         };
         // leaves first (registers 0..L-1), then one register per instruction
         for (uint32_t x : order)
