@@ -6,6 +6,9 @@
 /** Most elements of one tensor, and most the non-zero dims of a shape may multiply to (also next to a 0 dim). */
 export const MAX_ELEMENTS = 2 ** 40;
 
+/** Most pieces split()/chunk() make (one Tensor object each: a dim of 2^40 split by 1 would exhaust the JS heap). */
+export const MAX_SPLIT_PIECES = 2 ** 20;
+
 /** Product of the non-zero dims (saturates at Infinity; exact below 2^53). */
 export function shapeExtent(shape: readonly number[]): number {
   let n = 1;

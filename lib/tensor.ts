@@ -17,7 +17,7 @@ import { NativeDesc, NativeInput, binding, call, opcode } from './native';
 import { nextSeed } from './random';
 import { Storage } from './storage';
 import { f16BitsToNumber, bf16BitsToNumber } from './half';
-import { MAX_ELEMENTS, MAX_NESTED_ENTRIES, nestedEntries, shapeExtent } from './limits';
+import { MAX_ELEMENTS, MAX_NESTED_ENTRIES, MAX_SPLIT_PIECES, nestedEntries, shapeExtent } from './limits';
 
 export type Shape = readonly number[];
 export type TensorLike = Tensor | number;
@@ -525,6 +525,7 @@ export class Tensor {
     this._native();
     if (!this.isContiguous) return this.contiguous().toTypedArray();
     const info = dtypeInfo(this._dtype);
+    if (this.size === 0) return new info.ctor(0);  // an empty view may carry an offset past its (empty) buffer
     return new info.ctor(this._storage!.buffer, this._offset * info.size, this.size);
   }
 
@@ -806,6 +807,8 @@ export class Tensor {
     if (typeof sizeOrSizes === 'number') {
       const s = checkInt(sizeOrSizes, 'split: size');
       if (s <= 0) throw invalidArg(`split: size must be positive, got ${s}`);
+      if (Math.ceil(total / s) > MAX_SPLIT_PIECES)
+        throw invalidArg(`split: ${Math.ceil(total / s)} pieces of size ${s} (dim of size ${total}) is more than the ${MAX_SPLIT_PIECES} allowed`);
       sizes = [];
       for (let at = 0; at < total; at += s) sizes.push(Math.min(s, total - at));
       if (total === 0) sizes.push(0);
@@ -888,6 +891,8 @@ export class Tensor {
     this._check();
     if (!(weight instanceof Tensor)) throw invalidArg(`conv2d: weight must be a Tensor, got ${describe(weight)}`);
     if (bias != null && !(bias instanceof Tensor)) throw invalidArg(`conv2d: bias must be a Tensor or null, got ${describe(bias)}`);
+    if (options === null || options === undefined) options = {};  // null: the defaults, like {}
+    if (typeof options !== 'object') throw invalidArg(`conv2d: options must be an object, got ${describe(options)}`);
     const [sh, sw] = pair(options.stride, 1, 'conv2d: stride');
     const [ph, pw] = pair(options.padding, 0, 'conv2d: padding');
     const [dh, dw] = pair(options.dilation, 1, 'conv2d: dilation');
