@@ -8,10 +8,15 @@ export class Device {
   ) {}
 
   static readonly CPU: Device = new Device('cpu', 0);
+  /** The largest device index `Device.CUDA` accepts (device ordinals are small; 1e300 is a mistake). */
+  static readonly MAX_INDEX = 1023;
 
   static CUDA(index = 0): Device {
-    if (!Number.isInteger(index) || index < 0)
-      throw new HoduError(ErrorCode.INVALID_ARGUMENT, `Device.CUDA: index must be a non-negative integer, got ${describe(index)}`);
+    if (!Number.isInteger(index) || index < 0 || index > Device.MAX_INDEX)
+      throw new HoduError(
+        ErrorCode.INVALID_ARGUMENT,
+        `Device.CUDA: index must be an integer from 0 to ${Device.MAX_INDEX}, got ${describe(index)}`,
+      );
     return new Device('cuda', index);
   }
 

@@ -35,6 +35,9 @@ function load(): Binding {
   const root = path.join(__dirname, '..');
   tuneOpenMp();
   try {
+    // HODU_NATIVE_ADDON: an explicit hodu.node (the sanitizer build in build-asan/, `npm run test:asan`)
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    if (process.env.HODU_NATIVE_ADDON) return require(path.resolve(process.env.HODU_NATIVE_ADDON)) as Binding;
     // node-gyp-build: build/Release (a local build) first, then prebuilds/<platform>-<arch>/.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require('node-gyp-build')(root) as Binding;

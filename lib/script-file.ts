@@ -142,6 +142,9 @@ export function decodeScriptFile(input: Uint8Array | ArrayBuffer): ScriptFile {
 /** Adds `.hoduscript` when the path has no extension. */
 export function scriptPath(p: string): string {
   if (typeof p !== 'string' || p.length === 0) throw invalidArg(`save: path must be a non-empty string, got ${describe(p)}`);
+  // a folder ('/', 'out/', an existing directory) is not a file name: never write '<folder>/.hoduscript'
+  if (/[\\/]$/.test(p) || path.basename(p) === '' || path.basename(p) === '.' || path.basename(p) === '..' || isDirectory(p))
+    throw invalidArg(`save: path must name a file, got the folder ${describe(p)}`);
   return path.extname(p) === '' ? `${p}.hoduscript` : p;
 }
 
@@ -167,9 +170,25 @@ export function readScriptFile(p: string): Uint8Array {
   if (typeof p !== 'string' || p.length === 0) throw invalidArg(`load: path must be a non-empty string, got ${describe(p)}`);
   let target = p;
   if (!fs.existsSync(target) && path.extname(p) === '' && fs.existsSync(`${p}.hoduscript`)) target = `${p}.hoduscript`;
+  let fd = -1;
   try {
-    return fs.readFileSync(target);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read
+    fd = fs.openSync(target, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new HoduError(ErrorCode.INVALID_FILE, `load: '${target}' is not a regular file`);
+    return fs.readFileSync(fd);
   } catch (e) {
+    if (e instanceof HoduError) throw e;
     throw new HoduError(ErrorCode.INVALID_FILE, `load: cannot read '${target}': ${(e as Error).message}`);
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }

@@ -21,8 +21,16 @@ export class Storage {
    * memory do not change it (call `tensor.assign(tensor)` or `markChanged()` after such writes).
    */
   version = nextVersion();
+  private readonly initialLength: number;
 
-  constructor(readonly buffer: ArrayBuffer) {}
+  constructor(readonly buffer: ArrayBuffer) {
+    this.initialLength = buffer.byteLength;
+  }
+
+  /** True when the buffer was detached behind our back (transferred with postMessage/structuredClone). */
+  get detached(): boolean {
+    return this.initialLength > 0 && this.buffer.byteLength === 0;
+  }
 
   /** Records that the memory changed. */
   bump(): void {

@@ -17,6 +17,7 @@ import { NativeDesc, NativeInput, binding, call, opcode } from './native';
 import { nextSeed } from './random';
 import { Storage } from './storage';
 import { f16BitsToNumber, bf16BitsToNumber } from './half';
+import { MAX_ELEMENTS, MAX_NESTED_ENTRIES, MAX_SPLIT_PIECES, nestedEntries, shapeExtent } from './limits';
 
 export type Shape = readonly number[];
 export type TensorLike = Tensor | number;
@@ -93,6 +94,8 @@ export function checkShape(shape: unknown, what = 'shape'): number[] {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
       throw invalidArg(`${what} ${describe(shape)} must contain only non-negative integers (found ${describe(d)})`);
   if (shape.length > 16) throw invalidArg(`${what} ${describe(shape)} has rank ${shape.length}; at most 16 is supported`);
+  if (shapeExtent(shape as number[]) > MAX_ELEMENTS)
+    throw invalidArg(`${what} ${describe(shape)} has too many elements (the product of its non-zero dims exceeds 2^40)`);
   return shape.slice() as number[];
 }
 
@@ -337,6 +340,11 @@ export class Tensor {
         'this tensor belongs to a builder graph and has no data; run the built script to get values',
       );
     }
+    if (this._storage.detached)
+      throw new HoduError(
+        ErrorCode.DISPOSED,
+        `the memory of this tensor (shape ${describe(this._shape)}, ${this._dtype}) was transferred or detached (postMessage/structuredClone with transfer)`,
+      );
     return [this._storage.buffer, dtypeCode(this._dtype), this._shape, this._strides, this._offset];
   }
 
@@ -558,7 +566,8 @@ export class Tensor {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidArg(`arange: ${k} must be a finite number, got ${describe(v)}`);
     if (step === 0) throw invalidArg('arange: step must not be 0');
     const n = Math.max(0, Math.ceil((end - start) / step));
-    if (n > 2 ** 31) throw invalidArg(`arange: ${n} elements is too many`);
+    // the values are built in a Float64Array first: 2^28 of them is 2 GiB
+    if (n > 2 ** 28) throw invalidArg(`arange: ${n} elements is too many (at most 2^28)`);
     const vals = new Float64Array(n);
     for (let i = 0; i < n; i++) vals[i] = start + i * step;
     return Tensor._fromValues(vals, [n], checkDType(dtype));
@@ -582,11 +591,18 @@ export class Tensor {
     this._native();
     if (!this.isContiguous) return this.contiguous().toTypedArray();
     const info = dtypeInfo(this._dtype);
+    if (this.size === 0) return new info.ctor(0);  // an empty view may carry an offset past its (empty) buffer
     return new info.ctor(this._storage!.buffer, this._offset * info.size, this.size);
   }
 
   /** Nested JS arrays (numbers; booleans for BOOL; a bare value for shape []). */
   toArray(): NestedArray {
+    this._check();
+    const entries = nestedEntries(this._shape);
+    if (entries > MAX_NESTED_ENTRIES)
+      throw invalidArg(
+        `toArray: shape ${describe(this._shape)} needs ${entries} nested array entries, more than the ${MAX_NESTED_ENTRIES} allowed; use toTypedArray()`,
+      );
     const flat = this.toTypedArray() as ArrayLike<number | bigint>;
     const dt = this._dtype;
     const get = (i: number): number | boolean => {
@@ -622,6 +638,7 @@ export class Tensor {
   toString(): string {
     if (this._disposed) return '<disposed>';
     if (!this._storage) return '<none>';
+    if (nestedEntries(this._shape) > MAX_NESTED_ENTRIES) return `Tensor(shape ${describe(this._shape)}, dtype ${this._dtype}, too large to print)`;
     return formatNested(this.toArray(), this._shape, isFloat(this._dtype));
   }
 
@@ -856,6 +873,8 @@ export class Tensor {
     if (typeof sizeOrSizes === 'number') {
       const s = checkInt(sizeOrSizes, 'split: size');
       if (s <= 0) throw invalidArg(`split: size must be positive, got ${s}`);
+      if (Math.ceil(total / s) > MAX_SPLIT_PIECES)
+        throw invalidArg(`split: ${Math.ceil(total / s)} pieces of size ${s} (dim of size ${total}) is more than the ${MAX_SPLIT_PIECES} allowed`);
       sizes = [];
       for (let at = 0; at < total; at += s) sizes.push(Math.min(s, total - at));
       if (total === 0) sizes.push(0);
@@ -938,6 +957,8 @@ export class Tensor {
     this._check();
     if (!(weight instanceof Tensor)) throw invalidArg(`conv2d: weight must be a Tensor, got ${describe(weight)}`);
     if (bias != null && !(bias instanceof Tensor)) throw invalidArg(`conv2d: bias must be a Tensor or null, got ${describe(bias)}`);
+    if (options === null || options === undefined) options = {};  // null: the defaults, like {}
+    if (typeof options !== 'object') throw invalidArg(`conv2d: options must be an object, got ${describe(options)}`);
     const [sh, sw] = pair(options.stride, 1, 'conv2d: stride');
     const [ph, pw] = pair(options.padding, 0, 'conv2d: padding');
     const [dh, dw] = pair(options.dilation, 1, 'conv2d: dilation');

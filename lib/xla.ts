@@ -15,6 +15,7 @@ import * as path from 'path';
 import { Device } from './device';
 import { ErrorCode, HoduError } from './errors';
 import { binding, call } from './native';
+import { checkXlaFlags } from './xla-flags';
 
 export type XlaPlatform = 'cpu' | 'cuda';
 
@@ -233,6 +234,7 @@ export function xlaBackend(device: Device): XlaNativeBackend {
       ErrorCode.DEVICE_UNAVAILABLE,
       `${device} is not available: this machine has no NVIDIA GPU (/dev/nvidiactl does not exist); the CUDA plugin found is ${search.path}`,
     );
+  checkXlaFlags(search.path, platform);  // a bad XLA_FLAGS would end the process at the first compile
   const target: XlaTarget = { plugin: search.path, platform, device: device.index };
   const level = process.env.HODU_XLA_OPT_LEVEL;
   const options = level !== undefined && /^\d+$/.test(level) ? { optLevel: Number(level) } : {};

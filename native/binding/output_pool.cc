@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../core/checked_size.h"
 #include "../core/error.h"
 
 namespace hodu {
@@ -26,6 +27,7 @@ struct Pool {
   std::unordered_map<void*, Ticket*> out;                // blocks held by live ArrayBuffers
   size_t cached = 0;
   size_t outstanding = 0;  // bytes of the blocks in `out`
+  size_t unfinalized = 0;  // disposed buffers whose finalizer has not run yet (see make())
 };
 
 Pool& pool() {
@@ -55,6 +57,8 @@ void finalize(napi_env, void*, void* hint) {
       p.out.erase(t->block);
       p.outstanding -= t->size;
       give_locked(p, t->block, t->size);
+    } else {
+      p.unfinalized--;
     }
   }
   delete t;
@@ -63,6 +67,7 @@ void finalize(napi_env, void*, void* hint) {
 }  // namespace
 
 Napi::ArrayBuffer OutputPool::make(Napi::Env env, size_t bytes, void** data) {
+  check_alloc_bytes(bytes, "a script output");
   const size_t size = rounded(bytes ? bytes : 1);
   Pool& p = pool();
   void* b = nullptr;
@@ -76,6 +81,17 @@ Napi::ArrayBuffer OutputPool::make(Napi::Env env, size_t bytes, void** data) {
       p.cached -= size;
     }
     fresh_ok = p.outstanding + size <= kMaxOutstandingBytes;
+    // Disposed outputs release their block at once, but Node runs the finalizer of an external
+    // ArrayBuffer (and frees its bookkeeping, ~0.3-0.7 KB) only when the event loop turns: a
+    // synchronous loop that disposes every output would grow without bound. Past kMaxUnfinalized
+    // such buffers, outputs are V8-owned until the loop turns (detach frees those at once).
+    if (p.unfinalized >= kMaxUnfinalized) {
+      fresh_ok = false;
+      if (b) {
+        give_locked(p, b, size);
+        b = nullptr;
+      }
+    }
   }
   napi_value v;
   if (!b && !fresh_ok) {
@@ -99,10 +115,8 @@ Napi::ArrayBuffer OutputPool::make(Napi::Env env, size_t bytes, void** data) {
     std::lock_guard<std::mutex> lock(p.mu);
     give_locked(p, b, size);
   }
-  // external buffers not allowed here (e.g. a V8 sandbox): a plain, zero-filled one
-  if (napi_create_arraybuffer(env, bytes ? bytes : 1, data, &v) != napi_ok)
-    fail(ErrorCode::INTERNAL, "out of memory allocating an output of ", bytes, " bytes");
-  return Napi::ArrayBuffer(env, v);
+  // external buffers not allowed here (e.g. a V8 sandbox): a V8-owned one
+  return uninitialized_buffer(env, bytes, data);
 }
 
 void OutputPool::release(void* data) {
@@ -112,13 +126,19 @@ void OutputPool::release(void* data) {
   if (it == p.out.end()) return;  // not a pooled buffer
   Ticket* t = it->second;
   t->returned = true;
+  p.unfinalized++;
   p.out.erase(it);
   p.outstanding -= t->size;
   give_locked(p, t->block, t->size);
 }
 
+namespace {
+void free_block(napi_env, void* data, void*) { std::free(data); }
+}  // namespace
+
 Napi::ArrayBuffer uninitialized_buffer(Napi::Env env, size_t bytes, void** data) {
   if (bytes == 0) bytes = 1;
+  check_alloc_bytes(bytes, "an output");
   napi_value buf, ab;
   void* p = nullptr;
   size_t len = 0, off = 0;
@@ -140,6 +160,18 @@ Napi::ArrayBuffer uninitialized_buffer(Napi::Env env, size_t bytes, void** data)
     }
   };
   clear_pending();
+  // Above a Buffer's maximum length: malloc (which can fail, unlike V8's allocator, which aborts the
+  // process) and hand the block to an external ArrayBuffer that frees it.
+  if (void* m = std::malloc(bytes)) {
+    if (napi_create_external_arraybuffer(env, m, bytes, free_block, nullptr, &ab) == napi_ok) {
+      *data = m;
+      return Napi::ArrayBuffer(env, ab);
+    }
+    std::free(m);
+    clear_pending();
+  } else {
+    fail(ErrorCode::INTERNAL, "out of memory: cannot allocate ", bytes, " bytes");
+  }
   if (napi_create_arraybuffer(env, bytes, data, &ab) != napi_ok) {
     clear_pending();
     fail(ErrorCode::INTERNAL, "out of memory: cannot allocate ", bytes, " bytes");

@@ -26,6 +26,7 @@ class OutputPool {
   static constexpr size_t kMaxCachedBytes = size_t(256) << 20;
   static constexpr size_t kMaxBlocksPerSize = 8;
   static constexpr size_t kMaxOutstandingBytes = size_t(64) << 20;
+  static constexpr size_t kMaxUnfinalized = 2048;
 
   // An ArrayBuffer of `bytes` (at least 1) over pooled memory; *data receives its address. Falls
   // back to a plain ArrayBuffer where external buffers are not allowed.

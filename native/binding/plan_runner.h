@@ -4,7 +4,9 @@
 #pragma once
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,17 @@ class RunWorker : public Napi::AsyncWorker {
   RunWorker(Napi::Function cb, std::shared_ptr<P> plan, std::vector<const void*> ins, std::vector<void*> outs,
             Napi::Value keep_inputs, Napi::Value keep_outputs, const char* name = "hodu.runAsync")
       : Napi::AsyncWorker(cb, name), plan_(std::move(plan)), ins_(std::move(ins)), outs_(std::move(outs)) {
+    // Inputs are copied now, on the JS thread: the caller may transfer or detach an input's
+    // ArrayBuffer (postMessage/structuredClone with transfer) while the run is in flight, which frees
+    // its memory however the JS object is held. The copies live as long as the worker.
+    for (size_t i = 0; i < ins_.size(); i++) {
+      size_t n = plan_->input_desc(i).nbytes();
+      std::unique_ptr<char[]> c(new (std::nothrow) char[n ? n : 1]);
+      if (!c) fail(ErrorCode::INTERNAL, "out of memory copying input ", i, " (", n, " bytes) for runAsync");
+      if (n) std::memcpy(c.get(), ins_[i], n);
+      ins_[i] = c.get();
+      in_copies_.push_back(std::move(c));
+    }
     // keep the buffers alive while the worker thread uses them
     keep_in_ = Napi::Persistent(keep_inputs.As<Napi::Object>());
     keep_out_ = Napi::Persistent(keep_outputs.As<Napi::Object>());
@@ -74,6 +87,7 @@ class RunWorker : public Napi::AsyncWorker {
  private:
   std::shared_ptr<P> plan_;
   std::vector<const void*> ins_;
+  std::vector<std::unique_ptr<char[]>> in_copies_;
   std::vector<void*> outs_;
   Napi::ObjectReference keep_in_, keep_out_;
   std::string code_ = "INTERNAL";

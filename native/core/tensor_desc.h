@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "checked_size.h"
 #include "dtype.h"
 #include "error.h"
 
@@ -13,20 +14,15 @@ using Shape = std::vector<int64_t>;
 
 // Upper bounds that keep every size computation far from int64 overflow.
 constexpr int kMaxRank = 16;
-constexpr int64_t kMaxElements = int64_t(1) << 40;
 
-inline int64_t numel(const Shape& s) {
-  int64_t n = 1;
-  for (auto d : s) n *= d;
-  return n;
-}
+inline int64_t numel(const Shape& s) { return sat_numel(s); }
 
 inline Shape contiguous_strides(const Shape& s) {
   Shape st(s.size());
   int64_t acc = 1;
   for (size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= s[i] > 0 ? s[i] : 1;
+    acc = sat_mul(acc, s[i] > 0 ? s[i] : 1);
   }
   return st;
 }
@@ -46,7 +42,7 @@ struct TensorDesc {
 
   int ndim() const { return (int)shape.size(); }
   int64_t numel() const { return hodu::numel(shape); }
-  size_t nbytes() const { return (size_t)numel() * dtype_size(dtype); }
+  size_t nbytes() const { return sat_bytes(numel(), dtype_size(dtype)); }
 
   // True when the elements are laid out row-major with no gaps (size-1 dims may have any stride).
   bool is_contiguous() const {
@@ -63,13 +59,11 @@ struct TensorDesc {
 // Validates a user-provided shape: rank <= kMaxRank, dims >= 0, element count bounded.
 inline void check_shape(const Shape& s, const char* what) {
   if ((int)s.size() > kMaxRank) fail(ErrorCode::INVALID_ARGUMENT, what, ": rank ", s.size(), " exceeds the maximum of ", kMaxRank);
-  int64_t n = 1;
-  for (auto d : s) {
+  for (auto d : s)
     if (d < 0) fail(ErrorCode::INVALID_ARGUMENT, what, ": negative dimension ", d, " in shape ", fmt_list(s));
-    if (d > kMaxElements || (d > 0 && n > kMaxElements / d))
-      fail(ErrorCode::INVALID_ARGUMENT, what, ": shape ", fmt_list(s), " has too many elements");
-    n *= d;
-  }
+  // Every dim counts, also next to a 0 (an empty [2^40, 0] may not become [2^40, 2^40] by broadcasting).
+  if (sat_extent(s) > kMaxElements)
+    fail(ErrorCode::INVALID_ARGUMENT, what, ": shape ", fmt_list(s), " has too many elements (the product of its non-zero dims exceeds 2^40)");
 }
 
 // Normalises a possibly negative dim against `rank`; INVALID_ARGUMENT names the op and the range.

@@ -1,10 +1,14 @@
 #include "plan.h"
 
+#include "../core/checked_size.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <unordered_set>
+#include <unordered_map>
 
 #include "../ir/loop_roll.h"
 #include "../kernels/dnnl_util.h"
@@ -36,6 +40,7 @@ struct Step {
 
 void* aligned_bytes(size_t n) {
   size_t sz = (std::max<size_t>(n, 1) + 63) / 64 * 64;
+  check_alloc_bytes(sz, "a plan buffer");
   void* p = std::aligned_alloc(64, sz);
   if (!p) fail(ErrorCode::INTERNAL, "out of memory allocating ", n, " bytes");
   return p;
@@ -118,6 +123,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     plan->input_descs_.emplace_back(v.dtype, v.shape);
   }
   for (const Output& o : g.outputs) plan->output_descs_.emplace_back(g.values[o.value].dtype, g.values[o.value].shape);
+  for (const TensorDesc& d : plan->output_descs_) check_alloc_bytes(d.nbytes(), "an output of this script");
 
   auto own_constant = [&](const void* src, size_t bytes) {
     void* p = aligned_bytes(bytes);
@@ -389,7 +395,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     // 5. an elementwise group root: one fused pass over its inner ops
     if (is_ew(i)) {
       std::vector<uint32_t> order, leaves;
-      std::vector<int> reg_of(n, -1);
+      std::unordered_map<uint32_t, int> reg_of;  // sized by the group, not the graph (linear compile time)
       // inner nodes in evaluation order (post-order of the tree below the root)
       std::vector<std::pair<uint32_t, size_t>> stack{{i, 0}};
       while (!stack.empty()) {
@@ -405,15 +411,16 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
       }
       if (order.size() > 1) {
         FusedProgram prog;
+        const std::unordered_set<uint32_t> inner_ids(order.begin(), order.end());
         auto reg = [&](uint32_t id) -> int {
-          bool inner = std::find(order.begin(), order.end(), id) != order.end();
-          if (inner) return reg_of[id];
-          if (reg_of[id] < 0) {
-            reg_of[id] = (int)leaves.size();
+          auto it = reg_of.find(id);
+          if (inner_ids.count(id)) return it == reg_of.end() ? -1 : it->second;
+          if (it == reg_of.end()) {
+            it = reg_of.emplace(id, (int)leaves.size()).first;
             leaves.push_back(id);
             prog.inputs.push_back(no_offset(m.slots[id].desc));
           }
-          return reg_of[id];
+          return it->second;
         };
         // leaves first (registers 0..L-1), then one register per instruction
         for (uint32_t x : order)
@@ -484,10 +491,8 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
   std::vector<int64_t> last_use(nslots, -1);
   for (size_t t = 0; t < m.steps.size(); t++)
     for (uint32_t id : m.steps[t].ins) last_use[m.slots[id].base] = std::max<int64_t>(last_use[m.slots[id].base], (int64_t)t);
-  struct Block {
-    size_t off, size;
-  };
-  std::vector<Block> free_list;
+  // free blocks by size (best fit in O(log n); equal sizes in the order they were freed)
+  std::multimap<size_t, size_t> free_list;  // size -> offset
   size_t arena_size = 0;
   std::vector<std::vector<uint32_t>> release_after(m.steps.size());
   for (size_t t = 0; t < m.steps.size(); t++) {
@@ -496,17 +501,12 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     if (s.loc == Loc::Arena) {
       size_t need = (s.desc.nbytes() + 63) / 64 * 64;
       // best fit from the free list, else grow
-      int best = -1;
-      for (int b = 0; b < (int)free_list.size(); b++)
-        if (free_list[b].size >= need && (best < 0 || free_list[b].size < free_list[best].size)) best = b;
-      if (best >= 0) {
-        s.offset = free_list[best].off;
-        if (free_list[best].size > need) {
-          free_list[best].off += need;
-          free_list[best].size -= need;
-        } else {
-          free_list.erase(free_list.begin() + best);
-        }
+      auto best = free_list.lower_bound(need);
+      if (best != free_list.end()) {
+        size_t off = best->second, size = best->first;
+        s.offset = off;
+        free_list.erase(best);
+        if (size > need) free_list.emplace(size - need, off + need);
       } else {
         s.offset = arena_size;
         arena_size += need;
@@ -517,7 +517,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
     }
     for (uint32_t rid : release_after[t]) {
       Slot& r = m.slots[rid];
-      free_list.push_back({r.offset, (r.desc.nbytes() + 63) / 64 * 64});
+      free_list.emplace((r.desc.nbytes() + 63) / 64 * 64, r.offset);
     }
   }
   // views of arena values share their base's offset

@@ -59,13 +59,14 @@ inline C abs_of(C x) {
 template <class C>
 inline C relu_of(C x) {
   if constexpr (std::is_unsigned_v<C>) return x;
-  else return x > C(0) ? x : C(0);  // 0 for NaN and -0
+  else return x > C(0) || x != x ? x : C(0);  // NaN stays NaN (PyTorch); -0 becomes 0
 }
 
 template <class C>
 inline C sign_of(C x) {
   if constexpr (std::is_unsigned_v<C>) return (C)(x > 0 ? 1 : 0);
-  else return (C)((x > C(0)) - (x < C(0)));  // 0 for 0 and NaN
+  else if (x != x) return x;  // NaN stays NaN (PyTorch)
+  else return (C)((x > C(0)) - (x < C(0)));  // 0 for 0
 }
 
 // One functor for every op except Clamp; `a` is the op's attribute (leaky_relu slope, elu alpha)

@@ -30,6 +30,7 @@
 #include "dnnl_util.h"
 #include "elem.h"
 #include "kernel.h"
+#include "nan_rows.h"
 
 // Hot loops are compiled for several x86 ISA levels and picked at load time (GNU ifunc).
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
@@ -406,8 +407,8 @@ class SoftmaxLoopKernel final : public Kernel {
 
 class SoftmaxDnnlKernel final : public Kernel {
  public:
-  SoftmaxDnnlKernel(dnnl::softmax_forward::primitive_desc pd, int threads)
-      : pd_(std::move(pd)), prim_(pd_), threads_(threads), impl_(pd_.impl_info_str()) {
+  SoftmaxDnnlKernel(dnnl::softmax_forward::primitive_desc pd, int threads, DType t, int64_t rows, int64_t n)
+      : pd_(std::move(pd)), prim_(pd_), threads_(threads), impl_(pd_.impl_info_str()), dtype_(t), rows_(rows), n_(n) {
     args_.add(DNNL_ARG_SRC, pd_.src_desc());
     args_.add(DNNL_ARG_DST, pd_.dst_desc());
     if (scratchpad_bytes()) args_.add(DNNL_ARG_SCRATCHPAD, pd_.scratchpad_desc());
@@ -423,6 +424,7 @@ class SoftmaxDnnlKernel final : public Kernel {
     args_.set(DNNL_ARG_DST, out);
     if (scratchpad_bytes()) args_.set(DNNL_ARG_SCRATCHPAD, ctx.scratchpad);
     args_.execute(prim_);
+    spread_nan_rows(out, dtype_, rows_, n_);
   }
 
  private:
@@ -431,6 +433,8 @@ class SoftmaxDnnlKernel final : public Kernel {
   DnnlArgs args_;
   int threads_;
   std::string impl_;
+  DType dtype_;
+  int64_t rows_, n_;
 };
 
 std::unique_ptr<Kernel> make_softmax_dnnl(const KernelSpec& s) {
@@ -452,7 +456,7 @@ std::unique_ptr<Kernel> make_softmax_dnnl(const KernelSpec& s) {
     auto alg = s.op == OpCode::LogSoftmax ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
     dnnl::softmax_forward::primitive_desc pd(cpu_engine(), dnnl::prop_kind::forward_inference, alg, md, md, 1, attr, true);
     if (!pd || is_ref_impl(pd.impl_info_str())) return nullptr;
-    return std::make_unique<SoftmaxDnnlKernel>(std::move(pd), threads);
+    return std::make_unique<SoftmaxDnnlKernel>(std::move(pd), threads, in.dtype, m, n);
   } catch (...) {
     rethrow_dnnl("softmax");
   }

@@ -200,7 +200,7 @@ constexpr DnnlUse kDnnlUse[] = {
     {OpCode::Sigmoid, 16384, 16384},
     {OpCode::Silu, 16384, 16384},
     {OpCode::Gelu, 16384, 16384},
-    {OpCode::Relu, 0, 65536},          // bf16: oneDNN converts faster than the loop
+    {OpCode::Relu, 0, 0},              // never: oneDNN's relu turns NaN into 0 (the loop keeps NaN)
     {OpCode::LeakyRelu, 0, 65536},
     {OpCode::Abs, 0, 65536},
     {OpCode::Square, 0, 65536},

@@ -515,6 +515,7 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
       break;
     }
   }
+  check_shape(r.out.shape, nm(op));  // every produced shape too: counts derived from it never wrap
   return r;
 }
 

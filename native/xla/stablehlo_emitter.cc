@@ -552,10 +552,11 @@ V lower_unary(Ctx& c) {
       // 0 for 0 and NaN, else ±1
       V pos = e.cmp("GT", x, k(0));
       if (is_unsigned_int(t)) return e.select(pos, k(1), k(0));
-      return e.select(pos, k(1), e.select(e.cmp("LT", x, k(0)), k(-1), k(0)));
+      V sg = e.select(pos, k(1), e.select(e.cmp("LT", x, k(0)), k(-1), k(0)));
+      return is_float(t) ? e.select(e.cmp("NE", x, x), x, sg) : sg;  // NaN stays NaN (PyTorch)
     }
     case OpCode::Square: return e.bin("multiply", x, x);
-    case OpCode::Relu: return e.select(e.cmp("GT", x, k(0)), x, k(0));
+    case OpCode::Relu: return e.select(e.cmp("LE", x, k(0)), k(0), x);  // NaN stays NaN (PyTorch)
     case OpCode::Clamp: {
       double lo = c.v.attrs.at(0), hi = c.v.attrs.at(1);
       if (is_float(t)) {
@@ -683,6 +684,15 @@ ReduceInfo reduce_info(const Value& v, const V& x) {
   return r;
 }
 
+// A max/min reduction in which any NaN makes the result NaN (PyTorch's rule; XLA:CPU's vectorised
+// maximum/minimum reductions drop NaN): the plain reduction, replaced by NaN where an "or" of x != x is set.
+V nan_reduce(Emitter& e, const V& x, const std::vector<int64_t>& dims, const char* body, const V& init) {
+  V r = e.reduce(x, dims, body, init);
+  if (!is_float(x.dt) || dims.empty()) return r;
+  V any = e.reduce(e.cmp("NE", x, x), dims, "or", e.scalar(DType::Bool, 0));
+  return e.select(any, e.splat(x.dt, r.shape, std::numeric_limits<double>::quiet_NaN()), r);
+}
+
 V sum_of(Emitter& e, const V& x, const std::vector<int64_t>& dims) { return e.reduce(x, dims, "add", e.scalar(x.dt, 0)); }
 
 V lower_reduce(Ctx& c) {
@@ -694,8 +704,8 @@ V lower_reduce(Ctx& c) {
   switch (c.v.op) {
     case OpCode::Sum: r = sum_of(e, x, ri.dims); break;
     case OpCode::Prod: r = e.reduce(x, ri.dims, "multiply", e.scalar(t, 1)); break;
-    case OpCode::Max: r = e.reduce(x, ri.dims, "maximum", e.lowest(t, {})); break;
-    case OpCode::Min: r = e.reduce(x, ri.dims, "minimum", e.highest(t, {})); break;
+    case OpCode::Max: r = nan_reduce(e, x, ri.dims, "maximum", e.lowest(t, {})); break;
+    case OpCode::Min: r = nan_reduce(e, x, ri.dims, "minimum", e.highest(t, {})); break;
     case OpCode::Mean: {
       V s = sum_of(e, x, ri.dims);
       r = e.bin("divide", s, e.splat(t, s.shape, (double)ri.count));
@@ -915,7 +925,7 @@ V softmax_parts(Emitter& e, const V& x, int64_t dim, V* shifted, V* sum_b) {
   std::vector<int64_t> all = iota_vec((int64_t)x.shape.size());
   Shape keep = x.shape;
   keep[(size_t)dim] = 1;
-  V m = e.reduce(x, {dim}, "maximum", e.lowest(x.dt, {}));
+  V m = nan_reduce(e, x, {dim}, "maximum", e.lowest(x.dt, {}));  // a NaN makes its whole row NaN
   V mb = e.bcast_in_dim(e.reshape(m, keep), x.shape, all);
   *shifted = e.bin("subtract", x, mb);
   V ex = e.un("exponential", *shifted);
@@ -1016,7 +1026,13 @@ V lower_pool2d(Ctx& c) {
   Pool2dAttrs p = pool2d_attrs(c.v.op, c.v.attrs);
   std::vector<int64_t> win{1, 1, p.kernel_h, p.kernel_w}, str{1, 1, p.stride_h, p.stride_w};
   std::vector<int64_t> pad{0, 0, p.pad_h, p.pad_w};
-  if (c.v.op == OpCode::MaxPool2d) return e.reduce_window(x, e.lowest(x.dt, {}), "maximum", win, str, pad, pad);
+  if (c.v.op == OpCode::MaxPool2d) {
+    V m = e.reduce_window(x, e.lowest(x.dt, {}), "maximum", win, str, pad, pad);
+    if (!is_float(x.dt)) return m;
+    // NaN propagates through each window (PyTorch; XLA:CPU's maximum window drops it)
+    V any = e.reduce_window(e.cmp("NE", x, x), e.scalar(DType::Bool, 0), "or", win, str, pad, pad);
+    return e.select(any, e.splat(x.dt, m.shape, std::numeric_limits<double>::quiet_NaN()), m);
+  }
   V s = e.reduce_window(x, e.scalar(x.dt, 0), "add", win, str, pad, pad);  // padded cells count (PyTorch default)
   return e.bin("divide", s, e.splat(x.dt, s.shape, (double)(p.kernel_h * p.kernel_w)));
 }

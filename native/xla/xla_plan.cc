@@ -1,5 +1,8 @@
 #include "xla_plan.h"
 
+#include "../core/checked_size.h"
+#include "program_limits.h"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -62,6 +65,7 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
   Impl& m = *plan->impl_;
   for (uint32_t id : g.input_ids) plan->input_descs_.emplace_back(g.values[id].dtype, g.values[id].shape);
   for (const Output& o : g.outputs) plan->output_descs_.emplace_back(g.values[o.value].dtype, g.values[o.value].shape);
+  for (const TensorDesc& d : plan->output_descs_) check_alloc_bytes(d.nbytes(), "an output of this script");
 
   // the client first: a missing plugin or device is reported before any lowering work
   PjrtClient& client = PjrtClient::get(target.plugin_path, target.platform);
@@ -80,6 +84,7 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
         if (v.kind == ValueKind::Loop) plan->stats_.loop_trips.push_back(eg->loops.at(v.index)->trips);
     }
   }
+  check_xla_program_size(*eg);  // before XLA's memory explodes (program_limits.h)
   EmitResult em = emit_stablehlo(*eg, *ec, opts.emit);
   plan->stats_.emit_ms = ms_since(t0);
   plan->text_ = std::move(em.text);

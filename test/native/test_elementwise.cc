@@ -236,9 +236,9 @@ double unary_ref(OpCode op, const Attrs& a, double x) {
   switch (op) {
     case OpCode::Neg: return -x;
     case OpCode::Abs: return std::fabs(x);
-    case OpCode::Sign: return (double)((x > 0) - (x < 0));
+    case OpCode::Sign: return std::isnan(x) ? x : (double)((x > 0) - (x < 0));  // NaN stays NaN (PyTorch)
     case OpCode::Square: return x * x;
-    case OpCode::Relu: return x > 0 ? x : 0;
+    case OpCode::Relu: return std::isnan(x) ? x : x > 0 ? x : 0;
     case OpCode::Clamp: return std::min(std::max(x, a[0]), a[1]);
     case OpCode::Sqrt: return std::sqrt(x);
     case OpCode::Recip: return 1 / x;
