@@ -13,12 +13,26 @@ import { ErrorCode, HoduError } from './errors';
 /** The platform packages published next to hodu (npm/<tuple>/package.json in the repository). */
 export const PREBUILT_PLATFORMS: readonly string[] = ['linux-x64-gnu'];
 
+function muslLoaderPresent(): boolean {
+  try {
+    return fs.readdirSync('/lib').some((f) => f.startsWith('ld-musl-'));
+  } catch {
+    return false;
+  }
+}
+
 /** This machine's platform tuple as the platform packages name it: `<os>-<arch>[-gnu|-musl]`. */
 export function platformTuple(): string {
   let tuple = `${process.platform}-${process.arch}`;
   if (process.platform === 'linux') {
-    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-    tuple += report?.header?.glibcVersionRuntime ? '-gnu' : '-musl';
+    let musl: boolean;
+    try {
+      const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+      musl = report?.header ? !report.header.glibcVersionRuntime : muslLoaderPresent();
+    } catch {
+      musl = muslLoaderPresent(); // runtimes without process.report (Bun)
+    }
+    tuple += musl ? '-musl' : '-gnu';
   }
   return tuple;
 }
