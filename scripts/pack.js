@@ -61,12 +61,13 @@ function main() {
     log('platform package: npm run prebuild:linux (a no-op when up to date)');
     must(process.execPath, [path.join(root, 'scripts', 'prebuild-linux.js'), '--quiet'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   }
-  must(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
-
   const stage = path.join(outDir, 'hodu');
   fs.rmSync(stage, { recursive: true, force: true });
   fs.mkdirSync(stage, { recursive: true });
-  copyDir(path.join(root, 'dist'), path.join(stage, 'dist'), (p) => p.endsWith('.map'));
+  // compiled straight into the stage (fresh, no source maps), so dist/ of the checkout is never rewritten under a
+  // running test suite
+  must(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json',
+    '--outDir', path.join(stage, 'dist'), '--sourceMap', 'false']);
   copyDir(path.join(root, 'bin'), path.join(stage, 'bin'));
   for (const f of ['README.md', 'CHANGELOG.md']) if (fs.existsSync(path.join(root, f))) fs.copyFileSync(path.join(root, f), path.join(stage, f));
   fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(publishedManifest(pkg), null, 2) + '\n');
