@@ -207,7 +207,8 @@ export function findPjrtPlugin(platform: XlaPlatform): PluginSearch {
 function howToGet(platform: XlaPlatform): string {
   return platform === 'cpu'
     ? 'Get the OpenXLA CPU plugin with `npx hodu install xla-cpu` (xla-cpu-pjrt==0.0.1 from PyPI, sha256-checked, into ' +
-        'the per-user plugin folder), or `pip install xla-cpu-pjrt==0.0.1`, or set HODU_PJRT_PLUGIN_CPU=/path/to/xla_cpu_pjrt.so'
+        'the per-user plugin folder; in a clone of hodu, `node scripts/deps.js --pjrt` puts it in .cache/pjrt-cpu), or ' +
+        '`pip install xla-cpu-pjrt==0.0.1`, or set HODU_PJRT_PLUGIN_CPU=/path/to/xla_cpu_pjrt.so'
     : 'Install a CUDA PJRT plugin with `npx hodu install xla-cuda` (it prints what the GPU driver and CUDA libraries must be), ' +
         'or `pip install jax-cuda13-pjrt "jax-cuda13-plugin[with-cuda]"`, or set HODU_PJRT_PLUGIN_CUDA=/path/to/xla_cuda_plugin.so';
 }
