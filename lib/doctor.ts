@@ -75,7 +75,16 @@ export function doctorReport(): DoctorReport {
   // the addon
   type AddonInfo = { info(): { onednn: string; threads: number }; xlaAvailable?: () => boolean };
   let binding: AddonInfo | null = null as AddonInfo | null;
-  for (const c of addonCandidates(root)) facts.push(['addon candidate', `${c.where} (${c.kind}${c.found ? ', found' : ''})`]);
+  for (const c of addonCandidates(root)) {
+    facts.push(['addon candidate', `${c.where} (${c.kind}${c.found ? ', found' : ''})`]);
+    if (c.kind !== 'platform-package' || !c.found) continue;
+    const platVersion = (JSON.parse(fs.readFileSync(path.join(path.dirname(c.where), 'package.json'), 'utf8')) as { version: string }).version;
+    if (platVersion !== pkg.version)
+      problems.push({
+        problem: `${platformPackage()} is version ${platVersion} but hodu is ${pkg.version} (the addon and the JavaScript must match)`,
+        fix: `npm install hodu@${pkg.version} ${platformPackage()}@${pkg.version}`,
+      });
+  }
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     binding = (require('./native') as typeof import('./native')).binding as unknown as AddonInfo;

@@ -207,6 +207,22 @@ maybe('npm packages (hodu + @hodu/linux-x64-gnu)', () => {
     300000,
   );
 
+  test('doctor: a platform package of another version than hodu is a problem with its fix', () => {
+    const pj = path.join(projDir, 'node_modules', '@hodu', 'linux-x64-gnu', 'package.json');
+    const orig = fs.readFileSync(pj, 'utf8');
+    const version = JSON.parse(orig).version as string;
+    try {
+      fs.writeFileSync(pj, JSON.stringify({ ...JSON.parse(orig), version: '0.0.9' }));
+      const doc = run(process.execPath, [path.join(projDir, 'node_modules', 'hodu', 'bin', 'hodu.js'), 'doctor'], {
+        cwd: projDir, env: cleanEnv({ HODU_PLUGIN_DIR: pluginDir }),
+      }).stdout;
+      expect(doc).toContain(`problem: @hodu/linux-x64-gnu is version 0.0.9 but hodu is ${version} (the addon and the JavaScript must match) ` +
+        `-> fix: npm install hodu@${version} @hodu/linux-x64-gnu@${version}`);
+    } finally {
+      fs.writeFileSync(pj, orig);
+    }
+  });
+
   test('without a prebuild for the platform, require("hodu") fails naming the platform and how to build from source', () => {
     // another architecture, as the loader sees it
     const arm = spawnSync(
