@@ -1,6 +1,7 @@
 // The only place that loads the native addon. Everything else imports `binding` from here.
 import * as path from 'path';
 import { HoduError, ErrorCode, fromNative } from './errors';
+import { loadAddon } from './load-addon';
 
 /** [dtype code, shape, strides, offset] */
 export type NativeDesc = [number, number[], number[], number];
@@ -32,23 +33,9 @@ function tuneOpenMp(): void {
 }
 
 function load(): Binding {
-  const root = path.join(__dirname, '..');
   tuneOpenMp();
-  try {
-    // HODU_NATIVE_ADDON: an explicit hodu.node (the sanitizer build in build-asan/, `npm run test:asan`)
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    if (process.env.HODU_NATIVE_ADDON) return require(path.resolve(process.env.HODU_NATIVE_ADDON)) as Binding;
-    // node-gyp-build: build/Release (a local build) first, then prebuilds/<platform>-<arch>/.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require('node-gyp-build')(root) as Binding;
-  } catch (e) {
-    throw new HoduError(
-      ErrorCode.INTERNAL,
-      `hodu: the native addon could not be loaded (${(e as Error).message}). ` +
-        'Prebuilt binaries exist for linux-x64; elsewhere run `npm run build` in the package folder ' +
-        '(it fetches oneDNN and builds with cmake).',
-    );
-  }
+  // lib/load-addon.ts: HODU_ADDON, then the platform package (@hodu/linux-x64-gnu), then build/Release (a clone).
+  return loadAddon<Binding>(path.join(__dirname, '..'));
 }
 
 export const binding: Binding = load();

@@ -9,8 +9,8 @@
 // Any failure is a HoduError (BACKEND_UNAVAILABLE) naming the flags; the result is cached per plugin and value.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as path from 'path';
 import { ErrorCode, HoduError } from './errors';
+import { addonPath } from './load-addon';
 
 const checked = new Map<string, HoduError | null>();
 
@@ -37,15 +37,16 @@ export function unknownXlaFlags(words: string[], plugin: string): string[] {
 }
 
 const PROBE = `
-const [root, plugin, platform] = process.argv.slice(1);
-const b = process.env.HODU_NATIVE_ADDON ? require(require('path').resolve(process.env.HODU_NATIVE_ADDON)) : require('node-gyp-build')(root);
+const [addon, plugin, platform] = process.argv.slice(1);
+const b = require(addon);
 b.xlaCompileText({ plugin, platform, device: 0 },
   'func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> {\\n  %0 = stablehlo.add %a, %a : tensor<2xf32>\\n  return %0 : tensor<2xf32>\\n}\\n');
 `;
 
 function probe(plugin: string, platform: string): string | null {
-  const root = path.join(__dirname, '..');
-  const r = spawnSync(process.execPath, ['-e', PROBE, root, plugin, platform], {
+  const addon = addonPath();
+  if (addon === null) return null;  // the addon is loaded before any XLA use; nothing to probe with otherwise
+  const r = spawnSync(process.execPath, ['-e', PROBE, addon, plugin, platform], {
     env: process.env,
     encoding: 'utf8',
     timeout: 120000,

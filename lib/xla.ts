@@ -4,6 +4,8 @@
 //
 // Plugin search, first hit wins (every place tried is listed when none is found):
 //   1. setXlaPlugin(platform, path), then the env var HODU_PJRT_PLUGIN_CPU / HODU_PJRT_PLUGIN_CUDA;
+//   1b. the per-user plugin folder of `npx hodu install xla-cpu | xla-cuda` (lib/plugins.ts): $HODU_PLUGIN_DIR, else
+//      $XDG_CACHE_HOME/hodu/plugins, else ~/.cache/hodu/plugins (xla-cpu/xla_cpu_pjrt.so, xla-cuda/xla_cuda_plugin.so);
 //   2. the project cache: $HODU_CACHE_DIR/pjrt-cpu/xla_cpu_pjrt.so, else <package>/.cache/pjrt-cpu/xla_cpu_pjrt.so
 //      (written by `node scripts/deps.js --pjrt`, which `npm run build` runs);
 //   3. installed Python packages: xla_plugins/xla_cpu_pjrt/xla_cpu_pjrt.so (pip install xla-cpu-pjrt) and
@@ -16,6 +18,7 @@ import { Device } from './device';
 import { ErrorCode, HoduError } from './errors';
 import { binding, call } from './native';
 import { checkXlaFlags } from './xla-flags';
+import { installedPluginPath } from './plugins';
 
 export type XlaPlatform = 'cpu' | 'cuda';
 
@@ -175,6 +178,9 @@ export function findPjrtPlugin(platform: XlaPlatform): PluginSearch {
     return hit(path.resolve(env));
   }
   tried.push(`${ENV_VAR[platform]} (not set)`);
+  const user = installedPluginPath(platform === 'cpu' ? 'xla-cpu' : 'xla-cuda');
+  tried.push(user);
+  if (isFile(user)) return hit(user);
   if (platform === 'cpu') {
     const c = cacheCandidate();
     tried.push(c);
@@ -201,11 +207,11 @@ export function findPjrtPlugin(platform: XlaPlatform): PluginSearch {
 
 function howToGet(platform: XlaPlatform): string {
   return platform === 'cpu'
-    ? 'Get the OpenXLA CPU plugin with `node scripts/deps.js --pjrt` in the hodu package folder (pip download of ' +
-        'xla-cpu-pjrt==0.0.1 into .cache/pjrt-cpu; needs python3 with pip and network access), or `pip install xla-cpu-pjrt==0.0.1`, ' +
-        'or set HODU_PJRT_PLUGIN_CPU=/path/to/xla_cpu_pjrt.so'
-    : 'Install a CUDA PJRT plugin (`pip install jax-cuda13-pjrt "jax-cuda13-plugin[with-cuda]"`) or set ' +
-        'HODU_PJRT_PLUGIN_CUDA=/path/to/xla_cuda_plugin.so';
+    ? 'Get the OpenXLA CPU plugin with `npx hodu install xla-cpu` (xla-cpu-pjrt==0.0.1 from PyPI, sha256-checked, into ' +
+        'the per-user plugin folder; in a clone of hodu, `node scripts/deps.js --pjrt` puts it in .cache/pjrt-cpu), or ' +
+        '`pip install xla-cpu-pjrt==0.0.1`, or set HODU_PJRT_PLUGIN_CPU=/path/to/xla_cpu_pjrt.so'
+    : 'Install a CUDA PJRT plugin with `npx hodu install xla-cuda` (it prints what the GPU driver and CUDA libraries must be), ' +
+        'or `pip install jax-cuda13-pjrt "jax-cuda13-plugin[with-cuda]"`, or set HODU_PJRT_PLUGIN_CUDA=/path/to/xla_cuda_plugin.so';
 }
 
 function notFound(search: PluginSearch, device: Device): HoduError {

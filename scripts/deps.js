@@ -30,10 +30,20 @@ function sh(cmd, argv, opts = {}) {
   return spawnSync(cmd, argv, { encoding: 'utf8', ...opts });
 }
 
+// Quiet: the tools' output (pip, apt-get) is kept and shown only when they fail (scripts/setup.js without --verbose).
+let quiet = false;
+function setQuiet(q) {
+  quiet = !!q;
+}
+const toolStdio = () => (quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit');
+
 function must(cmd, argv, opts = {}) {
-  const r = spawnSync(cmd, argv, { stdio: 'inherit', ...opts });
+  const r = spawnSync(cmd, argv, { stdio: toolStdio(), encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited with ${r.status}`);
+  if (r.status !== 0) {
+    const out = quiet ? `\n${r.stdout || ''}${r.stderr || ''}`.trimEnd() : '';
+    throw new Error(`${cmd} ${argv.join(' ')} exited with ${r.status}${out}`);
+  }
 }
 
 function sha256(file) {
@@ -124,8 +134,8 @@ function ensureCmake(log = () => {}) {
   if (isRoot && sh('apt-get', ['--version']).status === 0) {
     log('installing cmake from the Debian packages (apt-get)');
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const u = sh('apt-get', ['update', '-q'], { stdio: 'inherit', env });
-    const i = u.status === 0 ? sh('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'cmake'], { stdio: 'inherit', env }) : u;
+    const u = sh('apt-get', ['update', '-q'], { stdio: toolStdio(), env });
+    const i = u.status === 0 ? sh('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'cmake'], { stdio: toolStdio(), env }) : u;
     if (i.status === 0 && cmakeVersionOk('cmake')) return which('cmake');
     log('apt-get could not install cmake; trying the cmake wheel from PyPI');
   }
@@ -204,7 +214,7 @@ function ensurePjrtHeader(log = () => {}) {
 }
 
 module.exports = {
-  cacheDir, ensureOneDnn, ensureCmake, fetchWheels, extractWheel, sha256, ONEDNN_WHEELS,
+  setQuiet, cacheDir, ensureOneDnn, ensureCmake, fetchWheels, extractWheel, sha256, ONEDNN_WHEELS,
   ensurePjrtHeader, pjrtCpuPluginPath, PJRT_CPU_WHEEL,
 };
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Self-contained linux-x64 prebuild for the npm tarball:
+// Fills the platform package npm/linux-x64-gnu/ (published as @hodu/linux-x64-gnu, an optional dependency of hodu):
 //
-//   prebuilds/linux-x64/hodu.node      stripped, RUNPATH exactly $ORIGIN
-//   prebuilds/linux-x64/libdnnl.so.3   oneDNN 3.2 (gomp build, Apache-2.0), copied from the pinned wheel
-//   prebuilds/linux-x64/libgomp.so.1   GNU OpenMP runtime (GCC runtime library exception)
+//   npm/linux-x64-gnu/hodu.node      stripped, RUNPATH exactly $ORIGIN
+//   npm/linux-x64-gnu/libdnnl.so.3   oneDNN 3.2 (gomp build, Apache-2.0), copied from the pinned wheel
+//   npm/linux-x64-gnu/libgomp.so.1   GNU OpenMP runtime (GCC runtime library exception)
 //
-// node-gyp-build (lib/native.ts) finds hodu.node there when the package has no build/ folder, which is the
-// case for an installed tarball. hodu.node NEEDs libdnnl.so.3 and libgomp.so.1 and finds both through
+// lib/load-addon.ts resolves the installed package and loads its hodu.node (package.json and LICENSES.md there are
+// committed; the three binaries are ignored by git). hodu.node NEEDs libdnnl.so.3 and libgomp.so.1 and finds both through
 // $ORIGIN. libdnnl.so.3 has no RUNPATH of its own; its NEEDED libgomp.so.1 is satisfied by the copy that
 // the loader already mapped for hodu.node (same SONAME), which the final load check below verifies.
 //
@@ -31,9 +31,9 @@ const quiet = args.has('--quiet');
 const log = (msg) => process.stderr.write(`[hodu prebuild] ${msg}\n`);
 const info = (msg) => { if (!quiet) log(msg); };
 
-const TUPLE = 'linux-x64';
+const TUPLE = 'linux-x64-gnu';
 const buildDir = path.join(root, 'build-prebuild');
-const outDir = path.join(root, 'prebuilds', TUPLE);
+const outDir = path.join(root, 'npm', TUPLE);
 const stampFile = path.join(buildDir, 'prebuild-stamp.json');
 const lockDir = path.join(buildDir, '.lock');
 const LIBS = ['libdnnl.so.3', 'libgomp.so.1'];
@@ -207,6 +207,10 @@ function build(onednn, pjrt) {
 function main() {
   if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(`prebuild-linux builds linux-x64 only (this is ${process.platform}-${process.arch})`);
   const t0 = Date.now();
+  const mainVersion = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+  const platPkg = JSON.parse(fs.readFileSync(path.join(outDir, 'package.json'), 'utf8'));
+  if (platPkg.version !== mainVersion)
+    throw new Error(`npm/${TUPLE}/package.json has version ${platPkg.version}, package.json ${mainVersion}: they are published together, set both`);
   const release = acquireLock();
   try {
     const deps = require('./deps');
@@ -215,13 +219,13 @@ function main() {
     const fp = fingerprint(onednn, pjrt);
     if (!args.has('--force') && upToDate(fp)) {
       verify(outDir);
-      info(`prebuilds/${TUPLE} is up to date (${Date.now() - t0} ms)`);
+      info(`npm/${TUPLE} is up to date (${Date.now() - t0} ms)`);
       return;
     }
     const built = build(onednn, pjrt);
 
-    // Assemble in a temporary sibling folder, then swap it in, so a reader never sees half a prebuild.
-    const tmp = path.join(root, 'prebuilds', `.${TUPLE}.tmp-${process.pid}`);
+    // Assemble in a temporary folder, then move each file in (a rename), so a reader never sees half a file.
+    const tmp = path.join(buildDir, `.${TUPLE}.tmp-${process.pid}`);
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp, { recursive: true });
     const node = path.join(tmp, 'hodu.node');
@@ -233,10 +237,8 @@ function main() {
     for (const f of ['hodu.node', ...LIBS]) fs.chmodSync(path.join(tmp, f), 0o755);
     const facts = verify(tmp);
 
-    const old = path.join(root, 'prebuilds', `.${TUPLE}.old-${process.pid}`);
-    if (fs.existsSync(outDir)) fs.renameSync(outDir, old);
-    fs.renameSync(tmp, outDir);
-    fs.rmSync(old, { recursive: true, force: true });
+    for (const f of ['hodu.node', ...LIBS]) fs.renameSync(path.join(tmp, f), path.join(outDir, f));
+    fs.rmSync(tmp, { recursive: true, force: true });
 
     const loaded = loadCheck(outDir);
     const files = {};
@@ -248,7 +250,7 @@ function main() {
     info(`hodu.node NEEDED ${facts.node.needed.join(', ')}; RUNPATH ${facts.node.runpath.join(':')}`);
     info(`libdnnl.so.3 NEEDED ${facts.libdnnl.needed.join(', ')}; RUNPATH ${facts.libdnnl.runpath.join(':') || '(none)'}`);
     info(`load check: oneDNN ${loaded.info.onednn}, ${loaded.ops} ops, libraries from ${loaded.libs.join(', ')}`);
-    info(`wrote prebuilds/${TUPLE}/{hodu.node,${LIBS.join(',')}} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    info(`wrote npm/${TUPLE}/{hodu.node,${LIBS.join(',')}} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } finally {
     release();
   }

@@ -2,7 +2,7 @@
 // `npm run test:asan`: the native addon and the C++ test driver under AddressSanitizer + UBSan, then
 //   1. hodu_native_tests (LSan on, the XLA plugin's own allocations suppressed by test/native/lsan.supp);
 //   2. a jest subset in Node with the sanitizer runtime preloaded (LD_PRELOAD=libasan: Node itself is
-//      not instrumented, so leak detection is off there) and the ASan addon loaded via HODU_NATIVE_ADDON.
+//      not instrumented, so leak detection is off there) and the ASan addon loaded via HODU_ADDON.
 // allocator_may_return_null=1 lets huge requests fail as in release builds (a HoduError) instead of
 // ASan reporting them. Any sanitizer report fails the run.
 //
@@ -69,7 +69,7 @@ function main() {
       LD_PRELOAD: [libasan, libubsan].join(' '),
       ASAN_OPTIONS: 'detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=65536',
       UBSAN_OPTIONS: 'print_stacktrace=1',
-      HODU_NATIVE_ADDON: addon,
+      HODU_ADDON: addon,
       HODU_ASAN_RUN: '1',
     },
   });

@@ -40,7 +40,7 @@ const reports = (t: string): string[] =>
     encoding: 'utf8',
     timeout: 300000,
     env: { ...process.env, LD_PRELOAD: `${libasan} ${libubsan}`, ASAN_OPTIONS: 'detect_leaks=0:allocator_may_return_null=1',
-      UBSAN_OPTIONS: 'print_stacktrace=1', HODU_NATIVE_ADDON: asanAddon },
+      UBSAN_OPTIONS: 'print_stacktrace=1', HODU_ADDON: asanAddon },
   });
   const out = `${r.stdout}${r.stderr}`;
   expect(reports(out)).toEqual([]);

@@ -25,7 +25,12 @@ __attribute__((target("avx512f"))) float fma_loop_512(long iters) {
     for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
   __m512 s = acc[0];
   for (int i = 1; i < 16; i++) s = _mm512_add_ps(s, acc[i]);
-  return _mm512_reduce_add_ps(s);
+  // summed by hand: GCC 12's _mm512_reduce_add_ps reads an uninitialized register (-Wuninitialized)
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, s);
+  float t = 0.f;
+  for (float v : lanes) t += v;
+  return t;
 }
 
 __attribute__((target("avx2,fma"))) float fma_loop_256(long iters) {

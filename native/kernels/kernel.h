@@ -35,12 +35,12 @@ struct KernelSpec {
   TensorDesc output;
   // Fused epilogue, applied in order to the op's result (see PostOp). Kernels that do not implement
   // post-ops never see a spec with any: make_kernel() skips them (fused_post_ops() is false).
-  std::vector<PostOp> post_ops;
+  std::vector<PostOp> post_ops{};
   // Inputs whose data is fixed for the kernel's life (a compiled plan's constants, e.g. weights):
   // constant_data[i], when non-null, points at input i's data (element 0), valid as long as the
   // kernel, and run() is always handed that same pointer for it. A kernel may read it at creation
   // (pre-pack weights into its own layout once) instead of at every run. Empty in eager mode.
-  std::vector<const void*> constant_data;
+  std::vector<const void*> constant_data{};
 
   const void* constant(size_t i) const { return i < constant_data.size() ? constant_data[i] : nullptr; }
 };
