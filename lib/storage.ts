@@ -8,7 +8,14 @@ import { binding } from './native';
 export class Storage {
   private holders = 1;
 
-  constructor(readonly buffer: ArrayBuffer) {}
+  /**
+   * `owned` is false for memory a caller lent us (`Tensor.wrap`): the last release then only drops
+   * our reference and never detaches the caller's buffer.
+   */
+  constructor(
+    readonly buffer: ArrayBuffer,
+    readonly owned = true,
+  ) {}
 
   retain(): this {
     this.holders++;
@@ -16,7 +23,7 @@ export class Storage {
   }
 
   release(): void {
-    if (--this.holders === 0) binding.detach(this.buffer);
+    if (--this.holders === 0 && this.owned) binding.detach(this.buffer);
   }
 
   get byteLength(): number {
