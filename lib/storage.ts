@@ -23,7 +23,14 @@ export class Storage {
   version = nextVersion();
   private readonly initialLength: number;
 
-  constructor(readonly buffer: ArrayBuffer) {
+  /**
+   * `owned` is false for memory a caller lent us (`Tensor.wrap`): the last release then only drops
+   * our reference and never detaches the caller's buffer.
+   */
+  constructor(
+    readonly buffer: ArrayBuffer,
+    readonly owned = true,
+  ) {
     this.initialLength = buffer.byteLength;
   }
 
@@ -43,7 +50,7 @@ export class Storage {
   }
 
   release(): void {
-    if (--this.holders === 0) binding.detach(this.buffer);
+    if (--this.holders === 0 && this.owned) binding.detach(this.buffer);
   }
 
   get byteLength(): number {

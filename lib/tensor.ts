@@ -464,7 +464,54 @@ export class Tensor {
           `fromArray: ${values.length} values do not fill shape ${describe(sh)} (${numelOf(sh)} elements)`,
         );
     }
+    if (ArrayBuffer.isView(data)) {
+      const fast = Tensor._fromTypedArrayCopy(data, natural, sh, dt);
+      if (fast) return fast;
+    }
     return Tensor._fromValues(values, sh, dt);
+  }
+
+  /**
+   * A tensor over the caller's typed array, sharing its memory (no copy), like `torch.from_numpy`:
+   * writes through either side are seen by the other. The dtype is the array's (`Float32Array` →
+   * F32, `Int32Array` → I32, `BigInt64Array` → I64, `Uint8Array`/`Buffer` → U8, …); `shape`
+   * defaults to `[length]` and must hold exactly `length` elements. `dispose()` drops the tensor's
+   * reference but leaves the array usable. Arrays over a SharedArrayBuffer are refused (another
+   * thread could change them while a kernel reads): use `fromArray`, which copies.
+   */
+  static wrap(data: ArrayBufferView, shape?: Shape): Tensor {
+    if (!ArrayBuffer.isView(data)) throw invalidArg(`wrap: expected a typed array, got ${describe(data)}`);
+    const dt = dtypeOfTypedArray(data);
+    if (!dt) throw invalidArg(`wrap: unsupported array ${Object.prototype.toString.call(data)} (expected a typed array such as Float32Array)`);
+    if (!(data.buffer instanceof ArrayBuffer) && Object.prototype.toString.call(data.buffer) !== '[object ArrayBuffer]')
+      throw invalidArg('wrap: the array is backed by a SharedArrayBuffer; use Tensor.fromArray to copy it');
+    const length = (data as unknown as { length: number }).length;
+    const sh = shape === undefined ? [length] : checkShape(shape);
+    if (numelOf(sh) !== length)
+      throw new HoduError(ErrorCode.SHAPE_MISMATCH, `wrap: ${length} elements do not fill shape ${describe(sh)} (${numelOf(sh)} elements)`);
+    const t = Tensor._make(new Storage(data.buffer as ArrayBuffer, false), dt, sh, undefined, data.byteOffset / dtypeInfo(dt).size);
+    return Tensor._withRecorder(t);
+  }
+
+  /**
+   * @internal fromArray of a typed array without a per-element JS loop: one memcpy when the dtype
+   * matches, else the engine's typed-array conversion (the same rules as element assignment).
+   * Returns null where only the loop can convert (BOOL, half floats, number <-> bigint).
+   */
+  static _fromTypedArrayCopy(data: ArrayBufferView, natural: DType, shape: number[], dtype: DType): Tensor | null {
+    if (dtype === DType.BOOL || dtype === DType.F16 || dtype === DType.BF16) return null;
+    const info = dtypeInfo(dtype);
+    const n = (data as unknown as { length: number }).length;
+    const bigDst = dtype === DType.I64 || dtype === DType.U64;
+    const bigSrc = natural === DType.I64 || natural === DType.U64;
+    if (bigDst !== bigSrc) return null;
+    const buf = allocBuffer(n * info.size, 'fromArray');
+    if (dtype === natural) {
+      new Uint8Array(buf).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    } else {
+      (new info.ctor(buf, 0, n) as unknown as { set(a: ArrayLike<number>): void }).set(data as unknown as ArrayLike<number>);
+    }
+    return Tensor._withRecorder(Tensor._make(new Storage(buf), dtype, shape));
   }
 
   /** @internal Copies JS values into a new tensor of `dtype`. */
