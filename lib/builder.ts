@@ -71,6 +71,6 @@ export class Builder {
     if (this.state === 'active') this.end();
     if (this._graph.outputs.length === 0) throw invalidArg(`builder '${this.name}' has no outputs (call addOutput before build)`);
     const ir = encodeGraph(this._graph.values, this._graph.outputs);
-    return Script._create(this.name, ir, this._graph.constants.slice());
+    return Script._create(this.name, ir, this._graph.constants.slice(), this._graph.symbols.decls);
   }
 }

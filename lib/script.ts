@@ -1,18 +1,36 @@
 // Script: a recorded graph that compiles once (per backend and device) and runs many times.
 import { Backend, Device } from './device';
-import { DType, dtypeFromCode } from './dtype';
+import { AnyTypedArray, DType, dtypeFromCode } from './dtype';
 import { ErrorCode, HoduError, describe, fromNative, invalidArg } from './errors';
 import { binding, call } from './native';
 import { decodeScriptFile, encodeScriptFile, readScriptFile, writeScriptFile } from './script-file';
 import { Storage } from './storage';
 import { Tensor } from './tensor';
 import { eager } from './ir/graph';
+import { Dim } from './symbolic';
+import { ShapeStats, Specialization, SpecializationCache, formatShapes, shapeSignature, shapesFromRecord } from './specialize';
+import { ScriptShapes, feedInput, shapesMeta } from './script-shapes';
 
+export type { Dim } from './symbolic';
+
+/**
+ * A script input or output. `shape` holds sizes, and for symbolic dims (`Tensor.input('x', [null, 784])`
+ * or `['batch', 784]`) `null` or the dim's name.
+ */
 export interface TensorInfo {
   readonly name: string;
-  readonly shape: readonly number[];
+  readonly shape: readonly Dim[];
   readonly dtype: DType;
 }
+
+/** What `script.stats()` counts (each a running total since the script was made). */
+export type ScriptStats = ShapeStats;
+
+/**
+ * An input for `run(feeds)` / `runAsync(feeds)`: a Tensor, a typed array of the input's dtype (only
+ * when the input's declared shape is fully static: a typed array has no shape), or `{ data, shape }`.
+ */
+export type Feed = Tensor | AnyTypedArray | { data: AnyTypedArray; shape: readonly number[] };
 
 export interface CompileOptions {
   /** Evaluate ops whose inputs are all constants at compile time (default true). */
@@ -29,6 +47,17 @@ export interface CompileOptions {
    * oneDNN's convolutions run on, so no reorder runs between them (default true; HODU backend).
    */
   channelsLast?: boolean;
+  /**
+   * Scripts with symbolic dims: how many specializations (one per concrete shape signature) stay
+   * compiled; the least recently used is dropped beyond it (default 8).
+   */
+  maxSpecializations?: number;
+  /**
+   * Compile the specialization for these input shapes now (warm-up), e.g. `{ x: [32, 784] }`.
+   * Inputs whose shape is static, or whose symbolic dims are all named and given by another input,
+   * may be left out.
+   */
+  shapes?: Record<string, readonly number[]>;
 }
 
 /** A loop the compiler rolled: `trips` runs of one step. */
@@ -81,37 +110,49 @@ const HODU_BACKEND: NativeBackend = {
   info: (h) => scriptNative.planStats(h),
 };
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 export class Script {
   readonly name: string;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
-  /** @internal */ readonly _ir: Uint8Array;
+  /** @internal The recorded graph (sizes of symbolic dims are tracer sizes); empty for a traced script. */ readonly _ir: Uint8Array;
   /** @internal */ readonly _constants: ArrayBuffer[];
+  /** @internal How this script gets a concrete graph per input shapes (lib/script-shapes.ts). */ readonly _shapes: ScriptShapes;
   private readonly bound = new Map<string, Tensor>();
   private _backend: Backend = Backend.HODU;
   private _device: Device = Device.CPU;
-  private handle: unknown = null;
+  private readonly cache: SpecializationCache;
+  private options: CompileOptions = { foldConstants: true, fuse: true, rollLoops: true, channelsLast: true };
   private compiledWith: string | null = null;
   private native: NativeBackend | null = null;
 
-  private constructor(name: string, ir: Uint8Array, constants: ArrayBuffer[]) {
-    const d = call(() => scriptNative.describeIr(ir, constants));
+  private constructor(name: string, shapes: ScriptShapes) {
     this.name = name;
-    this._ir = ir;
-    this._constants = constants;
-    const info = (x: { name: string; dtype: number; shape: number[] }): TensorInfo =>
-      Object.freeze({ name: x.name, dtype: dtypeFromCode(x.dtype), shape: Object.freeze(x.shape.slice()) });
-    this.inputs = Object.freeze(d.inputs.map(info));
-    this.outputs = Object.freeze(d.outputs.map(info));
+    this._shapes = shapes;
+    this._ir = shapes.ir;
+    this._constants = shapes.constants;
+    this.inputs = shapes.inputs;
+    this.outputs = shapes.outputs;
+    this.cache = new SpecializationCache((s) => shapes.derive(s));
   }
 
-  /** @internal */
-  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[]): Script {
-    return new Script(name, ir, constants);
+  /** @internal A script from a recorded graph; `decls` are the declared shapes of inputs with symbolic dims. */
+  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[], decls?: ReadonlyMap<string, readonly Dim[]>): Script {
+    return new Script(name, ScriptShapes.recorded(name, ir, constants, decls));
+  }
+
+  /**
+   * @internal A script whose graph is traced again for each concrete shape signature (importers):
+   * `inputs`/`outputs` may have symbolic dims; `trace(shapes)` returns the concrete graph for the
+   * concrete input shapes by input name. It shares the specialization cache and stats() of every
+   * script. Such a script cannot be saved (save()/toBytes() throw INVALID_ARGUMENT).
+   */
+  static _fromTracer(
+    name: string,
+    inputs: TensorInfo[],
+    outputs: TensorInfo[],
+    trace: (shapes: Record<string, number[]>) => { ir: Uint8Array; constants: ArrayBuffer[] },
+  ): Script {
+    return new Script(name, ScriptShapes.traced(name, inputs, outputs, trace));
   }
 
   get backend(): Backend {
@@ -120,8 +161,9 @@ export class Script {
   get device(): Device {
     return this._device;
   }
+  /** True when a compiled plan exists (for a script with symbolic dims: for at least one shape signature). */
   get isCompiled(): boolean {
-    return this.handle !== null;
+    return this.native !== null && this.cache.hasPlans;
   }
 
   setBackend(backend: Backend): this {
@@ -154,85 +196,125 @@ export class Script {
     return this;
   }
 
-  /** Compiles for the current backend and device; cached until setBackend/setDevice. */
+  /**
+   * Compiles for the current backend and device; cached until setBackend/setDevice. A script with
+   * symbolic dims compiles one specialization per concrete input shapes, at the first run with them
+   * or here with `{ shapes }`; `maxSpecializations` bounds how many stay compiled.
+   */
   compile(options: CompileOptions = {}): this {
+    if (options === null || typeof options !== 'object') throw invalidArg(`compile: options must be an object, got ${describe(options)}`);
     const opts: CompileOptions = {
       foldConstants: options.foldConstants !== false,
       fuse: options.fuse !== false,
       rollLoops: options.rollLoops !== false,
       channelsLast: options.channelsLast !== false,
     };
+    if (options.maxSpecializations !== undefined) this.cache.setMax(options.maxSpecializations, (h) => this.release(h));
     const key = JSON.stringify({ b: this._backend, d: this._device.toString(), ...opts });
-    if (this.handle !== null && this.compiledWith === key) return this;
-    this.dropCompiled();
-    this.native = this.selectBackend();
-    this.handle = call(() => this.native!.compile(this._ir, this._constants, opts));
-    this.compiledWith = key;
+    if (this.native === null || this.compiledWith !== key) {
+      this.dropCompiled();
+      this.native = this.selectBackend();
+      this.options = opts;
+      this.compiledWith = key;
+    }
+    if (options.shapes !== undefined) this.specialization(shapesFromRecord(this.name, this.inputs, options.shapes));
+    else if (!this._shapes.symbolic) this.specialization(this.inputs.map((i) => i.shape as number[]));
     return this;
   }
 
-  /** Details of the compiled plan (kernels, memory); compiles first if needed. */
-  planInfo(): PlanInfo {
-    if (!this.isCompiled) this.compile();
-    return call(() => this.native!.info(this.handle));
+  /**
+   * Details of a compiled plan (kernels, memory): the one for `shapes` when given (compiled if
+   * needed), else the one used last; a script without symbolic dims compiles first if needed.
+   */
+  planInfo(shapes?: Record<string, readonly number[]>): PlanInfo {
+    let e: Specialization | null;
+    if (shapes !== undefined) {
+      if (this.native === null) this.compile(this.options);
+      e = this.specialization(shapesFromRecord(this.name, this.inputs, shapes));
+    } else {
+      e = this.native !== null && this.cache.last?.handle != null ? this.cache.last : null;
+      if (!e) {
+        if (this._shapes.symbolic)
+          throw invalidArg(`planInfo: script '${this.name}' has symbolic dims and no compiled specialization yet; run it or call compile({ shapes })`);
+        this.compile(this.options);
+        e = this.cache.last!;
+      }
+    }
+    return call(() => this.native!.info(e!.handle));
   }
 
-  run(): Record<string, Tensor> {
-    const inputs = this.prepareInputs();
-    if (!this.isCompiled) this.compile();
-    const outs = call(() => this.native!.run(this.handle, inputs.views));
-    return this.wrapOutputs(outs);
+  /** Counters: native compiles, specializations made (one per new shape signature), runs. */
+  stats(): ScriptStats {
+    return { ...this.cache.counts };
   }
 
-  /** Runs on the libuv thread pool; the event loop stays free. */
-  runAsync(): Promise<Record<string, Tensor>> {
-    let inputs: { views: ArrayBufferView[]; storages: Storage[] };
+  /**
+   * Runs the script. `feeds` gives inputs for this run by name (a Tensor, a typed array when the
+   * input's shape is static, or `{ data, shape }`); inputs it does not name come from addInput.
+   */
+  run(feeds?: Record<string, Feed>): Record<string, Tensor> {
+    const inputs = this.prepareInputs(feeds);
+    const e = this.specialization(inputs.shapes);
+    const outs = call(() => this.native!.run(e.handle, inputs.views));
+    this.cache.counts.runs++;
+    return this.wrapOutputs(outs, e.graph.outputShapes);
+  }
+
+  /** Runs on the libuv thread pool; the event loop stays free. `feeds` as for run(). */
+  runAsync(feeds?: Record<string, Feed>): Promise<Record<string, Tensor>> {
+    let inputs: { views: ArrayBufferView[]; storages: Storage[]; shapes: number[][] };
+    let e: Specialization;
     try {
-      inputs = this.prepareInputs();
-      if (!this.isCompiled) this.compile();
-    } catch (e) {
-      return Promise.reject(e);
+      inputs = this.prepareInputs(feeds);
+      e = this.specialization(inputs.shapes);
+    } catch (err) {
+      return Promise.reject(err);
     }
     const native = this.native!;
-    const handle = this.handle;
+    const handle = e.handle;
+    const outShapes = e.graph.outputShapes;
     // keep the input memory alive even if a tensor is disposed during the run
     for (const s of inputs.storages) s.retain();
+    this.cache.counts.runs++;
     return new Promise((resolve, reject) => {
       try {
         native.runAsync(handle, inputs.views, (err, outs) => {
           for (const s of inputs.storages) s.release();
           if (err) reject(fromNative(err));
-          else resolve(this.wrapOutputs(outs!));
+          else resolve(this.wrapOutputs(outs!, outShapes));
         });
-      } catch (e) {
+      } catch (err) {
         for (const s of inputs.storages) s.release();
-        reject(fromNative(e));
+        reject(fromNative(err));
       }
     });
   }
 
-  /** Writes the script (IR, constants, format version, checksum) atomically. Adds `.hoduscript` without an extension. */
+  /**
+   * Writes the script (IR, constants, declared symbolic dims, format version, checksum) atomically.
+   * Adds `.hoduscript` without an extension.
+   */
   save(path: string): string {
-    return writeScriptFile(path, encodeScriptFile(this.name, this._ir, this._constants));
+    return writeScriptFile(path, this.toBytes());
   }
 
   static load(path: string): Script {
     const f = decodeScriptFile(readScriptFile(path));
-    return Script._fromParts(f.name, f.ir, f.constants);
+    return Script._fromParts(f.name, f.ir, f.constants, f.meta);
   }
 
   toBytes(): Uint8Array {
-    return encodeScriptFile(this.name, this._ir, this._constants);
+    return encodeScriptFile(this.name, this._ir, this._constants, shapesMeta(this._shapes));
   }
 
   static fromBytes(bytes: Uint8Array | ArrayBuffer): Script {
     const f = decodeScriptFile(bytes);
-    return Script._fromParts(f.name, f.ir, f.constants);
+    return Script._fromParts(f.name, f.ir, f.constants, f.meta);
   }
 
-  private static _fromParts(name: string, ir: Uint8Array, constants: ArrayBuffer[]): Script {
+  private static _fromParts(name: string, ir: Uint8Array, constants: ArrayBuffer[], meta: Record<string, unknown>): Script {
     try {
-      return new Script(name, ir, constants);
+      return new Script(name, ScriptShapes.fromFile(name, ir, constants, meta));
     } catch (e) {
       const err = fromNative(e);
       if (err.code === ErrorCode.INVALID_FILE) throw err;
@@ -240,16 +322,35 @@ export class Script {
     }
   }
 
-  /** Frees the compiled plan now (it is rebuilt by the next compile or run). */
+  /** Frees the compiled plans now (they are rebuilt by the next compile or run). */
   dispose(): void {
     this.dropCompiled();
   }
 
+  private release(h: unknown): void {
+    if (this.native) this.native.release(h);
+  }
+
   private dropCompiled(): void {
-    if (this.handle !== null && this.native) this.native.release(this.handle);
-    this.handle = null;
+    this.cache.dropPlans((h) => this.release(h));
     this.compiledWith = null;
     this.native = null;
+  }
+
+  /** The compiled specialization for concrete input shapes (checked against the declaration). */
+  private specialization(shapes: number[][]): Specialization {
+    const key = shapeSignature(this.inputs, shapes);
+    if (this.native === null) this.compile(this.options);
+    const e = this.cache.get(key, shapes, (h) => this.release(h));
+    return this.cache.compiled(e, (g) => {
+      try {
+        return this.native!.compile(g.ir, g.constants, this.options);
+      } catch (err) {
+        const h = fromNative(err);
+        if (!this._shapes.symbolic) throw h;
+        throw new HoduError(h.code, `script '${this.name}' for input shapes ${formatShapes(this.inputs, shapes)}: ${h.message}`);
+      }
+    });
   }
 
   private selectBackend(): NativeBackend {
@@ -266,8 +367,12 @@ export class Script {
     return xlaBackend(this._device);
   }
 
-  private prepareInputs(): { views: ArrayBufferView[]; storages: Storage[] } {
-    for (const name of this.bound.keys())
+  private prepareInputs(feeds?: Record<string, Feed>): { views: ArrayBufferView[]; storages: Storage[]; shapes: number[][] } {
+    if (feeds !== undefined && (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || feeds instanceof Tensor))
+      throw invalidArg(`run: feeds must be an object of input name -> tensor, got ${describe(feeds)}`);
+    const names = new Set<string>(this.bound.keys());
+    if (feeds) for (const k of Object.keys(feeds)) names.add(k);
+    for (const name of names)
       if (!this.inputs.some((i) => i.name === name))
         throw new HoduError(
           ErrorCode.INPUT_UNKNOWN,
@@ -275,36 +380,44 @@ export class Script {
         );
     const views: ArrayBufferView[] = [];
     const storages: Storage[] = [];
+    const shapes: number[][] = [];
+    const dtypeChecks: (() => void)[] = [];
     for (const info of this.inputs) {
-      const t = this.bound.get(info.name);
-      if (!t)
+      const f: Feed | undefined = feeds && Object.prototype.hasOwnProperty.call(feeds, info.name) ? feeds[info.name] : this.bound.get(info.name);
+      if (f === undefined)
         throw new HoduError(
           ErrorCode.INPUT_MISSING,
-          `script '${this.name}': input '${info.name}' (${info.dtype}[${info.shape.join(', ')}]) was not given (use addInput)`,
+          `script '${this.name}': input '${info.name}' (${info.dtype}[${info.shape.map((d) => (d === null ? '?' : d)).join(', ')}]) was not given (use addInput or run({ ${info.name}: ... }))`,
         );
+      if (!(f instanceof Tensor)) {
+        const r = feedInput(info, f);
+        views.push(r.view);
+        shapes.push(r.shape);
+        continue;
+      }
+      const t = f;
       t._check();
       if (t.isSymbolic) throw invalidArg(`input '${info.name}': a builder tensor has no data`);
-      if (!sameShape(t.shape, info.shape))
-        throw new HoduError(
-          ErrorCode.SHAPE_MISMATCH,
-          `input '${info.name}': expected shape [${info.shape.join(', ')}], got [${t.shape.join(', ')}]`,
-        );
-      if (t.dtype !== info.dtype)
-        throw new HoduError(ErrorCode.DTYPE_MISMATCH, `input '${info.name}': expected dtype ${info.dtype}, got ${t.dtype}`);
+      shapes.push(t.shape.slice());
+      dtypeChecks.push(() => {
+        if (t.dtype !== info.dtype)
+          throw new HoduError(ErrorCode.DTYPE_MISMATCH, `input '${info.name}': expected dtype ${info.dtype}, got ${t.dtype}`);
+      });
       const c = t.isContiguous ? t : eager(() => t.contiguous());
       const a = c.toTypedArray();
       views.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
       storages.push(c._storage!);
     }
-    return { views, storages };
+    shapeSignature(this.inputs, shapes);
+    for (const check of dtypeChecks) check();
+    return { views, storages, shapes };
   }
 
-  private wrapOutputs(outs: ArrayBuffer[]): Record<string, Tensor> {
+  private wrapOutputs(outs: ArrayBuffer[], shapes: number[][]): Record<string, Tensor> {
     const r: Record<string, Tensor> = {};
     this.outputs.forEach((o, i) => {
-      r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, o.shape.slice());
+      r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, shapes[i].slice());
     });
     return r;
   }
 }
-
