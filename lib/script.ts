@@ -254,7 +254,7 @@ export class Script {
    */
   run(feeds?: Record<string, Feed>): Record<string, Tensor> {
     const inputs = this.prepareInputs(feeds);
-    const e = this.specialization(inputs.shapes);
+    const e = this.specialization(inputs.shapes, inputs.key);
     const outs = call(() => this.native!.run(e.handle, inputs.views));
     this.cache.counts.runs++;
     return this.wrapOutputs(outs, e.graph.outputShapes);
@@ -262,11 +262,11 @@ export class Script {
 
   /** Runs on the libuv thread pool; the event loop stays free. `feeds` as for run(). */
   runAsync(feeds?: Record<string, Feed>): Promise<Record<string, Tensor>> {
-    let inputs: { views: ArrayBufferView[]; storages: Storage[]; shapes: number[][] };
+    let inputs: { views: ArrayBufferView[]; storages: Storage[]; shapes: number[][]; key: string };
     let e: Specialization;
     try {
       inputs = this.prepareInputs(feeds);
-      e = this.specialization(inputs.shapes);
+      e = this.specialization(inputs.shapes, inputs.key);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -338,8 +338,8 @@ export class Script {
   }
 
   /** The compiled specialization for concrete input shapes (checked against the declaration). */
-  private specialization(shapes: number[][]): Specialization {
-    const key = shapeSignature(this.inputs, shapes);
+  private specialization(shapes: number[][], checkedKey?: string): Specialization {
+    const key = checkedKey ?? shapeSignature(this.inputs, shapes);
     if (this.native === null) this.compile(this.options);
     const e = this.cache.get(key, shapes, (h) => this.release(h));
     return this.cache.compiled(e, (g) => {
@@ -367,7 +367,7 @@ export class Script {
     return xlaBackend(this._device);
   }
 
-  private prepareInputs(feeds?: Record<string, Feed>): { views: ArrayBufferView[]; storages: Storage[]; shapes: number[][] } {
+  private prepareInputs(feeds?: Record<string, Feed>): { views: ArrayBufferView[]; storages: Storage[]; shapes: number[][]; key: string } {
     if (feeds !== undefined && (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || feeds instanceof Tensor))
       throw invalidArg(`run: feeds must be an object of input name -> tensor, got ${describe(feeds)}`);
     const names = new Set<string>(this.bound.keys());
@@ -408,9 +408,9 @@ export class Script {
       views.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
       storages.push(c._storage!);
     }
-    shapeSignature(this.inputs, shapes);
+    const key = shapeSignature(this.inputs, shapes);
     for (const check of dtypeChecks) check();
-    return { views, storages, shapes };
+    return { views, storages, shapes, key };
   }
 
   private wrapOutputs(outs: ArrayBuffer[], shapes: number[][]): Record<string, Tensor> {

@@ -525,6 +525,8 @@ export class SpecializationCache {
 
   /** The specialization for `key`, made when missing; marks it most recently used. */
   get(key: string, shapes: number[][], release: (h: unknown) => void): Specialization {
+    const hit = this.last;
+    if (hit !== null && hit.key === key) return hit; // already the most recently used
     let e = this.entries.get(key);
     if (e) {
       this.entries.delete(key);
