@@ -3,6 +3,7 @@
 // references computed here (test/helpers/reference.ts), never against what the script gave before.
 process.env.PJRT_NPROC = process.env.PJRT_NPROC ?? '1';
 
+import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -437,5 +438,20 @@ describe('Script._fromTracer', () => {
     expect(s.stats()).toEqual({ compiles: 2, specializations: 2, runs: 3 });
     expectHoduError(() => s.toBytes(), 'INVALID_ARGUMENT', /cannot be saved/);
     expectHoduError(() => s.run({ x: values([2, 4], 1, 0, 1) }), 'SHAPE_MISMATCH', /input 'x'/, /dim 1/);
+  });
+});
+
+describe('examples/serve-http.ts', () => {
+  test('serves 1..32-row requests on 127.0.0.1 (ephemeral port) with warmed specializations and answers like dynamic mode', () => {
+    const root = path.join(__dirname, '..');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'examples', 'serve-http.ts')], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 110000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/"compiles":32,"specializations":32,"runs":40/);
+    expect(r.stdout).toMatch(/HTTP 400/);
   });
 });
