@@ -33,6 +33,9 @@ export const PROBE_PRIMES: readonly number[] = Object.freeze([
 
 const TRACER_SET = new Set(TRACER_PRIMES);
 
+/** The native element limit (native/core/tensor_desc.h kMaxElements). */
+const MAX_TRACED_ELEMENTS = 2 ** 40;
+
 export function isTracerPrime(n: number): boolean {
   return TRACER_SET.has(n);
 }
@@ -88,6 +91,7 @@ export class SymbolTable {
   /** The record-time sizes of a declared input shape (tracer primes for its symbolic dims). */
   declare(input: string, shape: Dim[]): number[] {
     const what = `Tensor.input('${input}')`;
+    const taken = this.primes.length;
     const sizes = shape.map((d) => {
       if (typeof d === 'number') return d;
       if (d === null) return this.next(what);
@@ -98,8 +102,47 @@ export class SymbolTable {
       }
       return p;
     });
-    if (shape.some(isSymbolicDim)) this.decls.set(input, shape.slice());
+    if (shape.some(isSymbolicDim)) {
+      let n = 1;
+      for (const s of sizes) n *= s;
+      if (n > MAX_TRACED_ELEMENTS) {
+        // give back the placeholders this failed declaration took
+        for (const [k, p] of [...this.named]) if (this.primes.indexOf(p) >= taken) this.named.delete(k);
+        this.primes.length = taken;
+        throw invalidArg(
+          `${what}: shape ${formatDims(shape)} is too large to record: with each symbolic dim counted as its placeholder size ` +
+            `(~16 400) it has ${n.toExponential(2)} elements, over the limit of 2^40 (README "Shapes that vary": limits)`,
+        );
+      }
+      this.decls.set(input, shape.slice());
+    }
     return sizes;
+  }
+
+  /**
+   * Runs a shape inference (`f` returns [dtype, shape, ...]); with symbolic dims, an element count
+   * over the native limit (the result's too) is an error that explains the placeholder sizes.
+   */
+  explain<T extends [number, number[], ...unknown[]]>(op: string, f: () => T): T {
+    try {
+      const r = f();
+      if (this.primes.length > 0) {
+        let n = 1;
+        for (const d of r[1]) n *= d;
+        if (n > MAX_TRACED_ELEMENTS)
+          throw new HoduError(ErrorCode.INVALID_ARGUMENT, `${op}: the result of shape ${describe(r[1])} has too many elements`);
+      }
+      return r;
+    } catch (e) {
+      const err = e as HoduError;
+      if (this.primes.length > 0 && err && typeof err.message === 'string' && /too many elements/.test(err.message))
+        throw new HoduError(
+          err.code,
+          `${err.message} (while recording, each symbolic dim counts as its placeholder size ~16 400; ` +
+            'values must stay under 2^40 elements: README "Shapes that vary": limits)',
+        );
+      throw e;
+    }
   }
 
   /** True when `n` carries a tracer prime of this recording (it is, or is a multiple of, a symbolic size). */

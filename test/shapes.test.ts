@@ -455,3 +455,15 @@ describe('examples/serve-http.ts', () => {
     expect(r.stdout).toMatch(/HTTP 400/);
   });
 });
+
+describe('limits', () => {
+  test('a recording whose placeholder sizes exceed the element limit fails with a clear error', () => {
+    const b = new Builder('big').start();
+    expectHoduError(() => Tensor.input('x', [null, null, null, 1000]), 'INVALID_ARGUMENT', /too large to record/, /2\^40/);
+    const x = Tensor.input('x2', [null, 'seq', 1, 64]);
+    const y = Tensor.input('y2', ['seq', 64]);
+    expect(x.shape[0]).toBe(16411); // the failed declaration took no placeholder
+    expectHoduError(() => x.mul(y), 'INVALID_ARGUMENT', /placeholder size/, /2\^40/);
+    b.end();
+  });
+});

@@ -104,7 +104,7 @@ export class GraphRecorder implements Recorder {
       const v = this.values[id];
       return [dtypeCode(v.dtype), v.shape, contiguousStrides(v.shape), 0];
     });
-    const r = call(() => binding.infer(code, attrs, descs));
+    const r = this.symbols.explain(op, () => call(() => binding.infer(code, attrs, descs)));
     const id = this.values.length;
     this.values.push({ kind: ValueKind.Op, dtype: dtypeFromCode(r[0]), shape: r[1], op: code, inputs: ids, attrs: attrs.slice() });
     const out = this.symbolic(id);
