@@ -10,6 +10,7 @@ import { binding, call } from './native';
 import { ConcreteGraph, DeclaredTensor, GraphSpecializer, formatShapes, hasSymbolicDims } from './specialize';
 import { Dim, checkDeclaredShape, formatDims, isSymbolicDim, isTracerPrime } from './symbolic';
 import { checkShape } from './tensor';
+import { VAR_PREFIX, isReservedName } from './variables';
 
 interface Described {
   inputs: { name: string; dtype: number; shape: number[] }[];
@@ -23,33 +24,64 @@ const info = (name: string, dtype: DType, shape: readonly Dim[]): DeclaredTensor
   Object.freeze({ name, dtype, shape: Object.freeze(shape.slice()) });
 
 export class ScriptShapes {
+  /** The user's inputs and outputs (reserved ones, named '@...': variables, per-run random draws, left out). */
+  readonly inputs: readonly DeclaredTensor[];
+  readonly outputs: readonly DeclaredTensor[];
+  /** Values of variables stored in a file after the constants (read by the Script), else null. */
+  storedValues: ArrayBuffer[] | null = null;
+
   private constructor(
     readonly ir: Uint8Array,
     readonly constants: ArrayBuffer[],
-    readonly inputs: readonly DeclaredTensor[],
-    readonly outputs: readonly DeclaredTensor[],
+    /** Every IR input and output, reserved ones included. */
+    readonly allInputs: readonly DeclaredTensor[],
+    readonly allOutputs: readonly DeclaredTensor[],
     /** Whether some input has a symbolic dim. */
     readonly symbolic: boolean,
     /** Whether the graph comes from a tracer (not saveable). */
     readonly traced: boolean,
-    private readonly deriveFn: (shapes: number[][]) => ConcreteGraph,
-  ) {}
+    private readonly deriveFn: (shapes: (number[] | null)[]) => ConcreteGraph,
+  ) {
+    this.inputs = Object.freeze(allInputs.filter((t) => !isReservedName(t.name)));
+    this.outputs = Object.freeze(allOutputs.filter((t) => !isReservedName(t.name)));
+  }
 
+  /** The concrete graph for the user inputs' shapes (in `inputs` order). */
   derive(shapes: number[][]): ConcreteGraph {
-    return this.deriveFn(shapes);
+    let k = 0;
+    return this.deriveFn(this.allInputs.map((t) => (isReservedName(t.name) ? null : shapes[k++])));
   }
 
   /** A recorded graph; `decls` holds the declared shape of each input with a symbolic dim. */
-  static recorded(name: string, ir: Uint8Array, constants: ArrayBuffer[], decls?: ReadonlyMap<string, readonly Dim[]>): ScriptShapes {
-    const d = describeIr(ir, constants);
+  static recorded(
+    name: string,
+    ir: Uint8Array,
+    allConstants: ArrayBuffer[],
+    decls?: ReadonlyMap<string, readonly Dim[]>,
+    storedVariables = false,
+  ): ScriptShapes {
+    const d = describeIr(ir, allConstants);
+    // a file stores each variable's value after the constants
+    let constants = allConstants;
+    let stored: ArrayBuffer[] | null = null;
+    if (storedVariables) {
+      const n = d.inputs.filter((i) => i.name.startsWith(VAR_PREFIX)).length;
+      if (n > allConstants.length)
+        throw new HoduError(ErrorCode.INVALID_FILE, `invalid script file: ${n} variables but only ${allConstants.length} stored values`);
+      constants = allConstants.slice(0, allConstants.length - n);
+      stored = allConstants.slice(allConstants.length - n);
+    }
     const outputsFixed = d.outputs.map((o) => info(o.name, dtypeFromCode(o.dtype), o.shape));
     if (!decls || decls.size === 0) {
       const inputs = d.inputs.map((i) => info(i.name, dtypeFromCode(i.dtype), i.shape));
       const g: ConcreteGraph = { ir, constants, outputShapes: d.outputs.map((o) => o.shape) };
-      return new ScriptShapes(ir, constants, Object.freeze(inputs), Object.freeze(outputsFixed), false, false, () => g);
+      const s = new ScriptShapes(ir, constants, Object.freeze(inputs), Object.freeze(outputsFixed), false, false, () => g);
+      s.storedValues = stored;
+      return s;
     }
     for (const k of decls.keys())
-      if (!d.inputs.some((i) => i.name === k)) throw new HoduError(ErrorCode.INVALID_FILE, `symbolic shape given for '${k}', which is not an input`);
+      if (!d.inputs.some((i) => i.name === k && !isReservedName(k)))
+        throw new HoduError(ErrorCode.INVALID_FILE, `symbolic shape given for '${k}', which is not an input`);
     const byPrime = new Map<number, string>();
     const inputs = d.inputs.map((i) => {
       const decl = decls.get(i.name) ?? i.shape;
@@ -73,7 +105,7 @@ export class ScriptShapes {
     // a fixed input size equal to a placeholder would be read as that symbolic dim
     inputs.forEach((t, k) =>
       t.shape.forEach((dim, j) => {
-        if (typeof dim === 'number' && byPrime.has(dim))
+        if (typeof dim === 'number' && byPrime.has(dim) && !isReservedName(t.name))
           throw invalidArg(
             `Tensor.input('${t.name}'): dim ${j} has the fixed size ${dim}, which this script uses as the placeholder of a symbolic dim; ` +
               `declare that dim symbolic (null or a name) too (input ${k})`,
@@ -81,11 +113,17 @@ export class ScriptShapes {
       }),
     );
     const spec = new GraphSpecializer(name, ir, constants);
-    const outDims = spec.outputDims(inputs);
-    const outputs = d.outputs.map((o, k) => info(o.name, dtypeFromCode(o.dtype), outDims[k]));
-    return new ScriptShapes(ir, constants, Object.freeze(inputs), Object.freeze(outputs), true, false, (shapes) =>
-      spec.specialize(shapes, () => formatShapes(inputs, shapes)),
+    const outDims = spec.outputDims(
+      inputs,
+      inputs.map((t) => isReservedName(t.name)),
     );
+    const outputs = d.outputs.map((o, k) => info(o.name, dtypeFromCode(o.dtype), outDims[k]));
+    const user = inputs.filter((t) => !isReservedName(t.name));
+    const s = new ScriptShapes(ir, constants, Object.freeze(inputs), Object.freeze(outputs), true, false, (shapes) =>
+      spec.specialize(shapes, () => formatShapes(user, shapes.filter((x): x is number[] => x !== null))),
+    );
+    s.storedValues = stored;
+    return s;
   }
 
   /** A graph traced per shape signature (Script._fromTracer). */
@@ -105,7 +143,8 @@ export class ScriptShapes {
     };
     const inputs = check(inputsIn, 'inputs');
     const outputs = check(outputsIn, 'outputs');
-    const derive = (shapes: number[][]): ConcreteGraph => {
+    const derive = (given: (number[] | null)[]): ConcreteGraph => {
+      const shapes = given as number[][]; // a traced script has no reserved inputs
       const byName: Record<string, number[]> = {};
       inputs.forEach((t, k) => (byName[t.name] = shapes[k].slice()));
       const g = trace(byName);
@@ -130,7 +169,7 @@ export class ScriptShapes {
   /** A script read from a file: `meta.shapes` (format 2) holds the declared symbolic input shapes. */
   static fromFile(name: string, ir: Uint8Array, constants: ArrayBuffer[], meta: Record<string, unknown>): ScriptShapes {
     const raw = meta.shapes;
-    if (raw === undefined) return ScriptShapes.recorded(name, ir, constants);
+    if (raw === undefined) return ScriptShapes.recorded(name, ir, constants, undefined, true);
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new HoduError(ErrorCode.INVALID_FILE, 'invalid script file: bad symbolic shapes');
     const decls = new Map<string, Dim[]>();
     for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
@@ -140,7 +179,7 @@ export class ScriptShapes {
         throw new HoduError(ErrorCode.INVALID_FILE, `invalid script file: ${(e as Error).message}`);
       }
     }
-    return ScriptShapes.recorded(name, ir, constants, decls);
+    return ScriptShapes.recorded(name, ir, constants, decls, true);
   }
 }
 

@@ -10,6 +10,7 @@ import { eager } from './ir/graph';
 import { Dim } from './symbolic';
 import { ShapeStats, Specialization, SpecializationCache, formatShapes, shapeSignature, shapesFromRecord } from './specialize';
 import { ScriptShapes, feedInput, shapesMeta } from './script-shapes';
+import { ScriptState, VariableSpec, isReservedName, VAR_PREFIX } from './variables';
 
 export type { Dim } from './symbolic';
 
@@ -124,20 +125,49 @@ export class Script {
   private options: CompileOptions = { foldConstants: true, fuse: true, rollLoops: true, channelsLast: true };
   private compiledWith: string | null = null;
   private native: NativeBackend | null = null;
+  /** @internal every IR input/output, reserved ones (variables, random draws) included */
+  readonly _allInputs: readonly TensorInfo[];
+  /** @internal */ readonly _allOutputs: readonly TensorInfo[];
+  /** @internal variables and per-run random inputs (null when the script has none) */
+  readonly _state: ScriptState | null;
 
-  private constructor(name: string, shapes: ScriptShapes) {
+  private constructor(name: string, shapes: ScriptShapes, variables?: VariableSpec[]) {
     this.name = name;
     this._shapes = shapes;
     this._ir = shapes.ir;
     this._constants = shapes.constants;
+    this._allInputs = shapes.allInputs;
+    this._allOutputs = shapes.allOutputs;
     this.inputs = shapes.inputs;
     this.outputs = shapes.outputs;
     this.cache = new SpecializationCache((s) => shapes.derive(s));
+    const reserved = this._allInputs.some((i) => isReservedName(i.name));
+    let vars = variables;
+    if (!vars && reserved) vars = ownVariables(this._allInputs, this._allOutputs, shapes.storedValues ?? []);
+    this._state = reserved || (vars && vars.length) ? new ScriptState(vars ?? []) : null;
   }
 
-  /** @internal A script from a recorded graph; `decls` are the declared shapes of inputs with symbolic dims. */
-  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[], decls?: ReadonlyMap<string, readonly Dim[]>): Script {
-    return new Script(name, ScriptShapes.recorded(name, ir, constants, decls));
+  /**
+   * @internal A script from a recorded graph; `decls` are the declared shapes of inputs with
+   * symbolic dims.
+   */
+  static _create(
+    name: string,
+    ir: Uint8Array,
+    constants: ArrayBuffer[],
+    variables?: VariableSpec[],
+    decls?: ReadonlyMap<string, readonly Dim[]>,
+  ): Script {
+    return new Script(name, ScriptShapes.recorded(name, ir, constants, decls), variables);
+  }
+
+  /**
+   * The script's variables by name (SPEC §5): the same tensor objects the recording used
+   * (parameters, optimizer state, assigned tensors). Every run reads their current values and
+   * writes updated ones back into them. Empty for a script without state.
+   */
+  get variables(): Record<string, Tensor> {
+    return this._state ? this._state.record() : {};
   }
 
   /**
@@ -253,20 +283,29 @@ export class Script {
    * input's shape is static, or `{ data, shape }`); inputs it does not name come from addInput.
    */
   run(feeds?: Record<string, Feed>): Record<string, Tensor> {
+    if (this._state) this._state.enterSync(this.name);
     const inputs = this.prepareInputs(feeds);
-    const e = this.specialization(inputs.shapes, inputs.key);
+    const e = inputs.entry;
     const outs = call(() => this.native!.run(e.handle, inputs.views));
     this.cache.counts.runs++;
     return this.wrapOutputs(outs, e.graph.outputShapes);
   }
 
-  /** Runs on the libuv thread pool; the event loop stays free. `feeds` as for run(). */
+  /**
+   * Runs on the libuv thread pool; the event loop stays free. `feeds` as for run(). Runs of a
+   * script that updates variables queue up: each starts when the one before it has written its
+   * variables back.
+   */
   runAsync(feeds?: Record<string, Feed>): Promise<Record<string, Tensor>> {
-    let inputs: { views: ArrayBufferView[]; storages: Storage[]; shapes: number[][]; key: string };
+    return this._state ? this._state.serialize(() => this.runAsyncNow(feeds)) : this.runAsyncNow(feeds);
+  }
+
+  private runAsyncNow(feeds?: Record<string, Feed>): Promise<Record<string, Tensor>> {
+    let inputs: { views: ArrayBufferView[]; storages: Storage[]; entry: Specialization };
     let e: Specialization;
     try {
       inputs = this.prepareInputs(feeds);
-      e = this.specialization(inputs.shapes, inputs.key);
+      e = inputs.entry;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -303,8 +342,10 @@ export class Script {
     return Script._fromParts(f.name, f.ir, f.constants, f.meta);
   }
 
+  /** The script file's bytes; variables are stored with their current values (after the constants). */
   toBytes(): Uint8Array {
-    return encodeScriptFile(this.name, this._ir, this._constants, shapesMeta(this._shapes));
+    const meta = shapesMeta(this._shapes);
+    return encodeScriptFile(this.name, this._ir, this._state ? saveVariables(this._allInputs, this._state, this._constants) : this._constants, meta);
   }
 
   static fromBytes(bytes: Uint8Array | ArrayBuffer): Script {
@@ -367,7 +408,8 @@ export class Script {
     return xlaBackend(this._device);
   }
 
-  private prepareInputs(feeds?: Record<string, Feed>): { views: ArrayBufferView[]; storages: Storage[]; shapes: number[][]; key: string } {
+  /** The user inputs checked and bound, the specialization for their shapes, then the reserved inputs. */
+  private prepareInputs(feeds?: Record<string, Feed>): { views: ArrayBufferView[]; storages: Storage[]; entry: Specialization } {
     if (feeds !== undefined && (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || feeds instanceof Tensor))
       throw invalidArg(`run: feeds must be an object of input name -> tensor, got ${describe(feeds)}`);
     const names = new Set<string>(this.bound.keys());
@@ -410,14 +452,62 @@ export class Script {
     }
     const key = shapeSignature(this.inputs, shapes);
     for (const check of dtypeChecks) check();
-    return { views, storages, shapes, key };
+    const entry = this.specialization(shapes, key);
+    if (!this._state) return { views, storages, entry };
+    // variables (their current memory) and per-run random draws, in IR input order
+    this._state.refresh();
+    const allViews: ArrayBufferView[] = [];
+    const allStorages: Storage[] = storages.slice();
+    const concrete = entry.graph.inputShapes;
+    let k = 0;
+    this._allInputs.forEach((info, i) => {
+      if (!isReservedName(info.name)) {
+        allViews.push(views[k++]);
+        return;
+      }
+      const shape = concrete ? concrete[i] : (info.shape as number[]);
+      const r = this._state!.view(info.name, shape, info.dtype, this.name);
+      allViews.push(r.view);
+      allStorages.push(r.storage);
+    });
+    return { views: allViews, storages: allStorages, entry };
   }
 
   private wrapOutputs(outs: ArrayBuffer[], shapes: number[][]): Record<string, Tensor> {
     const r: Record<string, Tensor> = {};
-    this.outputs.forEach((o, i) => {
-      r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, shapes[i].slice());
+    this._allOutputs.forEach((o, i) => {
+      if (isReservedName(o.name)) this._state!.writeBack(o.name, outs[i]);
+      else r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, shapes[i].slice());
     });
     return r;
   }
+}
+
+/** The variables of a loaded script: its own tensors, from the values stored after the constants. */
+function ownVariables(inputs: readonly TensorInfo[], outputs: readonly TensorInfo[], stored: ArrayBuffer[]): VariableSpec[] {
+  const vars = inputs.filter((i) => i.name.startsWith(VAR_PREFIX));
+  if (stored.length < vars.length) throw new HoduError(ErrorCode.INVALID_FILE, `invalid script file: ${vars.length} variables but only ${stored.length} stored values`);
+  return vars.map((info, k) => {
+    const bytes = stored[k];
+    const t = Tensor._make(new Storage(bytes.slice(0)), info.dtype, (info.shape as number[]).slice());
+    return { name: info.name.slice(VAR_PREFIX.length), tensor: t, updated: outputs.some((o) => o.name === info.name) };
+  });
+}
+
+/** Constants followed by each variable's current bytes, in IR input order. */
+function saveVariables(inputs: readonly TensorInfo[], state: ScriptState, constants: ArrayBuffer[]): ArrayBuffer[] {
+  const out = constants.slice();
+  for (const info of inputs) {
+    if (!info.name.startsWith(VAR_PREFIX)) continue;
+    const v = state.byIrName(info.name)!;
+    out.push(
+      eager(() => {
+        v.tensor._check();
+        const c = v.tensor.contiguous();
+        const a = c.toTypedArray();
+        return a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
+      }),
+    );
+  }
+  return out;
 }

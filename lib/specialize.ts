@@ -28,7 +28,10 @@ export interface DeclaredTensor {
 export interface ConcreteGraph {
   ir: Uint8Array;
   constants: ArrayBuffer[];
+  /** Shapes of every IR output (reserved ones, e.g. variable updates, included). */
   outputShapes: number[][];
+  /** Shapes of every IR input (reserved ones included); absent when they are the declared ones. */
+  inputShapes?: number[][];
 }
 
 const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
@@ -376,16 +379,22 @@ export class GraphSpecializer {
     return this.inputIds.map((i) => this.graph.values[i].shape);
   }
 
-  /** The concrete graph for input shapes given in input order (already checked by shapeSignature). */
-  specialize(shapes: readonly (readonly number[])[], describeShapes: () => string): ConcreteGraph {
+  /**
+   * The concrete graph for input shapes given in IR input order (already checked by
+   * shapeSignature); a null entry (a reserved input: a per-run random draw) takes its recorded
+   * shape with the symbolic sizes substituted.
+   */
+  specialize(shapes: readonly (readonly number[] | null)[], describeShapes: () => string): ConcreteGraph {
     const { values, outputs } = this.graph;
     const map = new SizeMap();
     this.inputIds.forEach((id, k) => {
-      const old = values[id].shape;
-      old.forEach((d, i) => {
-        if (isTracerPrime(d)) map.sizes.set(d, shapes[k][i]);
+      const given = shapes[k];
+      if (!given) return;
+      values[id].shape.forEach((d, i) => {
+        if (isTracerPrime(d)) map.sizes.set(d, given[i]);
       });
     });
+    const inputShapes: number[][] = [];
     const constants = this.constants.slice();
     const shapesNow: number[][] = new Array(values.length);
     const out: IrValue[] = new Array(values.length);
@@ -395,7 +404,9 @@ export class GraphSpecializer {
       const what = (): string => `script '${this.scriptName}' for input shapes ${describeShapes()}: value ${i} (${v.kind === ValueKind.Op ? opName(v.op!) : 'constant'})`;
       let now: number[];
       if (v.kind === ValueKind.Input) {
-        now = shapes[inputK++].slice();
+        const given = shapes[inputK++];
+        now = given ? given.slice() : v.shape.map((d) => map.factor(d) ?? d);
+        inputShapes.push(now);
         out[i] = { ...v, shape: now };
       } else if (v.kind === ValueKind.Constant) {
         now = v.shape.slice();
@@ -443,6 +454,7 @@ export class GraphSpecializer {
       ir: encodeGraph(out, outputs),
       constants,
       outputShapes: outputs.map((o) => shapesNow[o.value].slice()),
+      inputShapes,
     };
   }
 
@@ -450,12 +462,12 @@ export class GraphSpecializer {
    * The declared shapes of the outputs: a dim that changes when the symbolic sizes change is
    * symbolic (its name when it is exactly a named input dim, else null).
    */
-  outputDims(inputs: readonly DeclaredTensor[]): Dim[][] {
+  outputDims(inputs: readonly DeclaredTensor[], reserved: readonly boolean[]): Dim[][] {
     const { values, outputs } = this.graph;
     const nameOf = new Map<number, string>();
     const recorded = this.inputShapes;
     inputs.forEach((t, k) => t.shape.forEach((d, i) => typeof d === 'string' && nameOf.set(recorded[k][i], d)));
-    const probe = recorded.map((s) => s.map((d) => (isTracerPrime(d) ? PROBE_PRIMES[TRACER_PRIMES.indexOf(d)] : d)));
+    const probe = recorded.map((s, k) => (reserved[k] ? null : s.map((d) => (isTracerPrime(d) ? PROBE_PRIMES[TRACER_PRIMES.indexOf(d)] : d))));
     let probed: number[][] | null = null;
     try {
       probed = this.specialize(probe, () => 'probe').outputShapes;

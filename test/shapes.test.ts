@@ -8,7 +8,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Backend, Builder, DType, Script, Tensor, manualSeed } from '../lib';
+import { Backend, Builder, DType, Script, Tensor, manualSeed, nn } from '../lib';
 import { findPjrtPlugin, xlaBuilt } from '../lib/xla';
 import { expectClose, expectHoduError } from './helpers/assert';
 import { Ref, conv2d, map2, matmul, pool2d } from './helpers/reference';
@@ -465,5 +465,67 @@ describe('limits', () => {
     expect(x.shape[0]).toBe(16411); // the failed declaration took no placeholder
     expectHoduError(() => x.mul(y), 'INVALID_ARGUMENT', /placeholder size/, /2\^40/);
     b.end();
+  });
+});
+
+describe.each(BACKENDS)('variables with a symbolic batch on %s', (backend) => {
+  test('a per-batch training step recorded once learns across runs on batches of different sizes (float64 SGD reference)', () => {
+    manualSeed(7);
+    const model = new nn.Linear(3, 1);
+    const mse = new nn.MSE();
+    const opt = new nn.SGD(0.05);
+    const b = new Builder('step').start();
+    const x = Tensor.input('x', ['n', 3]);
+    const y = Tensor.input('y', ['n', 1]);
+    const loss = mse.forward([model.forward(x), y]);
+    loss.backward();
+    opt.step(model.parameters());
+    opt.zeroGrad(model.parameters());
+    b.addOutput('loss', loss);
+    const s = b.end().build().setBackend(backend);
+    expect(s.inputs.map((i) => i.shape)).toEqual([['n', 3], ['n', 1]]);
+    expect(s.outputs).toEqual([{ name: 'loss', dtype: DType.F32, shape: [] }]);
+    let w = (model.weight.toArray() as number[][])[0].slice();
+    let bias = (model.bias!.toArray() as number[])[0];
+    for (const [k, n] of [4, 11, 1, 4, 23].entries()) {
+      const xv = values([n, 3], 100 + k, -1, 1);
+      const yv = values([n, 1], 200 + k, -1, 1);
+      const X = xv.toArray() as number[][];
+      const Y = (yv.toArray() as number[][]).map((r) => r[0]);
+      const err = X.map((r, i) => r[0] * w[0] + r[1] * w[1] + r[2] * w[2] + bias - Y[i]);
+      const lossRef = err.reduce((a, v) => a + v * v, 0) / n;
+      w = w.map((v, j) => v - 0.05 * (2 / n) * err.reduce((a, e, i) => a + e * X[i][j], 0));
+      bias -= 0.05 * (2 / n) * err.reduce((a, e) => a + e, 0);
+      expectClose(s.run({ x: xv, y: yv })['loss'], lossRef, { ...F32, label: `step ${k} (batch ${n})` });
+      expectClose(model.weight, [w], { ...F32, label: `weight after step ${k}` });
+      expectClose(model.bias!, [bias], { ...F32, label: `bias after step ${k}` });
+    }
+    expect(s.stats()).toEqual({ compiles: 4, specializations: 4, runs: 5 });
+    // saved with its variables and symbolic dims; the loaded script owns a copy of the weights
+    const t = Script.fromBytes(s.toBytes()).setBackend(backend);
+    expect(t.inputs).toEqual(s.inputs);
+    const before = model.weight.toArray();
+    t.run({ x: values([6, 3], 1, -1, 1), y: values([6, 1], 2, -1, 1) });
+    expect(model.weight.toArray()).toEqual(before);
+    expect(t.variables['weight'].toArray()).not.toEqual(before);
+  });
+
+  test('Dropout draws a mask of the run\'s batch size', () => {
+    manualSeed(1);
+    const drop = new nn.Dropout(0.5);
+    const b = new Builder('drop').start();
+    b.addOutput('y', drop.forward(Tensor.input('x', [null, 8])));
+    const s = b.end().build().setBackend(backend);
+    for (const n of [3, 40]) {
+      const x = values([n, 8], n, 1, 2);
+      const X = ref(x).flat();
+      const got = s.run({ x })['y'];
+      expect(Array.from(got.shape)).toEqual([n, 8]);
+      const g = Array.from(got.toTypedArray() as Float32Array);
+      g.forEach((v, i) => expect(v === 0 || Math.abs(v - 2 * X[i]) <= 1e-5 * 2 * X[i]).toBe(true));
+      const kept = g.filter((v) => v !== 0).length;
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(g.length);
+    }
   });
 });
