@@ -368,6 +368,11 @@ export class Script {
     this.dropCompiled();
   }
 
+  /** @internal The plan of the specialization used last (null when none is compiled); tests read it. */
+  private get handle(): unknown {
+    return this.native !== null && this.cache.last ? this.cache.last.handle : null;
+  }
+
   private release(h: unknown): void {
     if (this.native) this.native.release(h);
   }
