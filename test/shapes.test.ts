@@ -337,6 +337,41 @@ describe('shape ops next to a symbolic batch', () => {
     }
   });
 
+  test('gradients through narrow and CrossEntropy with a symbolic batch (zeros of a symbolic shape in the VJPs)', () => {
+    const sv = values([1, 5], 11, 0.5, 1.5);
+    const Wv = values([4, 3], 12, -1, 1);
+    const s = record('ce', () => {
+      const x = Tensor.input('x', ['n', 5]);
+      const labels = Tensor.input('labels', ['n'], DType.I64);
+      const sc = sv.detach().setRequiresGrad(true);
+      const W = Wv.detach().setRequiresGrad(true);
+      const logits = x.mul(sc).narrow(1, 1, 4).matmul(W);
+      new nn.CrossEntropy().forward([logits, labels]).backward();
+      return { gs: sc.grad!, gw: W.grad! };
+    });
+    for (const n of [1, 6]) {
+      const x = values([n, 5], 300 + n, -1, 1);
+      const lab = Array.from({ length: n }, (_, i) => (i * 2) % 3);
+      const X = ref(x);
+      const S = ref(sv);
+      const Wr = ref(Wv);
+      const h = Ref.build([n, 4], ([i, j]) => X.at([i, j + 1]) * S.at([0, j + 1]));
+      const z = matmul(h, Wr);
+      // d loss / d logits = (softmax - onehot) / n
+      const d = Ref.build([n, 3], ([i, c]) => {
+        const m = Math.max(z.at([i, 0]), z.at([i, 1]), z.at([i, 2]));
+        const e = [0, 1, 2].map((k) => Math.exp(z.at([i, k]) - m));
+        return (e[c] / (e[0] + e[1] + e[2]) - (lab[i] === c ? 1 : 0)) / n;
+      });
+      const gw = matmul(h.transpose(0, 1), d);
+      const dh = matmul(d, Wr.transpose(0, 1));
+      const gs = Ref.build([1, 5], ([, j]) => (j === 0 ? 0 : Array.from({ length: n }, (_, i) => dh.at([i, j - 1]) * X.at([i, j])).reduce((a, v) => a + v, 0)));
+      const r = s.run({ x, labels: Tensor.fromArray(lab, [n], DType.I64) });
+      expectClose(r['gw'], gw, { ...F32, label: `gw ${n}` });
+      expectClose(r['gs'], gs, { ...F32, label: `gs ${n}` });
+    }
+  });
+
   test('recording refuses data whose size would depend on a symbolic dim, before allocating it', () => {
     const b = new Builder('refuse').start();
     const x = Tensor.input('x', [null, 4]);
