@@ -114,7 +114,6 @@ const HODU_BACKEND: NativeBackend = {
 export class Script {
   readonly name: string;
   readonly inputs: readonly TensorInfo[];
-  readonly outputs: readonly TensorInfo[];
   /** @internal The recorded graph (sizes of symbolic dims are tracer sizes); empty for a traced script. */ readonly _ir: Uint8Array;
   /** @internal */ readonly _constants: ArrayBuffer[];
   /** @internal How this script gets a concrete graph per input shapes (lib/script-shapes.ts). */ readonly _shapes: ScriptShapes;
@@ -127,7 +126,14 @@ export class Script {
   private native: NativeBackend | null = null;
   /** @internal every IR input/output, reserved ones (variables, random draws) included */
   readonly _allInputs: readonly TensorInfo[];
-  /** @internal */ readonly _allOutputs: readonly TensorInfo[];
+  /** The outputs (name, dtype, shape; symbolic dims as null or the name of the input dim they are). */
+  get outputs(): readonly TensorInfo[] {
+    return this._shapes.outputs;
+  }
+  /** @internal */
+  get _allOutputs(): readonly TensorInfo[] {
+    return this._shapes.allOutputs;
+  }
   /** @internal variables and per-run random inputs (null when the script has none) */
   readonly _state: ScriptState | null;
 
@@ -137,13 +143,11 @@ export class Script {
     this._ir = shapes.ir;
     this._constants = shapes.constants;
     this._allInputs = shapes.allInputs;
-    this._allOutputs = shapes.allOutputs;
     this.inputs = shapes.inputs;
-    this.outputs = shapes.outputs;
     this.cache = new SpecializationCache((s) => shapes.derive(s));
     const reserved = this._allInputs.some((i) => isReservedName(i.name));
     let vars = variables;
-    if (!vars && reserved) vars = ownVariables(this._allInputs, this._allOutputs, shapes.storedValues ?? []);
+    if (!vars && reserved) vars = ownVariables(this._allInputs, shapes.outputSlots, shapes.storedValues ?? []);
     this._state = reserved || (vars && vars.length) ? new ScriptState(vars ?? []) : null;
   }
 
@@ -480,7 +484,7 @@ export class Script {
 
   private wrapOutputs(outs: ArrayBuffer[], shapes: number[][]): Record<string, Tensor> {
     const r: Record<string, Tensor> = {};
-    this._allOutputs.forEach((o, i) => {
+    this._shapes.outputSlots.forEach((o, i) => {
       if (isReservedName(o.name)) this._state!.writeBack(o.name, outs[i]);
       else r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, shapes[i].slice());
     });
