@@ -331,7 +331,12 @@ const REDUCE = new Set(['sum', 'mean', 'max', 'min', 'prod', 'var', 'std', 'norm
 function fastInfer(op: number, attrs: readonly number[], ins: readonly (readonly number[])[]): number[] | null {
   const name = OP_NAMES[op];
   if (SAME_SHAPE.has(name)) return ins.length === 1 ? ins[0].slice() : null;
-  if (name === 'reshape' || name === 'broadcast_to') return attrs.slice();
+  if (name === 'reshape') return ins.length === 1 && numel(attrs) === numel(ins[0]) ? attrs.slice() : null;
+  if (name === 'broadcast_to') {
+    if (ins.length !== 1 || attrs.length < ins[0].length) return null;
+    const lead = attrs.length - ins[0].length;
+    return ins[0].every((d, i) => d === 1 || d === attrs[lead + i]) ? attrs.slice() : null;
+  }
   if (BROADCAST.has(name)) {
     const rank = Math.max(...ins.map((s) => s.length));
     const out: number[] = [];
