@@ -459,7 +459,9 @@ export class Script {
       views.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
       storages.push(c._storage!);
     }
-    const key = shapeSignature(this.inputs, shapes);
+    // the shapes of the run before (the common case) were checked then: no new signature to build
+    const last = this.cache.last;
+    const key = last !== null && sameShapes(last.shapes, shapes) ? last.key : shapeSignature(this.inputs, shapes);
     for (const check of dtypeChecks) check();
     const entry = this.specialization(shapes, key);
     if (!this._state) return { views, storages, entry };
@@ -490,6 +492,17 @@ export class Script {
     });
     return r;
   }
+}
+
+function sameShapes(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) {
+    const x = a[k];
+    const y = b[k];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  }
+  return true;
 }
 
 /** The variables of a loaded script: its own tensors, from the values stored after the constants. */
