@@ -179,12 +179,16 @@ describe('declared shapes', () => {
     expectHoduError(() => s.run({ x: x3, y: values([3, 3], 2, -1, 1) }), 'SHAPE_MISMATCH', /input 'y'/, /dim 1/, /expected 2/);
     expectHoduError(() => s.run({ x: values([3], 3, 0, 1), y: values([3, 2], 2, -1, 1) }), 'SHAPE_MISMATCH', /input 'x'/, /rank 2/);
     expect(counts(s)).toEqual({ compiles: 0, specializations: 0, runs: 0 });
+    // warming with x alone: y's only symbolic dim is named, so its shape follows from x
+    s.compile({ shapes: { x: [3, 4] } });
+    expect(counts(s)).toEqual({ compiles: 1, specializations: 1, runs: 0 });
     const y3 = values([3, 2], 4, -1, 1);
     expectClose(s.run({ x: x3, y: y3 })['z'], map2(ref(x3).reshape([3, 4]).flat().reduce((acc: number[][], v, i) => {
       acc[Math.floor(i / 4)] = acc[Math.floor(i / 4)] ?? [0];
       acc[Math.floor(i / 4)][0] += v;
       return acc;
     }, []), ref(y3), (a, b) => a + b), F32);
+    expect(counts(s)).toEqual({ compiles: 1, specializations: 1, runs: 1 });
   });
 
   test('Tensor.input rejects -1 with a hint, and other bad dims', () => {
