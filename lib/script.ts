@@ -10,7 +10,9 @@ import { eager } from './ir/graph';
 import { Dim } from './symbolic';
 import { ShapeStats, Specialization, SpecializationCache, formatShapes, shapeSignature, shapesFromRecord } from './specialize';
 import { ScriptShapes, feedInput, shapesMeta } from './script-shapes';
-import { ScriptState, VariableSpec, isReservedName, VAR_PREFIX } from './variables';
+import { Baked, ScriptState, VariableSpec, bakeReadOnly, isReservedName, isStale, VAR_PREFIX } from './variables';
+import { IrOutput, IrValue } from './ir/graph';
+import { encodeGraph } from './ir/encode';
 
 export type { Dim } from './symbolic';
 
@@ -160,10 +162,16 @@ export class Script {
     ir: Uint8Array,
     constants: ArrayBuffer[],
     variables?: VariableSpec[],
+    parts?: { values: IrValue[]; outputs: IrOutput[] },
     decls?: ReadonlyMap<string, readonly Dim[]>,
   ): Script {
-    return new Script(name, ScriptShapes.recorded(name, ir, constants, decls), variables);
+    const s = new Script(name, ScriptShapes.recorded(name, ir, constants, decls), variables);
+    s._parts = parts ?? null;
+    return s;
   }
+
+  /** @internal the recorded graph of a built script (HODU bakes read-only parameters in from it) */
+  _parts: { values: IrValue[]; outputs: IrOutput[] } | null = null;
 
   /**
    * The script's variables by name (SPEC §5): the same tensor objects the recording used
@@ -372,6 +380,18 @@ export class Script {
     this.dropCompiled();
   }
 
+  /** Baked parameter bytes (a copy per bake) are shared by every specialization while the parameter is unchanged. */
+  private readonly bakedBytes = new WeakMap<object, { version: number; bytes: ArrayBuffer }>();
+
+  private shareBaked(baked: Baked, base: number): void {
+    baked.stamps.forEach(([, storage, version], i) => {
+      const k = base + i;
+      const seen = this.bakedBytes.get(storage);
+      if (seen && seen.version === version && seen.bytes.byteLength === baked.constants[k].byteLength) baked.constants[k] = seen.bytes;
+      else this.bakedBytes.set(storage, { version, bytes: baked.constants[k] });
+    });
+  }
+
   /** @internal The plan of the specialization used last (null when none is compiled); tests read it. */
   private get handle(): unknown {
     return this.native !== null && this.cache.last ? this.cache.last.handle : null;
@@ -392,9 +412,20 @@ export class Script {
     const key = checkedKey ?? shapeSignature(this.inputs, shapes);
     if (this.native === null) this.compile(this.options);
     const e = this.cache.get(key, shapes, (h) => this.release(h));
+    // HODU: read-only parameters compile in as constants (folded, pre-packed), rebuilt when changed
+    if (e.handle !== null && e.baked && isStale(e.baked)) {
+      this.release(e.handle);
+      e.handle = null;
+    }
     return this.cache.compiled(e, (g) => {
       try {
-        return this.native!.compile(g.ir, g.constants, this.options);
+        const parts = this._shapes.symbolic ? g.parts : this._parts;
+        const baked: Baked | null =
+          this._backend === Backend.HODU && this._state && parts ? bakeReadOnly(parts.values, parts.outputs, g.constants, this._state, encodeGraph) : null;
+        if (baked) this.shareBaked(baked, g.constants.length);
+        const h = this.native!.compile(baked ? baked.ir : g.ir, baked ? baked.constants : g.constants, this.options);
+        e.baked = baked;
+        return h;
       } catch (err) {
         const h = fromNative(err);
         if (!this._shapes.symbolic) throw h;
@@ -471,11 +502,13 @@ export class Script {
     const allStorages: Storage[] = storages.slice();
     const concrete = entry.graph.inputShapes;
     let k = 0;
+    const baked = entry.baked;
     this._allInputs.forEach((info, i) => {
       if (!isReservedName(info.name)) {
         allViews.push(views[k++]);
         return;
       }
+      if (baked && !baked.keep(info)) return; // compiled in as a constant
       const shape = concrete ? concrete[i] : (info.shape as number[]);
       const r = this._state!.view(info.name, shape, info.dtype, this.name);
       allViews.push(r.view);

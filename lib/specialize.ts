@@ -13,7 +13,7 @@ import { DType, dtypeCode, dtypeFromCode, dtypeInfo } from './dtype';
 import { ErrorCode, HoduError, fromNative } from './errors';
 import { DecodedGraph, decodeGraph } from './ir/decode';
 import { encodeGraph } from './ir/encode';
-import { IrValue, ValueKind } from './ir/graph';
+import { IrOutput, IrValue, ValueKind } from './ir/graph';
 import { NativeDesc, binding, opName, opcode } from './native';
 import { Dim, PROBE_PRIMES, TRACER_PRIMES, formatDims, isSymbolicDim, isTracerPrime } from './symbolic';
 
@@ -32,6 +32,8 @@ export interface ConcreteGraph {
   outputShapes: number[][];
   /** Shapes of every IR input (reserved ones included); absent when they are the declared ones. */
   inputShapes?: number[][];
+  /** The rewritten graph's values and outputs (a specialization of a recorded graph). */
+  parts?: { values: IrValue[]; outputs: IrOutput[] };
 }
 
 const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
@@ -530,6 +532,7 @@ export class GraphSpecializer {
       constants,
       outputShapes: outputs.map((o) => shapesNow[o.value].slice()),
       inputShapes,
+      parts: { values: out, outputs },
     };
   }
 
@@ -568,6 +571,8 @@ export interface Specialization {
   readonly shapes: number[][];
   readonly graph: ConcreteGraph;
   handle: unknown;
+  /** HODU: the read-only parameters compiled in as constants (lib/variables.ts bakeReadOnly), or null. */
+  baked?: import('./variables').Baked | null;
 }
 
 /** Counters of script.stats(). */

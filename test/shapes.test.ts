@@ -588,3 +588,28 @@ describe.each(BACKENDS)('variables with a symbolic batch on %s', (backend) => {
     }
   });
 });
+
+describe.each(BACKENDS)('read-only parameters with a symbolic batch on %s', (backend) => {
+  test('an evaluation script sees the current weights at every batch size (HODU bakes them in per specialization)', () => {
+    manualSeed(5);
+    const model = new nn.Linear(4, 2);
+    const b = new Builder('eval').start();
+    b.addOutput('y', model.forward(Tensor.input('x', [null, 4])));
+    const s = b.end().build().setBackend(backend);
+    const check = (n: number, label: string): void => {
+      const x = values([n, 4], 400 + n, -1, 1);
+      const want = addRow(matmul(ref(x), ref(model.weight).transpose(0, 1)), ref(model.bias!));
+      expectClose(s.run({ x })['y'], want, { ...F32, label });
+    };
+    check(3, 'b3');
+    check(8, 'b8');
+    const c0 = counts(s).compiles;
+    // change the weights in place (a dynamic-mode training step would do the same)
+    model.weight.assign(values([2, 4], 9, -2, 2));
+    model.bias!.assign(values([2], 10, -1, 1));
+    check(3, 'b3 after the update');
+    check(8, 'b8 after the update');
+    check(1, 'b1 after the update');
+    if (backend === Backend.HODU) expect(counts(s).compiles).toBeGreaterThanOrEqual(c0 + 1);
+  });
+});
