@@ -7,7 +7,9 @@ export interface Recorder {
   /** Records an op while a builder is active and returns its symbolic output. */
   record(op: string, inputs: Tensor[], attrs: number[]): Tensor;
   /** Makes a named graph input. */
-  input(name: string, shape: number[], dtype: DType): Tensor;
+  input(name: string, shape: (number | string | null)[], dtype: DType): Tensor;
+  /** The first dim of `shape` whose size stands for a symbolic input dim (lib/symbolic.ts), or -1. */
+  symbolicDim?(shape: readonly number[]): number;
   /** Remembers a tensor's state before an in-place update rebinds it to a graph value (restored at end()). */
   saveBeforeRebind(t: Tensor): void;
   /** Records that concrete tensor `t` takes graph value `value` (an optimizer step, `assign`): t becomes a variable. */

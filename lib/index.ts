@@ -18,7 +18,7 @@ export function versions(): { hodu: string; onednn: string; threads: number } {
 export { Builder } from './builder';
 export type { AddOutputOptions } from './builder';
 export { Script } from './script';
-export type { TensorInfo, CompileOptions, PlanInfo } from './script';
+export type { TensorInfo, CompileOptions, PlanInfo, Dim, Feed, ScriptStats } from './script';
 export { noGrad } from './autograd/tape';
 export * as nn from './nn';
 export * from './nn';

@@ -1,21 +1,39 @@
 // Script: a recorded graph that compiles once (per backend and device) and runs many times.
 import { Backend, Device } from './device';
-import { DType, dtypeFromCode } from './dtype';
+import { AnyTypedArray, DType, dtypeFromCode } from './dtype';
 import { ErrorCode, HoduError, describe, fromNative, invalidArg } from './errors';
 import { binding, call } from './native';
 import { decodeScriptFile, encodeScriptFile, readScriptFile, writeScriptFile } from './script-file';
 import { Storage } from './storage';
 import { Tensor } from './tensor';
 import { eager } from './ir/graph';
+import { Dim } from './symbolic';
+import { ShapeStats, Specialization, SpecializationCache, formatShapes, shapeSignature, shapesFromRecord } from './specialize';
+import { ScriptShapes, feedInput, shapesMeta } from './script-shapes';
 import { Baked, ScriptState, VariableSpec, bakeReadOnly, isReservedName, isStale, VAR_PREFIX } from './variables';
 import { IrOutput, IrValue } from './ir/graph';
 import { encodeGraph } from './ir/encode';
 
+export type { Dim } from './symbolic';
+
+/**
+ * A script input or output. `shape` holds sizes, and for symbolic dims (`Tensor.input('x', [null, 784])`
+ * or `['batch', 784]`) `null` or the dim's name.
+ */
 export interface TensorInfo {
   readonly name: string;
-  readonly shape: readonly number[];
+  readonly shape: readonly Dim[];
   readonly dtype: DType;
 }
+
+/** What `script.stats()` counts (each a running total since the script was made). */
+export type ScriptStats = ShapeStats;
+
+/**
+ * An input for `run(feeds)` / `runAsync(feeds)`: a Tensor, a typed array of the input's dtype (only
+ * when the input's declared shape is fully static: a typed array has no shape), or `{ data, shape }`.
+ */
+export type Feed = Tensor | AnyTypedArray | { data: AnyTypedArray; shape: readonly number[] };
 
 export interface CompileOptions {
   /** Evaluate ops whose inputs are all constants at compile time (default true). */
@@ -32,6 +50,17 @@ export interface CompileOptions {
    * oneDNN's convolutions run on, so no reorder runs between them (default true; HODU backend).
    */
   channelsLast?: boolean;
+  /**
+   * Scripts with symbolic dims: how many specializations (one per concrete shape signature) stay
+   * compiled; the least recently used is dropped beyond it (default 8).
+   */
+  maxSpecializations?: number;
+  /**
+   * Compile the specialization for these input shapes now (warm-up), e.g. `{ x: [32, 784] }`.
+   * Inputs whose shape is static, or whose symbolic dims are all named and given by another input,
+   * may be left out.
+   */
+  shapes?: Record<string, readonly number[]>;
 }
 
 /** A loop the compiler rolled: `trips` runs of one step. */
@@ -84,60 +113,65 @@ const HODU_BACKEND: NativeBackend = {
   info: (h) => scriptNative.planStats(h),
 };
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 export class Script {
   readonly name: string;
   readonly inputs: readonly TensorInfo[];
-  readonly outputs: readonly TensorInfo[];
-  /** @internal */ readonly _ir: Uint8Array;
+  /** @internal The recorded graph (sizes of symbolic dims are tracer sizes); empty for a traced script. */ readonly _ir: Uint8Array;
   /** @internal */ readonly _constants: ArrayBuffer[];
+  /** @internal How this script gets a concrete graph per input shapes (lib/script-shapes.ts). */ readonly _shapes: ScriptShapes;
   private readonly bound = new Map<string, Tensor>();
   private _backend: Backend = Backend.HODU;
   private _device: Device = Device.CPU;
-  private handle: unknown = null;
+  private readonly cache: SpecializationCache;
+  private options: CompileOptions = { foldConstants: true, fuse: true, rollLoops: true, channelsLast: true };
   private compiledWith: string | null = null;
   private native: NativeBackend | null = null;
   /** @internal every IR input/output, reserved ones (variables, random draws) included */
   readonly _allInputs: readonly TensorInfo[];
-  /** @internal */ readonly _allOutputs: readonly TensorInfo[];
+  /** The outputs (name, dtype, shape; symbolic dims as null or the name of the input dim they are). */
+  get outputs(): readonly TensorInfo[] {
+    return this._shapes.outputs;
+  }
+  /** @internal */
+  get _allOutputs(): readonly TensorInfo[] {
+    return this._shapes.allOutputs;
+  }
   /** @internal variables and per-run random inputs (null when the script has none) */
   readonly _state: ScriptState | null;
 
-  private constructor(name: string, ir: Uint8Array, constants: ArrayBuffer[], variables?: VariableSpec[]) {
-    const d = call(() => scriptNative.describeIr(ir, constants));
+  private constructor(name: string, shapes: ScriptShapes, variables?: VariableSpec[]) {
     this.name = name;
-    this._ir = ir;
-    this._constants = constants;
-    const info = (x: { name: string; dtype: number; shape: number[] }): TensorInfo =>
-      Object.freeze({ name: x.name, dtype: dtypeFromCode(x.dtype), shape: Object.freeze(x.shape.slice()) });
-    this._allInputs = Object.freeze(d.inputs.map(info));
-    this._allOutputs = Object.freeze(d.outputs.map(info));
-    this.inputs = Object.freeze(this._allInputs.filter((i) => !isReservedName(i.name)));
-    this.outputs = Object.freeze(this._allOutputs.filter((o) => !isReservedName(o.name)));
+    this._shapes = shapes;
+    this._ir = shapes.ir;
+    this._constants = shapes.constants;
+    this._allInputs = shapes.allInputs;
+    this.inputs = shapes.inputs;
+    this.cache = new SpecializationCache((s) => shapes.derive(s));
     const reserved = this._allInputs.some((i) => isReservedName(i.name));
     let vars = variables;
-    if (!vars && reserved) {
-      vars = ownVariables(this._allInputs, this._allOutputs, constants);
-      this._constants = constants.slice(0, constants.length - vars.length); // the rest were the stored values
-    }
+    if (!vars && reserved) vars = ownVariables(this._allInputs, shapes.outputSlots, shapes.storedValues ?? []);
     this._state = reserved || (vars && vars.length) ? new ScriptState(vars ?? []) : null;
   }
 
-  /** @internal */
-  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[], variables?: VariableSpec[], parts?: { values: IrValue[]; outputs: IrOutput[] }): Script {
-    const s = new Script(name, ir, constants, variables);
+  /**
+   * @internal A script from a recorded graph; `decls` are the declared shapes of inputs with
+   * symbolic dims.
+   */
+  static _create(
+    name: string,
+    ir: Uint8Array,
+    constants: ArrayBuffer[],
+    variables?: VariableSpec[],
+    parts?: { values: IrValue[]; outputs: IrOutput[] },
+    decls?: ReadonlyMap<string, readonly Dim[]>,
+  ): Script {
+    const s = new Script(name, ScriptShapes.recorded(name, ir, constants, decls), variables);
     s._parts = parts ?? null;
     return s;
   }
 
   /** @internal the recorded graph of a built script (HODU bakes read-only parameters in from it) */
   _parts: { values: IrValue[]; outputs: IrOutput[] } | null = null;
-  /** @internal the current compile's baked parameters (HODU), or null */
-  private baked: Baked | null = null;
-  private lastOptions: CompileOptions = {};
 
   /**
    * The script's variables by name (SPEC §5): the same tensor objects the recording used
@@ -148,14 +182,30 @@ export class Script {
     return this._state ? this._state.record() : {};
   }
 
+  /**
+   * @internal A script whose graph is traced again for each concrete shape signature (importers):
+   * `inputs`/`outputs` may have symbolic dims; `trace(shapes)` returns the concrete graph for the
+   * concrete input shapes by input name. It shares the specialization cache and stats() of every
+   * script. Such a script cannot be saved (save()/toBytes() throw INVALID_ARGUMENT).
+   */
+  static _fromTracer(
+    name: string,
+    inputs: TensorInfo[],
+    outputs: TensorInfo[],
+    trace: (shapes: Record<string, number[]>) => { ir: Uint8Array; constants: ArrayBuffer[] },
+  ): Script {
+    return new Script(name, ScriptShapes.traced(name, inputs, outputs, trace));
+  }
+
   get backend(): Backend {
     return this._backend;
   }
   get device(): Device {
     return this._device;
   }
+  /** True when a compiled plan exists (for a script with symbolic dims: for at least one shape signature). */
   get isCompiled(): boolean {
-    return this.handle !== null;
+    return this.native !== null && this.cache.hasPlans;
   }
 
   setBackend(backend: Backend): this {
@@ -188,112 +238,136 @@ export class Script {
     return this;
   }
 
-  /** Compiles for the current backend and device; cached until setBackend/setDevice. */
+  /**
+   * Compiles for the current backend and device; cached until setBackend/setDevice. A script with
+   * symbolic dims compiles one specialization per concrete input shapes, at the first run with them
+   * or here with `{ shapes }`; `maxSpecializations` bounds how many stay compiled.
+   */
   compile(options: CompileOptions = {}): this {
+    if (options === null || typeof options !== 'object') throw invalidArg(`compile: options must be an object, got ${describe(options)}`);
     const opts: CompileOptions = {
       foldConstants: options.foldConstants !== false,
       fuse: options.fuse !== false,
       rollLoops: options.rollLoops !== false,
       channelsLast: options.channelsLast !== false,
     };
+    if (options.maxSpecializations !== undefined) this.cache.setMax(options.maxSpecializations, (h) => this.release(h));
     const key = JSON.stringify({ b: this._backend, d: this._device.toString(), ...opts });
-    if (this.handle !== null && this.compiledWith === key) return this;
-    this.dropCompiled();
-    this.native = this.selectBackend();
-    // HODU: read-only parameters compile in as constants (folded, pre-packed), rebuilt when changed
-    const baked = this._backend === Backend.HODU && this._state && this._parts
-      ? bakeReadOnly(this._parts.values, this._parts.outputs, this._constants, this._state, encodeGraph)
-      : null;
-    this.handle = call(() => this.native!.compile(baked ? baked.ir : this._ir, baked ? baked.constants : this._constants, opts));
-    this.baked = baked;
-    this.lastOptions = options;
-    this.compiledWith = key;
+    if (this.native === null || this.compiledWith !== key) {
+      this.dropCompiled();
+      this.native = this.selectBackend();
+      this.options = opts;
+      this.compiledWith = key;
+    }
+    if (options.shapes !== undefined) this.specialization(shapesFromRecord(this.name, this.inputs, options.shapes));
+    else if (!this._shapes.symbolic) this.specialization(this.inputs.map((i) => i.shape as number[]));
     return this;
   }
 
-  /** Compiles, or recompiles when a baked parameter changed since the last compile. */
-  private ensureCompiled(): void {
-    if (!this.isCompiled) this.compile();
-    else if (this.baked && isStale(this.baked)) {
-      const o = this.lastOptions;
-      this.dropCompiled();
-      this.compile(o);
+  /**
+   * Details of a compiled plan (kernels, memory): the one for `shapes` when given (compiled if
+   * needed), else the one used last; a script without symbolic dims compiles first if needed.
+   */
+  planInfo(shapes?: Record<string, readonly number[]>): PlanInfo {
+    let e: Specialization | null;
+    if (shapes !== undefined) {
+      if (this.native === null) this.compile(this.options);
+      e = this.specialization(shapesFromRecord(this.name, this.inputs, shapes));
+    } else {
+      e = this.native !== null && this.cache.last?.handle != null ? this.cache.last : null;
+      if (!e) {
+        if (this._shapes.symbolic)
+          throw invalidArg(`planInfo: script '${this.name}' has symbolic dims and no compiled specialization yet; run it or call compile({ shapes })`);
+        this.compile(this.options);
+        e = this.cache.last!;
+      }
     }
+    return call(() => this.native!.info(e!.handle));
   }
 
-  /** Details of the compiled plan (kernels, memory); compiles first if needed. */
-  planInfo(): PlanInfo {
-    if (!this.isCompiled) this.compile();
-    return call(() => this.native!.info(this.handle));
-  }
-
-  run(): Record<string, Tensor> {
-    if (this._state) this._state.enterSync(this.name);
-    if (this._state) this.ensureCompiled(); // before binding: baking decides which inputs are bound
-    const inputs = this.prepareInputs();
-    if (!this.isCompiled) this.compile();
-    const outs = call(() => this.native!.run(this.handle, inputs.views));
-    return this.wrapOutputs(outs);
+  /** Counters: native compiles, specializations made (one per new shape signature), runs. */
+  stats(): ScriptStats {
+    return { ...this.cache.counts };
   }
 
   /**
-   * Runs on the libuv thread pool; the event loop stays free. Runs of a script that updates
-   * variables queue up: each starts when the one before it has written its variables back.
+   * Runs the script. `feeds` gives inputs for this run by name (a Tensor, a typed array when the
+   * input's shape is static, or `{ data, shape }`); inputs it does not name come from addInput.
    */
-  runAsync(): Promise<Record<string, Tensor>> {
-    return this._state ? this._state.serialize(() => this.runAsyncNow()) : this.runAsyncNow();
+  run(feeds?: Record<string, Feed>): Record<string, Tensor> {
+    if (this._state) this._state.enterSync(this.name);
+    const inputs = this.prepareInputs(feeds);
+    const e = inputs.entry;
+    const outs = call(() => this.native!.run(e.handle, inputs.views));
+    this.cache.counts.runs++;
+    return this.wrapOutputs(outs, e.graph.outputShapes);
   }
 
-  private runAsyncNow(): Promise<Record<string, Tensor>> {
-    let inputs: { views: ArrayBufferView[]; storages: Storage[] };
+  /**
+   * Runs on the libuv thread pool; the event loop stays free. `feeds` as for run(). Runs of a
+   * script that updates variables queue up: each starts when the one before it has written its
+   * variables back.
+   */
+  runAsync(feeds?: Record<string, Feed>): Promise<Record<string, Tensor>> {
+    return this._state ? this._state.serialize(() => this.runAsyncNow(feeds)) : this.runAsyncNow(feeds);
+  }
+
+  private runAsyncNow(feeds?: Record<string, Feed>): Promise<Record<string, Tensor>> {
+    let inputs: { views: ArrayBufferView[]; storages: Storage[]; entry: Specialization };
+    let e: Specialization;
     try {
-      if (this._state) this.ensureCompiled();
-      inputs = this.prepareInputs();
-      if (!this.isCompiled) this.compile();
-    } catch (e) {
-      return Promise.reject(e);
+      inputs = this.prepareInputs(feeds);
+      e = inputs.entry;
+    } catch (err) {
+      return Promise.reject(err);
     }
     const native = this.native!;
-    const handle = this.handle;
+    const handle = e.handle;
+    const outShapes = e.graph.outputShapes;
     // keep the input memory alive even if a tensor is disposed during the run
     for (const s of inputs.storages) s.retain();
+    this.cache.counts.runs++;
     return new Promise((resolve, reject) => {
       try {
         native.runAsync(handle, inputs.views, (err, outs) => {
           for (const s of inputs.storages) s.release();
           if (err) reject(fromNative(err));
-          else resolve(this.wrapOutputs(outs!));
+          else resolve(this.wrapOutputs(outs!, outShapes));
         });
-      } catch (e) {
+      } catch (err) {
         for (const s of inputs.storages) s.release();
-        reject(fromNative(e));
+        reject(fromNative(err));
       }
     });
   }
 
-  /** Writes the script (IR, constants, format version, checksum) atomically. Adds `.hoduscript` without an extension. */
+  /**
+   * Writes the script (IR, constants, declared symbolic dims, format version, checksum) atomically.
+   * Adds `.hoduscript` without an extension.
+   */
   save(path: string): string {
     return writeScriptFile(path, this.toBytes());
   }
 
   static load(path: string): Script {
     const f = decodeScriptFile(readScriptFile(path));
-    return Script._fromParts(f.name, f.ir, f.constants);
+    return Script._fromParts(f.name, f.ir, f.constants, f.meta);
   }
 
   /** The script file's bytes; variables are stored with their current values (after the constants). */
   toBytes(): Uint8Array {
-    return encodeScriptFile(this.name, this._ir, this._state ? saveVariables(this._allInputs, this._state, this._constants) : this._constants);
+    const meta = shapesMeta(this._shapes);
+    return encodeScriptFile(this.name, this._ir, this._state ? saveVariables(this._allInputs, this._state, this._constants) : this._constants, meta);
   }
 
   static fromBytes(bytes: Uint8Array | ArrayBuffer): Script {
     const f = decodeScriptFile(bytes);
-    return Script._fromParts(f.name, f.ir, f.constants);
+    return Script._fromParts(f.name, f.ir, f.constants, f.meta);
   }
 
-  private static _fromParts(name: string, ir: Uint8Array, constants: ArrayBuffer[]): Script {
+  private static _fromParts(name: string, ir: Uint8Array, constants: ArrayBuffer[], meta: Record<string, unknown>): Script {
     try {
-      return new Script(name, ir, constants);
+      return new Script(name, ScriptShapes.fromFile(name, ir, constants, meta));
     } catch (e) {
       const err = fromNative(e);
       if (err.code === ErrorCode.INVALID_FILE) throw err;
@@ -301,17 +375,63 @@ export class Script {
     }
   }
 
-  /** Frees the compiled plan now (it is rebuilt by the next compile or run). */
+  /** Frees the compiled plans now (they are rebuilt by the next compile or run). */
   dispose(): void {
     this.dropCompiled();
   }
 
+  /** Baked parameter bytes (a copy per bake) are shared by every specialization while the parameter is unchanged. */
+  private readonly bakedBytes = new WeakMap<object, { version: number; bytes: ArrayBuffer }>();
+
+  private shareBaked(baked: Baked, base: number): void {
+    baked.stamps.forEach(([, storage, version], i) => {
+      const k = base + i;
+      const seen = this.bakedBytes.get(storage);
+      if (seen && seen.version === version && seen.bytes.byteLength === baked.constants[k].byteLength) baked.constants[k] = seen.bytes;
+      else this.bakedBytes.set(storage, { version, bytes: baked.constants[k] });
+    });
+  }
+
+  /** @internal The plan of the specialization used last (null when none is compiled); tests read it. */
+  private get handle(): unknown {
+    return this.native !== null && this.cache.last ? this.cache.last.handle : null;
+  }
+
+  private release(h: unknown): void {
+    if (this.native) this.native.release(h);
+  }
+
   private dropCompiled(): void {
-    if (this.handle !== null && this.native) this.native.release(this.handle);
-    this.handle = null;
+    this.cache.dropPlans((h) => this.release(h));
     this.compiledWith = null;
     this.native = null;
-    this.baked = null;
+  }
+
+  /** The compiled specialization for concrete input shapes (checked against the declaration). */
+  private specialization(shapes: number[][], checkedKey?: string): Specialization {
+    const key = checkedKey ?? shapeSignature(this.inputs, shapes);
+    if (this.native === null) this.compile(this.options);
+    const e = this.cache.get(key, shapes, (h) => this.release(h));
+    // HODU: read-only parameters compile in as constants (folded, pre-packed), rebuilt when changed
+    if (e.handle !== null && e.baked && isStale(e.baked)) {
+      this.release(e.handle);
+      e.handle = null;
+    }
+    return this.cache.compiled(e, (g) => {
+      try {
+        const parts = this._shapes.symbolic ? g.parts : this._parts;
+        const baked: Baked | null =
+          this._backend === Backend.HODU && this._state && parts ? bakeReadOnly(parts.values, parts.outputs, g.constants, this._state, encodeGraph) : null;
+        if (baked) this.shareBaked(baked, g.constants.length);
+        const h = this.native!.compile(baked ? baked.ir : g.ir, baked ? baked.constants : g.constants, this.options);
+        e.baked = baked;
+        return h;
+      } catch (err) {
+        const h = fromNative(err);
+        if (!this._shapes.symbolic) throw h;
+        throw new HoduError(h.code, `script '${this.name}' for input shapes ${formatShapes(this.inputs, shapes)}: ${h.message}`);
+      }
+    });
   }
 
   private selectBackend(): NativeBackend {
@@ -328,8 +448,13 @@ export class Script {
     return xlaBackend(this._device);
   }
 
-  private prepareInputs(): { views: ArrayBufferView[]; storages: Storage[] } {
-    for (const name of this.bound.keys())
+  /** The user inputs checked and bound, the specialization for their shapes, then the reserved inputs. */
+  private prepareInputs(feeds?: Record<string, Feed>): { views: ArrayBufferView[]; storages: Storage[]; entry: Specialization } {
+    if (feeds !== undefined && (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || feeds instanceof Tensor))
+      throw invalidArg(`run: feeds must be an object of input name -> tensor, got ${describe(feeds)}`);
+    const names = new Set<string>(this.bound.keys());
+    if (feeds) for (const k of Object.keys(feeds)) names.add(k);
+    for (const name of names)
       if (!this.inputs.some((i) => i.name === name))
         throw new HoduError(
           ErrorCode.INPUT_UNKNOWN,
@@ -337,58 +462,89 @@ export class Script {
         );
     const views: ArrayBufferView[] = [];
     const storages: Storage[] = [];
-    if (this._state) this._state.refresh();
-    const baked = this.baked;
-    for (const info of this._allInputs) {
-      if (baked && !baked.keep(info)) continue; // compiled in as a constant
-      if (isReservedName(info.name)) {
-        const r = this._state!.view(info.name, info.shape, info.dtype, this.name);
-        views.push(r.view);
-        storages.push(r.storage);
-        continue;
-      }
-      const t = this.bound.get(info.name);
-      if (!t)
+    const shapes: number[][] = [];
+    const dtypeChecks: (() => void)[] = [];
+    for (const info of this.inputs) {
+      const f: Feed | undefined = feeds && Object.prototype.hasOwnProperty.call(feeds, info.name) ? feeds[info.name] : this.bound.get(info.name);
+      if (f === undefined)
         throw new HoduError(
           ErrorCode.INPUT_MISSING,
-          `script '${this.name}': input '${info.name}' (${info.dtype}[${info.shape.join(', ')}]) was not given (use addInput)`,
+          `script '${this.name}': input '${info.name}' (${info.dtype}[${info.shape.map((d) => (d === null ? '?' : d)).join(', ')}]) was not given (use addInput or run({ ${info.name}: ... }))`,
         );
+      if (!(f instanceof Tensor)) {
+        const r = feedInput(info, f);
+        views.push(r.view);
+        shapes.push(r.shape);
+        continue;
+      }
+      const t = f;
       t._check();
       if (t.isSymbolic) throw invalidArg(`input '${info.name}': a builder tensor has no data`);
-      if (!sameShape(t.shape, info.shape))
-        throw new HoduError(
-          ErrorCode.SHAPE_MISMATCH,
-          `input '${info.name}': expected shape [${info.shape.join(', ')}], got [${t.shape.join(', ')}]`,
-        );
-      if (t.dtype !== info.dtype)
-        throw new HoduError(ErrorCode.DTYPE_MISMATCH, `input '${info.name}': expected dtype ${info.dtype}, got ${t.dtype}`);
+      shapes.push(t.shape.slice());
+      dtypeChecks.push(() => {
+        if (t.dtype !== info.dtype)
+          throw new HoduError(ErrorCode.DTYPE_MISMATCH, `input '${info.name}': expected dtype ${info.dtype}, got ${t.dtype}`);
+      });
       const c = t.isContiguous ? t : eager(() => t.contiguous());
       const a = c.toTypedArray();
       views.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
       storages.push(c._storage!);
     }
-    return { views, storages };
+    // the shapes of the run before (the common case) were checked then: no new signature to build
+    const last = this.cache.last;
+    const key = last !== null && sameShapes(last.shapes, shapes) ? last.key : shapeSignature(this.inputs, shapes);
+    for (const check of dtypeChecks) check();
+    const entry = this.specialization(shapes, key);
+    if (!this._state) return { views, storages, entry };
+    // variables (their current memory) and per-run random draws, in IR input order
+    this._state.refresh();
+    const allViews: ArrayBufferView[] = [];
+    const allStorages: Storage[] = storages.slice();
+    const concrete = entry.graph.inputShapes;
+    let k = 0;
+    const baked = entry.baked;
+    this._allInputs.forEach((info, i) => {
+      if (!isReservedName(info.name)) {
+        allViews.push(views[k++]);
+        return;
+      }
+      if (baked && !baked.keep(info)) return; // compiled in as a constant
+      const shape = concrete ? concrete[i] : (info.shape as number[]);
+      const r = this._state!.view(info.name, shape, info.dtype, this.name);
+      allViews.push(r.view);
+      allStorages.push(r.storage);
+    });
+    return { views: allViews, storages: allStorages, entry };
   }
 
-  private wrapOutputs(outs: ArrayBuffer[]): Record<string, Tensor> {
+  private wrapOutputs(outs: ArrayBuffer[], shapes: number[][]): Record<string, Tensor> {
     const r: Record<string, Tensor> = {};
-    this._allOutputs.forEach((o, i) => {
+    this._shapes.outputSlots.forEach((o, i) => {
       if (isReservedName(o.name)) this._state!.writeBack(o.name, outs[i]);
-      else r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, o.shape.slice());
+      else r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, shapes[i].slice());
     });
     return r;
   }
 }
 
+function sameShapes(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) {
+    const x = a[k];
+    const y = b[k];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  }
+  return true;
+}
 
 /** The variables of a loaded script: its own tensors, from the values stored after the constants. */
-function ownVariables(inputs: readonly TensorInfo[], outputs: readonly TensorInfo[], constants: ArrayBuffer[]): VariableSpec[] {
+function ownVariables(inputs: readonly TensorInfo[], outputs: readonly TensorInfo[], stored: ArrayBuffer[]): VariableSpec[] {
   const vars = inputs.filter((i) => i.name.startsWith(VAR_PREFIX));
-  const first = constants.length - vars.length;
-  if (first < 0) throw new HoduError(ErrorCode.INVALID_FILE, `invalid script file: ${vars.length} variables but only ${constants.length} stored values`);
+  if (stored.length < vars.length) throw new HoduError(ErrorCode.INVALID_FILE, `invalid script file: ${vars.length} variables but only ${stored.length} stored values`);
   return vars.map((info, k) => {
-    const bytes = constants[first + k];
-    const t = Tensor._make(new Storage(bytes.slice(0)), info.dtype, info.shape.slice());
+    const bytes = stored[k];
+    const t = Tensor._make(new Storage(bytes.slice(0)), info.dtype, (info.shape as number[]).slice());
     return { name: info.name.slice(VAR_PREFIX.length), tensor: t, updated: outputs.some((o) => o.name === info.name) };
   });
 }
@@ -399,12 +555,14 @@ function saveVariables(inputs: readonly TensorInfo[], state: ScriptState, consta
   for (const info of inputs) {
     if (!info.name.startsWith(VAR_PREFIX)) continue;
     const v = state.byIrName(info.name)!;
-    out.push(eager(() => {
-      v.tensor._check();
-      const c = v.tensor.contiguous();
-      const a = c.toTypedArray();
-      return a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
-    }));
+    out.push(
+      eager(() => {
+        v.tensor._check();
+        const c = v.tensor.contiguous();
+        const a = c.toTypedArray();
+        return a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
+      }),
+    );
   }
   return out;
 }

@@ -18,6 +18,7 @@ import { nextSeed } from './random';
 import { Storage } from './storage';
 import { f16BitsToNumber, bf16BitsToNumber } from './half';
 import { MAX_ELEMENTS, MAX_NESTED_ENTRIES, MAX_SPLIT_PIECES, nestedEntries, shapeExtent } from './limits';
+import { Dim, checkDeclaredShape, symbolicSizeError } from './symbolic';
 
 export type Shape = readonly number[];
 export type TensorLike = Tensor | number;
@@ -97,6 +98,18 @@ export function checkShape(shape: unknown, what = 'shape'): number[] {
   if (shapeExtent(shape as number[]) > MAX_ELEMENTS)
     throw invalidArg(`${what} ${describe(shape)} has too many elements (the product of its non-zero dims exceeds 2^40)`);
   return shape.slice() as number[];
+}
+
+/** While a builder records: the first dim of `shape` that stands for a symbolic input dim, or -1. */
+function symbolicDim(shape: Shape): number {
+  const r = hooks.recorder;
+  return r && r.symbolicDim ? r.symbolicDim(shape) : -1;
+}
+
+/** Refuses a data-carrying tensor whose size depends on a symbolic dim (it would be a constant). */
+function refuseSymbolic(shape: Shape, what: string): void {
+  const d = symbolicDim(shape);
+  if (d >= 0) throw symbolicSizeError(what, shape, d);
 }
 
 function normDim(dim: unknown, rank: number, what: string): number {
@@ -519,6 +532,7 @@ export class Tensor {
     if (dtype === DType.F16 || dtype === DType.BF16) {
       return Tensor._fromValues(values, shape, DType.F32)._castNoRecord(dtype);
     }
+    refuseSymbolic(shape, 'fromArray');
     const n = values.length;
     const info = dtypeInfo(dtype);
     const buf = allocBuffer(n * info.size, 'fromArray');
@@ -552,6 +566,8 @@ export class Tensor {
     const dt = checkDType(dtype);
     if (typeof value !== 'number' && typeof value !== 'boolean')
       throw invalidArg(`full: value must be a number or boolean, got ${describe(value)}`);
+    // a symbolic size inside a builder: a recorded broadcast of one value, never a buffer of that size
+    if (symbolicDim(sh) >= 0) return Tensor.full([], value, dt).broadcastTo(sh);
     const n = numelOf(sh);
     if (dt === DType.F16 || dt === DType.BF16) return Tensor.full(sh, value, DType.F32)._castNoRecord(dt);
     const info = dtypeInfo(dt);
@@ -587,6 +603,7 @@ export class Tensor {
       throw invalidArg(`${what}: parameters must be numbers, got ${describe(a)} and ${describe(b)}`);
     // f16/bf16 are drawn natively too, so that rounding never reaches `high`
     const base = dt === DType.F64 || dt === DType.F16 || dt === DType.BF16 ? dt : DType.F32;
+    refuseSymbolic(sh, what);
     const n = numelOf(sh);
     const buf = allocBuffer(n * dtypeSize(base), what);
     const [hi, lo] = nextSeed();
@@ -615,16 +632,22 @@ export class Tensor {
     const n = Math.max(0, Math.ceil((end - start) / step));
     // the values are built in a Float64Array first: 2^28 of them is 2 GiB
     if (n > 2 ** 28) throw invalidArg(`arange: ${n} elements is too many (at most 2^28)`);
+    refuseSymbolic([n], 'arange');
     const vals = new Float64Array(n);
     for (let i = 0; i < n; i++) vals[i] = start + i * step;
     return Tensor._fromValues(vals, [n], checkDType(dtype));
   }
 
-  /** A named graph input; only while a Builder is active. */
-  static input(name: string, shape: Shape, dtype: DType = DType.F32): Tensor {
+  /**
+   * A named graph input; only while a Builder is active. A dim may be `null` (any size) or a name
+   * (`'batch'`: every input dim with that name has the same size in one run); the script then
+   * compiles once per concrete shape signature (README "Shapes that vary"). While recording, such
+   * a dim reads as a placeholder size (16411, 16417, ...).
+   */
+  static input(name: string, shape: readonly Dim[], dtype: DType = DType.F32): Tensor {
     const rec = hooks.recorder;
     if (!rec) throw new HoduError(ErrorCode.BUILDER_INACTIVE, `Tensor.input('${name}'): no builder is active (call builder.start() first)`);
-    return rec.input(name, checkShape(shape), checkDType(dtype));
+    return rec.input(name, checkDeclaredShape(shape, `Tensor.input('${name}')`), checkDType(dtype));
   }
 
   // ---------------------------------------------------------------- data access
@@ -898,6 +921,8 @@ export class Tensor {
     if (s < 0) s += size;
     if (length < 0 || s + length > size)
       throw invalidArg(`narrow: start ${start} + length ${length} exceeds dim ${dim} of size ${size}`);
+    // a negative start stays relative to the end (so it follows a symbolic size)
+    if (start < 0) return Tensor._op('slice', [this], [d, start, start + length < 0 ? start + length : size, 1]);
     return Tensor._op('slice', [this], [d, s, s + length, 1]);
   }
 
@@ -920,6 +945,8 @@ export class Tensor {
     if (typeof sizeOrSizes === 'number') {
       const s = checkInt(sizeOrSizes, 'split: size');
       if (s <= 0) throw invalidArg(`split: size must be positive, got ${s}`);
+      if (symbolicDim([total]) >= 0)
+        throw invalidArg(`split: dim ${dim} is symbolic; the number of pieces would depend on its size (give the sizes, e.g. from x.shape)`);
       if (Math.ceil(total / s) > MAX_SPLIT_PIECES)
         throw invalidArg(`split: ${Math.ceil(total / s)} pieces of size ${s} (dim of size ${total}) is more than the ${MAX_SPLIT_PIECES} allowed`);
       sizes = [];
@@ -946,6 +973,7 @@ export class Tensor {
     this._check();
     if (checkInt(n, 'chunk: n') <= 0) throw invalidArg(`chunk: n must be positive, got ${n}`);
     const d = normDim(dim, this.ndim, 'chunk');
+    if (symbolicDim([this._shape[d]]) >= 0) throw invalidArg(`chunk: dim ${dim} is symbolic; chunk sizes would depend on its size`);
     const size = Math.ceil(this._shape[d] / n) || 1;
     return this.split(size, d);
   }

@@ -6,6 +6,7 @@ import { ErrorCode, HoduError, invalidArg } from '../errors';
 import { hooks, Recorder } from '../hooks';
 import { NativeDesc, binding, call, opcode } from '../native';
 import { Tensor, TensorState } from '../tensor';
+import { Dim, SymbolTable } from '../symbolic';
 
 export const enum ValueKind {
   Input = 0,
@@ -73,6 +74,8 @@ export class GraphRecorder implements Recorder {
   private randomCount = 0;
   private readonly inputNames = new Set<string>();
   private readonly rebound = new Map<Tensor, TensorState>();
+  /** Symbolic input dims and their tracer sizes. */
+  readonly symbols = new SymbolTable();
 
   constructor(readonly owner: string) {}
 
@@ -134,7 +137,7 @@ export class GraphRecorder implements Recorder {
     });
     let r: ReturnType<typeof binding.infer>;
     try {
-      r = call(() => binding.infer(code, attrs, descs));
+      r = this.symbols.explain(op, () => call(() => binding.infer(code, attrs, descs)));
     } catch (e) {
       // the op was recorded, not run: say so (a builder left active makes eager code record)
       const err = e as HoduError;
@@ -149,10 +152,15 @@ export class GraphRecorder implements Recorder {
     return out;
   }
 
-  input(name: string, shape: number[], dtype: DType): Tensor {
+  symbolicDim(shape: readonly number[]): number {
+    return this.symbols.symbolicDimOf(shape);
+  }
+
+  input(name: string, declared: Dim[], dtype: DType): Tensor {
     if (typeof name !== 'string' || name.length === 0) throw invalidArg(`Tensor.input: name must be a non-empty string, got ${String(name)}`);
     if (name.startsWith('@')) throw invalidArg(`Tensor.input: the name '${name}' starts with '@', which hodu reserves for script variables; choose another name`);
     if (this.inputNames.has(name)) throw new HoduError(ErrorCode.DUPLICATE_NAME, `Tensor.input: an input named '${name}' already exists in builder '${this.owner}'`);
+    const shape = this.symbols.declare(name, declared);
     this.inputNames.add(name);
     const id = this.values.length;
     this.values.push({ kind: ValueKind.Input, dtype, shape: shape.slice(), name });

@@ -103,7 +103,7 @@ export function fuzzScriptFiles(seconds: number, seed = Date.now() % 2 ** 31, xl
     for (const be of xla && r() < 0.3 ? [Backend.HODU, Backend.XLA] : [Backend.HODU]) {
       try {
         s.setBackend(be);
-        for (const i of s.inputs) s.addInput(i.name, Tensor.ones(i.shape, i.dtype));
+        for (const i of s.inputs) s.addInput(i.name, Tensor.ones(i.shape.map((d) => (typeof d === "number" ? d : 1)), i.dtype));
         const o = s.run();
         for (const t of Object.values(o)) t.dispose();
         stats.ran++;
