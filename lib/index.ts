@@ -18,8 +18,11 @@ export function versions(): { hodu: string; onednn: string; threads: number } {
 export { Builder } from './builder';
 export { Script } from './script';
 export type { TensorInfo, CompileOptions, PlanInfo } from './script';
+export type { ScriptStats, DevicesOptions } from './script';
 export { noGrad } from './autograd/tape';
 export * as nn from './nn';
 export * from './nn';
 export { setXlaPlugin, xlaClientInfo } from './xla';
 export type { XlaPlatform, XlaClientInfo } from './xla';
+export { setXlaCache, xlaCacheDir, xlaCacheCounters, clearXlaCache, DEFAULT_XLA_CACHE_MAX_BYTES } from './xla-cache';
+export type { XlaCacheCounters } from './xla-cache';

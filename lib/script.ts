@@ -29,6 +29,35 @@ export interface CompileOptions {
    * oneDNN's convolutions run on, so no reorder runs between them (default true; HODU backend).
    */
   channelsLast?: boolean;
+  /**
+   * Backend.XLA: use the persistent compile cache (default true; see README "XLA compile cache").
+   * `false` always compiles and stores nothing.
+   */
+  cache?: boolean;
+}
+
+/** What a script did so far (`script.stats()`). */
+export interface ScriptStats {
+  /** Plans built (each compile for a backend/device/options, loaded from the XLA cache or not). */
+  compiles: number;
+  /** Shape specializations held now (one compiled plan: 1). */
+  specializations: number;
+  /** Runs started (run and runAsync). */
+  runs: number;
+  /** XLA plans loaded from the persistent compile cache instead of compiled. */
+  cacheHits: number;
+  /** XLA plans compiled with the cache on (and then stored in it). */
+  cacheMisses: number;
+}
+
+/** Options of `script.setDevices`. */
+export interface DevicesOptions {
+  /**
+   * Which inputs are split across the devices and along which axis, by input name (an input not
+   * named is replicated). Default: every input whose first dim is a multiple of the device count
+   * is split along it (the batch), all others replicated.
+   */
+  split?: Record<string, number>;
 }
 
 /** A loop the compiler rolled: `trips` runs of one step. */
@@ -94,6 +123,9 @@ export class Script {
   private readonly bound = new Map<string, Tensor>();
   private _backend: Backend = Backend.HODU;
   private _device: Device = Device.CPU;
+  private _devices: readonly Device[] = [Device.CPU];
+  private _split: Record<string, number> | undefined;
+  private readonly _stats: ScriptStats = { compiles: 0, specializations: 0, runs: 0, cacheHits: 0, cacheMisses: 0 };
   private handle: unknown = null;
   private compiledWith: string | null = null;
   private native: NativeBackend | null = null;
@@ -135,11 +167,54 @@ export class Script {
 
   setDevice(device: Device): this {
     if (!(device instanceof Device)) throw invalidArg(`setDevice: ${describe(device)} is not a Device (Device.CPU or Device.CUDA(n))`);
-    if (!device.equals(this._device)) {
+    if (!device.equals(this._device) || this._devices.length !== 1) {
       this._device = device;
+      this._devices = [device];
+      this._split = undefined;
       this.dropCompiled();
     }
     return this;
+  }
+
+  /** The devices the script runs on: `[device]`, or several after setDevices. */
+  get devices(): readonly Device[] {
+    return this._devices;
+  }
+
+  /**
+   * Runs the script data-parallel on several devices of one kind (Backend.XLA), e.g.
+   * `[Device.CUDA(0), Device.CUDA(1)]` or, on the CPU, `[Device.cpu(0), Device.cpu(1)]`: one SPMD
+   * program, the batch inputs split across the devices (see DevicesOptions.split), constants and
+   * variables replicated and updated identically, every output whole. One device is the same as
+   * setDevice. Errors: an empty list, mixed kinds or a repeated device → INVALID_ARGUMENT.
+   */
+  setDevices(devices: readonly Device[], options: DevicesOptions = {}): this {
+    if (!Array.isArray(devices) || devices.length === 0)
+      throw invalidArg(`setDevices: expected a non-empty array of Devices, got ${describe(devices)}`);
+    devices.forEach((d, i) => {
+      if (!(d instanceof Device)) throw invalidArg(`setDevices: devices[${i}] is ${describe(d)}, not a Device`);
+      if (d.kind !== devices[0].kind) throw invalidArg(`setDevices: devices mix ${devices[0]} and ${d}; use devices of one kind`);
+      if (devices.findIndex((e) => e.equals(d)) !== i) throw invalidArg(`setDevices: ${d} is listed twice`);
+    });
+    if (options.split !== undefined) {
+      if (typeof options.split !== 'object' || options.split === null) throw invalidArg(`setDevices: split must be an object of input name -> axis`);
+      for (const [name, axis] of Object.entries(options.split)) {
+        if (!this.inputs.some((i) => i.name === name))
+          throw new HoduError(ErrorCode.INPUT_UNKNOWN, `setDevices: script '${this.name}' has no input named '${name}'`);
+        if (!Number.isInteger(axis)) throw invalidArg(`setDevices: split['${name}'] must be an integer axis, got ${describe(axis)}`);
+      }
+    }
+    if (devices.length === 1) return this.setDevice(devices[0]);
+    this._device = devices[0];
+    this._devices = Object.freeze(devices.slice());
+    this._split = options.split ? { ...options.split } : undefined;
+    this.dropCompiled();
+    return this;
+  }
+
+  /** Counts of what this script did: compiles, specializations, runs, XLA compile-cache hits and misses. */
+  stats(): ScriptStats {
+    return { ...this._stats };
   }
 
   addInput(name: string, tensor: Tensor): this {
@@ -162,12 +237,18 @@ export class Script {
       rollLoops: options.rollLoops !== false,
       channelsLast: options.channelsLast !== false,
     };
-    const key = JSON.stringify({ b: this._backend, d: this._device.toString(), ...opts });
+    if (options.cache === false) opts.cache = false;
+    const key = JSON.stringify({ b: this._backend, d: this._devices.map(String), s: this._split, ...opts });
     if (this.handle !== null && this.compiledWith === key) return this;
     this.dropCompiled();
     this.native = this.selectBackend();
     this.handle = call(() => this.native!.compile(this._ir, this._constants, opts));
     this.compiledWith = key;
+    this._stats.compiles++;
+    this._stats.specializations = 1;
+    const cache = this._backend === Backend.XLA ? (this.native.info(this.handle) as { cache?: string }).cache : undefined;
+    if (cache === 'hit') this._stats.cacheHits++;
+    else if (cache === 'miss') this._stats.cacheMisses++;
     return this;
   }
 
@@ -180,6 +261,7 @@ export class Script {
   run(): Record<string, Tensor> {
     const inputs = this.prepareInputs();
     if (!this.isCompiled) this.compile();
+    this._stats.runs++;
     const outs = call(() => this.native!.run(this.handle, inputs.views));
     return this.wrapOutputs(outs);
   }
@@ -195,6 +277,7 @@ export class Script {
     }
     const native = this.native!;
     const handle = this.handle;
+    this._stats.runs++;
     // keep the input memory alive even if a tensor is disposed during the run
     for (const s of inputs.storages) s.retain();
     return new Promise((resolve, reject) => {
@@ -250,10 +333,16 @@ export class Script {
     this.handle = null;
     this.compiledWith = null;
     this.native = null;
+    this._stats.specializations = 0;
   }
 
   private selectBackend(): NativeBackend {
     if (this._backend === Backend.HODU) {
+      if (this._devices.length > 1)
+        throw new HoduError(
+          ErrorCode.DEVICE_UNAVAILABLE,
+          `the HODU backend runs on one CPU device; for ${this._devices.join(', ')} use setBackend(Backend.XLA)`,
+        );
       if (!this._device.isCpu)
         throw new HoduError(
           ErrorCode.DEVICE_UNAVAILABLE,
@@ -262,8 +351,9 @@ export class Script {
       return HODU_BACKEND;
     }
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { xlaBackend } = require('./xla') as { xlaBackend(device: Device): NativeBackend };
-    return xlaBackend(this._device);
+    const { xlaBackend } = require('./xla') as { xlaBackend(device: Device, devices?: readonly Device[], split?: number[]): NativeBackend };
+    const split = this._split && this.inputs.map((i) => this._split![i.name] ?? -1);
+    return xlaBackend(this._device, this._devices, split);
   }
 
   private prepareInputs(): { views: ArrayBufferView[]; storages: Storage[] } {

@@ -15,6 +15,7 @@ import * as path from 'path';
 import { Device } from './device';
 import { ErrorCode, HoduError } from './errors';
 import { binding, call } from './native';
+import { xlaCacheCompileOptions } from './xla-cache';
 
 export type XlaPlatform = 'cpu' | 'cuda';
 
@@ -22,6 +23,8 @@ export interface XlaTarget {
   plugin: string;
   platform: XlaPlatform;
   device: number;
+  /** Several devices (indices; SPMD over them), when more than one. */
+  devices?: number[];
 }
 
 /** Statistics of a compiled XLA executable (Script.planInfo() on Backend.XLA). */
@@ -48,6 +51,12 @@ export interface XlaPlanInfo {
   params: number;
   constantParams: number;
   inlinedConstants: number;
+  /** The persistent compile cache: 'hit' (loaded, not compiled), 'miss' (compiled, then stored) or 'off'. */
+  cache: 'hit' | 'miss' | 'off';
+  /** Time spent hashing and reading/writing the cache entry. */
+  cacheMs: number;
+  /** Devices the executable runs on (SPMD when more than one). */
+  numDevices: number;
   text?: string;
 }
 
@@ -63,7 +72,12 @@ export interface XlaClientInfo {
 
 interface XlaBinding {
   xlaAvailable(): boolean;
-  xlaCompile(target: XlaTarget, ir: Uint8Array, constants: ArrayBuffer[], options?: { optLevel?: number; rollLoops?: boolean }): unknown;
+  xlaCompile(
+    target: XlaTarget,
+    ir: Uint8Array,
+    constants: ArrayBuffer[],
+    options?: { optLevel?: number; rollLoops?: boolean; cacheDir?: string; cacheMaxBytes?: number; cacheSalt?: string; splitAxes?: number[] },
+  ): unknown;
   xlaRun(h: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
   xlaRunAsync(h: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
   xlaRelease(h: unknown): void;
@@ -78,7 +92,7 @@ const xb = binding as unknown as XlaBinding;
 /** The shape of Script's backend object (lib/script.ts NativeBackend). */
 export interface XlaNativeBackend {
   readonly target: XlaTarget;
-  compile(ir: Uint8Array, constants: ArrayBuffer[], options: { foldConstants?: boolean; rollLoops?: boolean }): unknown;
+  compile(ir: Uint8Array, constants: ArrayBuffer[], options: { foldConstants?: boolean; rollLoops?: boolean; cache?: boolean }): unknown;
   run(handle: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
   runAsync(handle: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
   release(handle: unknown): void;
@@ -216,8 +230,13 @@ function notFound(search: PluginSearch, device: Device): HoduError {
   );
 }
 
-/** The backend object Script uses for Backend.XLA on `device` (throws when no plugin/GPU is found). */
-export function xlaBackend(device: Device): XlaNativeBackend {
+/**
+ * The backend object Script uses for Backend.XLA on `device` (throws when no plugin/GPU is found).
+ * `devices` (more than one, all of `device`'s kind): SPMD over them; `splitAxes[k]` is the axis
+ * graph input k is split along (-1: replicated; omitted: every input whose first dim is a multiple
+ * of the device count is split along it).
+ */
+export function xlaBackend(device: Device, devices?: readonly Device[], splitAxes?: number[]): XlaNativeBackend {
   const platform: XlaPlatform = device.isCpu ? 'cpu' : 'cuda';
   if (!xlaBuilt())
     throw new HoduError(
@@ -234,11 +253,18 @@ export function xlaBackend(device: Device): XlaNativeBackend {
       `${device} is not available: this machine has no NVIDIA GPU (/dev/nvidiactl does not exist); the CUDA plugin found is ${search.path}`,
     );
   const target: XlaTarget = { plugin: search.path, platform, device: device.index };
+  if (devices && devices.length > 1) target.devices = devices.map((d) => d.index);
   const level = process.env.HODU_XLA_OPT_LEVEL;
   const options = level !== undefined && /^\d+$/.test(level) ? { optLevel: Number(level) } : {};
   return {
     target,
-    compile: (ir, constants, o) => xb.xlaCompile(target, ir, constants, { ...options, rollLoops: o.rollLoops !== false }),
+    compile: (ir, constants, o) =>
+      xb.xlaCompile(target, ir, constants, {
+        ...options,
+        rollLoops: o.rollLoops !== false,
+        ...xlaCacheCompileOptions(o.cache !== false),
+        ...(splitAxes ? { splitAxes } : {}),
+      }),
     run: (h, inputs) => xb.xlaRun(h, inputs),
     runAsync: (h, inputs, cb) => xb.xlaRunAsync(h, inputs, cb),
     release: (h) => xb.xlaRelease(h),
