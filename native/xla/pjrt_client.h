@@ -83,6 +83,8 @@ class PjrtClient {
                                                        const std::vector<std::vector<PJRT_Buffer*>>& lists,
                                                        const std::vector<ArgSpec>& expected);
   bool multi_device_broken() const { return multi_broken_; }
+  // Puts the client in the state a failed multi-device launch leaves (tests of the guard only).
+  void mark_multi_device_broken_for_test() { multi_broken_ = true; }
 
  private:
   PjrtClient(PjrtPlugin& p, Platform pl) : plugin(p), platform(pl) {}

@@ -141,11 +141,12 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
       if (idx[j] == idx[i]) fail(ErrorCode::INVALID_ARGUMENT, "xla: device ", idx[i], " is listed twice");
     max_index = std::max(max_index, idx[i]);
   }
-  if (target.platform == Platform::CPU && max_index >= PjrtClient::kMaxCpuDevices)
+  if (multi && target.platform == Platform::CPU && max_index >= PjrtClient::kMaxCpuDevices)
     fail(ErrorCode::INVALID_ARGUMENT, "xla: CPU device index ", max_index, " is too large (at most ",
          PjrtClient::kMaxCpuDevices, " CPU devices)");
   // the client first: a missing plugin or device is reported before any lowering work
-  PjrtClient& client = PjrtClient::get(target.plugin_path, target.platform, max_index + 1);
+  // (a one-device script uses the one-device CPU client, whose only device is 0)
+  PjrtClient& client = PjrtClient::get(target.plugin_path, target.platform, multi ? max_index + 1 : 1);
   std::vector<int> ids;
   for (int i : idx) {
     m.devices.push_back(client.device(i));
