@@ -172,6 +172,9 @@ describeXla('data-parallel scripts on several XLA CPU devices', () => {
     const b = valuesOf(s.run());
     expect(maxRel(a, b)).toBe(0);
     expect(s.stats().runs).toBe(2);
+    // overlapping runs of one multi-device script (launches are serialized per client: no deadlock)
+    const many = await Promise.all([0, 1, 2, 3].map(() => s.runAsync()));
+    for (const r of many) expect(maxRel(valuesOf(r), b)).toBe(0);
   });
 
   test('multi-device executables go through the compile cache too', () => {

@@ -493,6 +493,7 @@ std::vector<std::vector<PJRT_Buffer*>> PjrtClient::execute_multi(PJRT_LoadedExec
                                                                  const std::vector<std::vector<PJRT_Buffer*>>& lists,
                                                                  const std::vector<ArgSpec>& expected) {
   const size_t n = info.devices.size();
+  std::lock_guard<std::mutex> one_at_a_time(multi_mutex_);
   // --- validation: nothing below may reach the plugin unchecked (hangs and aborts otherwise)
   if (multi_broken_)
     fail(ErrorCode::INTERNAL, "xla: an earlier multi-device launch on this ", platform_name,

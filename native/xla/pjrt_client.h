@@ -6,6 +6,7 @@
 // compiled with pjrt_c_api.h (HODU_HAVE_PJRT_HEADER).
 #pragma once
 #ifdef HODU_HAVE_PJRT_HEADER
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -82,14 +83,17 @@ class PjrtClient {
   std::vector<std::vector<PJRT_Buffer*>> execute_multi(PJRT_LoadedExecutable* e, const ExeInfo& info,
                                                        const std::vector<std::vector<PJRT_Buffer*>>& lists,
                                                        const std::vector<ArgSpec>& expected);
-  bool multi_device_broken() const { return multi_broken_; }
+  bool multi_device_broken() const { return multi_broken_.load(); }
   // Puts the client in the state a failed multi-device launch leaves (tests of the guard only).
   void mark_multi_device_broken_for_test() { multi_broken_ = true; }
 
  private:
   PjrtClient(PjrtPlugin& p, Platform pl) : plugin(p), platform(pl) {}
   void create(int cpu_devices);
-  bool multi_broken_ = false;
+  std::atomic<bool> multi_broken_{false};
+  // Multi-device launches run one at a time per client: two overlapping SPMD launches could each
+  // hold one of the client's per-device threads while waiting in a collective for the other's.
+  std::mutex multi_mutex_;
   void await(PJRT_Event* ev, const std::string& what);
 };
 
