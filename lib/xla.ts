@@ -161,7 +161,9 @@ export function pythonSitePackages(): string[] {
 
 /** Where scripts/deps.js puts the plugin: $HODU_CACHE_DIR, else <package>/.cache (the same rule as deps.js). */
 function cacheCandidate(): string {
-  const root = process.env.HODU_CACHE_DIR ? path.resolve(process.env.HODU_CACHE_DIR) : path.join(__dirname, '..', '.cache');
+  const env = process.env.HODU_CACHE_DIR;
+  // HODU_CACHE_DIR=off turns the compile cache off (lib/xla-cache.ts); the plugin is then in <package>/.cache
+  const root = env && env.toLowerCase() !== 'off' ? path.resolve(env) : path.join(__dirname, '..', '.cache');
   return path.join(root, 'pjrt-cpu', 'xla_cpu_pjrt.so');
 }
 
