@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -139,6 +140,18 @@ void set_cuda_data_dir(const std::string& plugin) {
   }
 }
 
+// The host CPU's model name and feature flags (Linux /proc/cpuinfo; empty elsewhere).
+std::string host_cpu_identity() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line, model, flags;
+  while (std::getline(f, line) && (model.empty() || flags.empty())) {
+    auto value = [&]() { size_t c = line.find(':'); return c == std::string::npos ? std::string() : line.substr(c + 1); };
+    if (model.empty() && line.rfind("model name", 0) == 0) model = value();
+    else if (flags.empty() && (line.rfind("flags", 0) == 0 || line.rfind("Features", 0) == 0)) flags = value();
+  }
+  return model + "|" + flags;
+}
+
 PJRT_NamedValue int_option(const char* name, int64_t v) {
   PJRT_NamedValue o;
   std::memset(&o, 0, sizeof o);
@@ -272,6 +285,9 @@ void PjrtClient::create(int cpu_devices) {
   for (auto& kv : plugin.attributes) idn << ";" << kv.first << "=" << kv.second;
   idn << ";platform=" << platform_name << ";platform_version=" << platform_version << ";devices=" << devices.size();
   for (auto& k : kinds) idn << ";kind=" << k;
+  // XLA:CPU compiles for this host's instruction set: an entry from another CPU model (a cache
+  // folder shared over NFS) must not load here (it could use instructions this CPU lacks)
+  if (platform == Platform::CPU) idn << ";host_cpu=" << host_cpu_identity();
   identity = idn.str();
 }
 
