@@ -64,6 +64,14 @@ function checkEntry(file: string): void {
   expect(buf.subarray(16, 48).toString('hex')).toBe(path.basename(file, '.hxla'));
 }
 
+/** An entry with `payload` and a header that matches it (size and SHA-256). */
+function withPayload(entry: Buffer, payload: Buffer): Buffer {
+  const head = Buffer.from(entry.subarray(0, 88));
+  head.writeBigUInt64LE(BigInt(payload.length), 48);
+  crypto.createHash('sha256').update(payload).digest().copy(head, 56);
+  return Buffer.concat([head, payload]);
+}
+
 function child(options: object, env: NodeJS.ProcessEnv = {}): Promise<{ stats: Record<string, number>; counters: Record<string, number>; cache: string; compileMs: number; values: Record<string, number[]> }> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -201,6 +209,9 @@ describeXla('the persistent XLA compile cache', () => {
       ['an empty file', Buffer.alloc(0)],
       ['another program\'s entry under this name', other],
       ['random bytes', crypto.randomBytes(good.length)],
+      // a whole, checksummed entry whose payload is not an executable: the plugin refuses it
+      ['random bytes under a valid header', withPayload(good, crypto.randomBytes(good.length - 88))],
+      ['half an executable under a valid header', withPayload(good, good.subarray(88, 88 + Math.floor((good.length - 88) / 2)))],
     ];
     for (const [what, bytes] of cases) {
       fs.writeFileSync(file, bytes);
