@@ -7,6 +7,9 @@ import { decodeScriptFile, encodeScriptFile, readScriptFile, writeScriptFile } f
 import { Storage } from './storage';
 import { Tensor } from './tensor';
 import { eager } from './ir/graph';
+import { DevicesOptions, checkDevices, checkHoduDevices, countCache } from './script-devices';
+
+export type { DevicesOptions } from './script-devices';
 
 export interface TensorInfo {
   readonly name: string;
@@ -40,7 +43,7 @@ export interface CompileOptions {
 export interface ScriptStats {
   /** Plans built (each compile for a backend/device/options, loaded from the XLA cache or not). */
   compiles: number;
-  /** Shape specializations held now (one compiled plan: 1). */
+  /** Shape signatures compiled for (a script without symbolic dims: 1 once compiled). */
   specializations: number;
   /** Runs started (run and runAsync). */
   runs: number;
@@ -48,16 +51,6 @@ export interface ScriptStats {
   cacheHits: number;
   /** XLA plans compiled with the cache on (and then stored in it). */
   cacheMisses: number;
-}
-
-/** Options of `script.setDevices`. */
-export interface DevicesOptions {
-  /**
-   * Which inputs are split across the devices and along which axis, by input name (an input not
-   * named is replicated). Default: every input whose first dim is a multiple of the device count
-   * is split along it (the batch), all others replicated.
-   */
-  split?: Record<string, number>;
 }
 
 /** A loop the compiler rolled: `trips` runs of one step. */
@@ -189,25 +182,11 @@ export class Script {
    * setDevice. Errors: an empty list, mixed kinds or a repeated device → INVALID_ARGUMENT.
    */
   setDevices(devices: readonly Device[], options: DevicesOptions = {}): this {
-    if (!Array.isArray(devices) || devices.length === 0)
-      throw invalidArg(`setDevices: expected a non-empty array of Devices, got ${describe(devices)}`);
-    devices.forEach((d, i) => {
-      if (!(d instanceof Device)) throw invalidArg(`setDevices: devices[${i}] is ${describe(d)}, not a Device`);
-      if (d.kind !== devices[0].kind) throw invalidArg(`setDevices: devices mix ${devices[0]} and ${d}; use devices of one kind`);
-      if (devices.findIndex((e) => e.equals(d)) !== i) throw invalidArg(`setDevices: ${d} is listed twice`);
-    });
-    if (options.split !== undefined) {
-      if (typeof options.split !== 'object' || options.split === null) throw invalidArg(`setDevices: split must be an object of input name -> axis`);
-      for (const [name, axis] of Object.entries(options.split)) {
-        if (!this.inputs.some((i) => i.name === name))
-          throw new HoduError(ErrorCode.INPUT_UNKNOWN, `setDevices: script '${this.name}' has no input named '${name}'`);
-        if (!Number.isInteger(axis)) throw invalidArg(`setDevices: split['${name}'] must be an integer axis, got ${describe(axis)}`);
-      }
-    }
-    if (devices.length === 1) return this.setDevice(devices[0]);
-    this._device = devices[0];
-    this._devices = Object.freeze(devices.slice());
-    this._split = options.split ? { ...options.split } : undefined;
+    const c = checkDevices(this.name, this.inputs.map((i) => i.name), devices, options);
+    if (c.devices.length === 1) return this.setDevice(c.devices[0]);
+    this._device = c.devices[0];
+    this._devices = c.devices;
+    this._split = c.split;
     this.dropCompiled();
     return this;
   }
@@ -245,10 +224,8 @@ export class Script {
     this.handle = call(() => this.native!.compile(this._ir, this._constants, opts));
     this.compiledWith = key;
     this._stats.compiles++;
-    this._stats.specializations = 1;
-    const cache = this._backend === Backend.XLA ? (this.native.info(this.handle) as { cache?: string }).cache : undefined;
-    if (cache === 'hit') this._stats.cacheHits++;
-    else if (cache === 'miss') this._stats.cacheMisses++;
+    this._stats.specializations = 1;  // static shapes: one signature
+    countCache(this._stats, this._backend, () => this.native!.info(this.handle));
     return this;
   }
 
@@ -333,16 +310,11 @@ export class Script {
     this.handle = null;
     this.compiledWith = null;
     this.native = null;
-    this._stats.specializations = 0;
   }
 
   private selectBackend(): NativeBackend {
     if (this._backend === Backend.HODU) {
-      if (this._devices.length > 1)
-        throw new HoduError(
-          ErrorCode.DEVICE_UNAVAILABLE,
-          `the HODU backend runs on one CPU device; for ${this._devices.join(', ')} use setBackend(Backend.XLA)`,
-        );
+      checkHoduDevices(this._devices);
       if (!this._device.isCpu)
         throw new HoduError(
           ErrorCode.DEVICE_UNAVAILABLE,
@@ -351,9 +323,8 @@ export class Script {
       return HODU_BACKEND;
     }
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { xlaBackend } = require('./xla') as { xlaBackend(device: Device, devices?: readonly Device[], split?: number[]): NativeBackend };
-    const split = this._split && this.inputs.map((i) => this._split![i.name] ?? -1);
-    return xlaBackend(this._device, this._devices, split);
+    const { xlaBackend } = require('./xla') as { xlaBackend(device: Device, devices?: readonly Device[], split?: Record<string, number>): NativeBackend };
+    return xlaBackend(this._device, this._devices, this._split);
   }
 
   private prepareInputs(): { views: ArrayBufferView[]; storages: Storage[] } {

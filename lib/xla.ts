@@ -76,7 +76,7 @@ interface XlaBinding {
     target: XlaTarget,
     ir: Uint8Array,
     constants: ArrayBuffer[],
-    options?: { optLevel?: number; rollLoops?: boolean; cacheDir?: string; cacheMaxBytes?: number; cacheSalt?: string; splitAxes?: number[] },
+    options?: { optLevel?: number; rollLoops?: boolean; cacheDir?: string; cacheMaxBytes?: number; cacheSalt?: string; split?: Record<string, number> },
   ): unknown;
   xlaRun(h: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
   xlaRunAsync(h: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
@@ -234,11 +234,11 @@ function notFound(search: PluginSearch, device: Device): HoduError {
 
 /**
  * The backend object Script uses for Backend.XLA on `device` (throws when no plugin/GPU is found).
- * `devices` (more than one, all of `device`'s kind): SPMD over them; `splitAxes[k]` is the axis
- * graph input k is split along (-1: replicated; omitted: every input whose first dim is a multiple
- * of the device count is split along it).
+ * `devices` (more than one, all of `device`'s kind): SPMD over them; `split` maps input names to the
+ * axis each is split along (inputs not named are replicated; omitted: every input whose first dim
+ * is a multiple of the device count is split along it, hodu's reserved '@' inputs replicated).
  */
-export function xlaBackend(device: Device, devices?: readonly Device[], splitAxes?: number[]): XlaNativeBackend {
+export function xlaBackend(device: Device, devices?: readonly Device[], split?: Record<string, number>): XlaNativeBackend {
   const platform: XlaPlatform = device.isCpu ? 'cpu' : 'cuda';
   if (!xlaBuilt())
     throw new HoduError(
@@ -265,7 +265,7 @@ export function xlaBackend(device: Device, devices?: readonly Device[], splitAxe
         ...options,
         rollLoops: o.rollLoops !== false,
         ...xlaCacheCompileOptions(o.cache !== false),
-        ...(splitAxes ? { splitAxes } : {}),
+        ...(split ? { split } : {}),
       }),
     run: (h, inputs) => xb.xlaRun(h, inputs),
     runAsync: (h, inputs, cb) => xb.xlaRunAsync(h, inputs, cb),

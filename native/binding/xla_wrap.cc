@@ -61,7 +61,7 @@ xla::Target target_of(const Napi::Value& v) {
   return t;
 }
 
-// The compile cache ({cacheDir, cacheMaxBytes, cacheSalt}) and SPMD ({splitAxes}) compile options.
+// The compile cache ({cacheDir, cacheMaxBytes, cacheSalt}) and SPMD ({split: {input: axis}}) compile options.
 void read_cache_and_split_options(const Napi::Object& o, xla::XlaCompileOptions& opts) {
   Napi::Value dir = o.Get("cacheDir");
   if (dir.IsString()) opts.cache.dir = dir.As<Napi::String>().Utf8Value();
@@ -69,10 +69,15 @@ void read_cache_and_split_options(const Napi::Object& o, xla::XlaCompileOptions&
   if (max.IsNumber() && max.As<Napi::Number>().DoubleValue() >= 0) opts.cache.max_bytes = (uint64_t)max.As<Napi::Number>().DoubleValue();
   Napi::Value salt = o.Get("cacheSalt");
   if (salt.IsString()) opts.cache_salt = salt.As<Napi::String>().Utf8Value();
-  Napi::Value split = o.Get("splitAxes");
-  if (split.IsArray()) {
-    Napi::Array a = split.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) opts.split_axis.push_back(a.Get(i).ToNumber().Int32Value());
+  Napi::Value split = o.Get("split");  // {inputName: axis}
+  if (split.IsObject()) {
+    Napi::Object m = split.As<Napi::Object>();
+    Napi::Array names = m.GetPropertyNames();
+    opts.split_given = true;
+    for (uint32_t i = 0; i < names.Length(); i++) {
+      std::string name = names.Get(i).ToString().Utf8Value();
+      opts.split.emplace_back(name, m.Get(name).ToNumber().Int32Value());
+    }
   }
 }
 
@@ -89,7 +94,7 @@ Napi::Value XlaCacheCounters(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// xlaCompile(target, irBytes, constants[], {optLevel?, rollLoops?, cacheDir?, cacheMaxBytes?, cacheSalt?, splitAxes?}) -> handle
+// xlaCompile(target, irBytes, constants[], {optLevel?, rollLoops?, cacheDir?, cacheMaxBytes?, cacheSalt?, split?}) -> handle
 Napi::Value XlaCompile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {

@@ -59,23 +59,23 @@ struct BufferList {
   }
 };
 
-// Which graph inputs are split across `n` devices, and along which axis.
-std::vector<int> split_axes(const Graph& g, const std::vector<int>& requested, size_t n) {
+// Which graph inputs are split across `n` devices, and along which axis (-1: replicated).
+std::vector<int> split_axes(const Graph& g, const XlaCompileOptions& opts, size_t n) {
   std::vector<int> r(g.input_ids.size(), -1);
-  if (!requested.empty() && requested.size() != r.size())
-    fail(ErrorCode::INVALID_ARGUMENT, "xla: split axes given for ", requested.size(), " inputs, the script has ", r.size());
   for (size_t k = 0; k < r.size(); k++) {
     const Value& v = g.values[g.input_ids[k]];
-    if (requested.empty()) {
-      if (!v.shape.empty() && v.shape[0] > 0 && v.shape[0] % (int64_t)n == 0) r[k] = 0;
+    if (!opts.split_given) {
+      if (!v.shape.empty() && v.shape[0] > 0 && v.shape[0] % (int64_t)n == 0 && v.name.rfind("@", 0) != 0) r[k] = 0;
       continue;
     }
-    int a = requested[k];
-    if (a < 0) continue;
-    if ((size_t)a >= v.shape.size() || v.shape[(size_t)a] % (int64_t)n != 0 || v.shape[(size_t)a] == 0)
-      fail(ErrorCode::INVALID_ARGUMENT, "xla: input '", v.name, "' of shape ", fmt_list(v.shape), " cannot be split along axis ",
-           a, " over ", n, " devices (the dim must be a non-zero multiple of the device count)");
-    r[k] = a;
+    for (auto& kv : opts.split) {
+      if (kv.first != v.name || kv.second < 0) continue;
+      const int a = kv.second;
+      if ((size_t)a >= v.shape.size() || v.shape[(size_t)a] % (int64_t)n != 0 || v.shape[(size_t)a] == 0)
+        fail(ErrorCode::INVALID_ARGUMENT, "xla: input '", v.name, "' of shape ", fmt_list(v.shape), " cannot be split along axis ",
+             a, " over ", n, " devices (the dim must be a non-zero multiple of the device count)");
+      r[k] = a;
+    }
   }
   return r;
 }
@@ -169,7 +169,7 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
   EmitOptions eo = opts.emit;
   std::vector<int> input_split;
   if (multi) {
-    input_split = split_axes(g, opts.split_axis, idx.size());
+    input_split = split_axes(g, opts, idx.size());
     eo.num_partitions = (int)idx.size();
     eo.input_split_axis = input_split;
   }

@@ -32,7 +32,7 @@ struct Target {
   Platform platform = Platform::CPU;
   int device = 0;           // index among the client's addressable devices
   // Several devices (indices; size > 1): the program runs SPMD over them, its batch split (see
-  // XlaCompileOptions::split_axis). CPU: the client then has max(index) + 1 devices.
+  // XlaCompileOptions::split). CPU: the client then has max(index) + 1 devices.
   std::vector<int> devices;
 };
 
@@ -42,9 +42,12 @@ struct XlaCompileOptions {
   // {"xla_backend_optimization_level", 0}. Empty by default.
   std::vector<std::pair<std::string, int64_t>> debug_options;
   bool roll_loops = true;  // repeated steps become one stablehlo.while (native/ir/loop_roll.h)
-  // Several devices: per graph input, the axis it is split along (-1: replicated). Empty: every
-  // input whose first dim is a multiple of the device count is split along it, the rest replicated.
-  std::vector<int> split_axis;
+  // Several devices: which graph inputs are split, by name -> axis (inputs not named are
+  // replicated). Not given: every input whose first dim is a non-zero multiple of the device count
+  // is split along it, except hodu's reserved inputs (names starting with '@': variables, random
+  // draws), which are replicated like the rest.
+  bool split_given = false;
+  std::vector<std::pair<std::string, int>> split;
   // The persistent compile cache (off when cache.dir is empty) and what else goes into its key
   // (the hodu version).
   CacheConfig cache;

@@ -7,10 +7,14 @@
 //                        or of another client, or of the wrong shape, is a HoduError before any
 //                        launch (the plugin would hang or abort); after a failed multi-device
 //                        launch every later one is refused instead of hanging
+//   xla_md_plan          XlaPlan over 2 devices: hodu's reserved '@' inputs (variables) stay
+//                        replicated by default, a named split is honoured, results equal the
+//                        float64 reference
 // The PJRT parts are skipped, with a message, without a PJRT header or CPU plugin.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -160,9 +164,11 @@ HODU_TEST(xla_md_guards) {
   xla::EmitResult em = xla::emit_stablehlo(gb.g, {}, eo);
   CHECK(em.text.find("{devices=[2,1]0,1}") != std::string::npos);
 
-  xla::PjrtClient& c2 = xla::PjrtClient::get(plugin, xla::Platform::CPU, 2);
+  // a client of its own (3 devices, the program on 2 of them): the end of this test leaves it
+  // refusing multi-device launches, which must not touch the 2-device client of other tests
+  xla::PjrtClient& c2 = xla::PjrtClient::get(plugin, xla::Platform::CPU, 3);
   xla::PjrtClient& c1 = xla::PjrtClient::get(plugin, xla::Platform::CPU, 1);
-  CHECK(c2.devices.size() == 2 && c1.devices.size() == 1 && &c1 != &c2);
+  CHECK(c2.devices.size() == 3 && c1.devices.size() == 1 && &c1 != &c2);
   size_t n_out = 0;
   PJRT_LoadedExecutable* exe = c2.compile(em.text, xla::compile_options_bytes({}, {0, 1}), &n_out);
   xla::PjrtClient::ExeInfo info = c2.inspect(exe);
@@ -210,6 +216,52 @@ HODU_TEST(xla_md_guards) {
   for (PJRT_Buffer* b : {b0, b1, wrong}) c2.destroy(b);
   c1.destroy(other);
   c2.destroy(exe);
+}
+
+HODU_TEST(xla_md_plan) {
+  const std::string plugin = hodu_test::find_cpu_plugin();
+  if (plugin.empty()) {
+    std::printf("  SKIP xla_md_plan: no CPU plugin\n");
+    return;
+  }
+  // y = x . w with x [4, 2] (batch) and a variable-like input '@var:w' [2, 2]
+  hodu_test::GraphBuilder gb;
+  uint32_t x = gb.input("x", DType::F32, {4, 2});
+  uint32_t w = gb.input("@var:w", DType::F32, {2, 2});
+  gb.output("y", gb.op(OpCode::Matmul, {x, w}));
+  const float xs[8] = {1, 2, 3, 4, 5, 6, 7, 8}, ws[4] = {0.5f, -1, 2, 0.25f};
+  float want[8];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 2; j++) want[i * 2 + j] = (float)((double)xs[i * 2] * ws[j] + (double)xs[i * 2 + 1] * ws[2 + j]);
+  xla::Target t{plugin, xla::Platform::CPU, 0, {0, 1}};
+  auto check_run = [&](xla::XlaPlan& p) {
+    float y[8] = {0};
+    p.run({xs, ws}, {y});
+    bool ok = true;
+    for (int i = 0; i < 8; i++) ok = ok && std::fabs(y[i] - want[i]) < 1e-6;
+    return ok;
+  };
+  auto p1 = xla::XlaPlan::compile(gb.g, {}, t);  // default: x split, '@var:w' replicated
+  const std::string& text = p1->program_text();
+  CHECK(text.find("%arg0: tensor<4x2xf32> {mhlo.sharding = \"{devices=[2,1]0,1}\"}") != std::string::npos);
+  CHECK(text.find("%arg1: tensor<2x2xf32> {mhlo.sharding = \"{replicated}\"}") != std::string::npos);
+  CHECK(p1->stats().num_devices == 2);
+  CHECK(check_run(*p1));
+  xla::XlaCompileOptions o;  // explicit: only the variable split (along its columns)
+  o.split_given = true;
+  o.split = {{"@var:w", 1}};
+  auto p2 = xla::XlaPlan::compile(gb.g, {}, t, o);
+  CHECK(p2->program_text().find("%arg0: tensor<4x2xf32> {mhlo.sharding = \"{replicated}\"}") != std::string::npos);
+  CHECK(p2->program_text().find("%arg1: tensor<2x2xf32> {mhlo.sharding = \"{devices=[1,2]0,1}\"}") != std::string::npos);
+  CHECK(check_run(*p2));
+  o.split = {{"x", 1}, {"@var:w", 0}};  // x [4, 2] along dim 1 (2 / 2): a strided shard copy
+  auto p3 = xla::XlaPlan::compile(gb.g, {}, t, o);
+  CHECK(check_run(*p3));
+  o.split = {{"x", 3}};
+  CHECK_THROWS_CODE(xla::XlaPlan::compile(gb.g, {}, t, o), ErrorCode::INVALID_ARGUMENT);
+  // device lists: a repeated or negative device
+  CHECK_THROWS_CODE(xla::XlaPlan::compile(gb.g, {}, xla::Target{plugin, xla::Platform::CPU, 0, {1, 1}}), ErrorCode::INVALID_ARGUMENT);
+  CHECK_THROWS_CODE(xla::XlaPlan::compile(gb.g, {}, xla::Target{plugin, xla::Platform::CPU, 0, {0, -1}}), ErrorCode::INVALID_ARGUMENT);
 }
 
 #endif
