@@ -7,6 +7,9 @@
 //                        or of another client, or of the wrong shape, is a HoduError before any
 //                        launch (the plugin would hang or abort); after a failed multi-device
 //                        launch every later one is refused instead of hanging
+//   xla_md_kv_store      the TCP key-value store for multi-host jobs (native/xla/kv_store.h): set,
+//                        blocking get, try_get, timeouts, binary values, shutdown with a waiter,
+//                        and the PJRT callback adapters called as a plugin calls them
 //   xla_md_plan          XlaPlan over 2 devices: hodu's reserved '@' inputs (variables) stay
 //                        replicated by default, a named split is honoured, results equal the
 //                        float64 reference
@@ -19,12 +22,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.h"
 #include "test_xla_util.h"
 #include "xla/compile_cache.h"
+#include "xla/kv_store.h"
 #include "xla/sha256.h"
 #include "xla/stablehlo_emitter.h"
 #include "xla/xla_plan.h"
@@ -138,6 +144,98 @@ HODU_TEST(xla_md_cache_files) {
   CHECK(!exists(open_cache.entry_path(a)));
   CHECK(xla::cache_counters().errors - errs == 1);
   std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+HODU_TEST(xla_md_kv_store) {
+  auto server = xla::KvServer::start("127.0.0.1", 0);
+  CHECK(server->port() > 0);
+  xla::KvClient a("127.0.0.1", server->port()), b("localhost", server->port());
+  std::string v;
+  CHECK(!b.try_get("k", &v));
+  a.set("k", "one");
+  CHECK(b.try_get("k", &v) && v == "one");
+  a.set("k", "two");  // overwrite
+  CHECK(b.get("k", 1000, &v) && v == "two");
+  const std::string bin("\0\x01\xff zero\0", 9);
+  a.set(bin, bin);
+  CHECK(b.try_get(bin, &v) && v == bin);
+  // a blocking get is answered when another rank sets the key
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    a.set("later", "v");
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(b.get("later", 5000, &v) && v == "v");
+  later.join();
+  // and times out when nobody does
+  t0 = std::chrono::steady_clock::now();
+  CHECK(!b.get("never", 150, &v));
+  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(140));
+  // nothing listening: DEVICE_UNAVAILABLE after the connect timeout
+  auto probe = xla::KvServer::start("127.0.0.1", 0);
+  int dead_port = probe->port();
+  probe.reset();
+  CHECK_THROWS_CODE(xla::KvClient("127.0.0.1", dead_port, 200), ErrorCode::DEVICE_UNAVAILABLE);
+  CHECK_THROWS_CODE(xla::KvServer::start("not-an-ip", 0), ErrorCode::INVALID_ARGUMENT);
+#ifdef HODU_HAVE_PJRT_HEADER
+  {  // the PJRT callbacks, as a plugin calls them (the CPU plugin never does)
+    static int last_code = -1;
+    static PJRT_Error* const kSentinel = reinterpret_cast<PJRT_Error*>(0x10);
+    PJRT_CallbackError make = [](PJRT_Error_Code code, const char*, size_t) -> PJRT_Error* {
+      last_code = (int)code;
+      return kSentinel;
+    };
+    PJRT_KeyValuePutCallback_Args put{};
+    put.struct_size = sizeof put;
+    put.key = "topo/0";
+    put.key_size = 6;
+    put.value = "gpus=8";
+    put.value_size = 6;
+    put.callback_error = &make;
+    put.user_arg = &a;
+    CHECK(xla::kv_put_callback(&put) == nullptr);
+    PJRT_KeyValueGetCallback_Args get{};
+    get.struct_size = sizeof get;
+    get.key = "topo/0";
+    get.key_size = 6;
+    get.timeout_in_ms = 1000;
+    get.callback_error = &make;
+    get.user_arg = &b;
+    CHECK(xla::kv_get_callback(&get) == nullptr);
+    CHECK(std::string(get.value, get.value_size) == "gpus=8");
+    get.value_deleter_callback(get.value);
+    get.key = "topo/1";
+    get.timeout_in_ms = 50;
+    CHECK(xla::kv_get_callback(&get) == kSentinel && last_code == PJRT_Error_Code_DEADLINE_EXCEEDED);
+    PJRT_KeyValueTryGetCallback_Args tg{};
+    tg.struct_size = sizeof tg;
+    tg.key = "topo/1";
+    tg.key_size = 6;
+    tg.callback_error = &make;
+    tg.user_arg = &b;
+    CHECK(xla::kv_try_get_callback(&tg) == kSentinel && last_code == PJRT_Error_Code_NOT_FOUND);
+    tg.key = "topo/0";
+    CHECK(xla::kv_try_get_callback(&tg) == nullptr && std::string(tg.value, tg.value_size) == "gpus=8");
+    tg.value_deleter_callback(tg.value);
+  }
+#endif
+  // stopping the server answers a waiting get (not found) instead of hanging it
+  std::thread waiter([&] {
+    std::string w;
+    bool got = true;
+    try {
+      got = b.get("forever", 60000, &w);
+    } catch (const HoduError&) {
+      got = false;
+    }
+    CHECK(!got);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  t0 = std::chrono::steady_clock::now();
+  server.reset();
+  waiter.join();
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  CHECK_THROWS_CODE(a.set("x", "y"), ErrorCode::DEVICE_UNAVAILABLE);  // the connection is gone
 }
 
 #ifdef HODU_HAVE_PJRT_HEADER
