@@ -117,6 +117,15 @@ describeXla('data-parallel scripts on several XLA CPU devices', () => {
     expect(one.loss[0]).toBeLessThan(first.loss[0]);
   });
 
+  test('devices other than 0..N-1, in any order (a device_assignment in the compile options), give the same weights', () => {
+    const one = valuesOf(mlpTrainScript({ steps: 3 }).setBackend(Backend.XLA).run());
+    for (const ids of [[1, 0], [2, 3], [3, 1]]) {
+      const s = mlpTrainScript({ steps: 3 }).setBackend(Backend.XLA).setDevices(ids.map((i) => Device.cpu(i)));
+      expect([ids, maxRel(valuesOf(s.run()), one) < 1e-5]).toEqual([ids, true]);
+      expect(infoOf(s).device).toBe(ids.map((i) => `TFRT_CPU_${i} (cpu)`).join(', '));
+    }
+  });
+
   test('per-example outputs are gathered whole; inputs split along an explicit axis or replicated', () => {
     const b = new Builder('md_gather');
     b.start();
