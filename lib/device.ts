@@ -11,6 +11,18 @@ export class Device {
   /** The largest device index `Device.CUDA` accepts (device ordinals are small; 1e300 is a mistake). */
   static readonly MAX_INDEX = 1023;
 
+  /**
+   * CPU device `index` of the XLA CPU client (`Device.cpu(0)` equals `Device.CPU`). Several CPU
+   * devices exist to run data-parallel scripts on one host (`script.setDevices([Device.cpu(0),
+   * Device.cpu(1)])`): the XLA CPU plugin then makes a client with that many devices, which is also
+   * how the multi-GPU code path is tested without GPUs.
+   */
+  static cpu(index = 0): Device {
+    if (!Number.isInteger(index) || index < 0)
+      throw new HoduError(ErrorCode.INVALID_ARGUMENT, `Device.cpu: index must be a non-negative integer, got ${describe(index)}`);
+    return index === 0 ? Device.CPU : new Device('cpu', index);
+  }
+
   static CUDA(index = 0): Device {
     if (!Number.isInteger(index) || index < 0 || index > Device.MAX_INDEX)
       throw new HoduError(
@@ -32,7 +44,7 @@ export class Device {
   }
 
   toString(): string {
-    return this.kind === 'cpu' ? 'cpu' : `cuda:${this.index}`;
+    return this.kind === 'cpu' ? (this.index === 0 ? 'cpu' : `cpu:${this.index}`) : `cuda:${this.index}`;
   }
 }
 

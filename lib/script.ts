@@ -13,6 +13,9 @@ import { ScriptShapes, feedInput, shapesMeta } from './script-shapes';
 import { Baked, ScriptState, VariableSpec, bakeReadOnly, isReservedName, isStale, VAR_PREFIX } from './variables';
 import { IrOutput, IrValue } from './ir/graph';
 import { encodeGraph } from './ir/encode';
+import { DevicesOptions, checkDevices, checkHoduDevices, countCache } from './script-devices';
+
+export type { DevicesOptions } from './script-devices';
 
 export type { Dim } from './symbolic';
 
@@ -61,6 +64,11 @@ export interface CompileOptions {
    * may be left out.
    */
   shapes?: Record<string, readonly number[]>;
+  /**
+   * Backend.XLA: use the persistent compile cache (default true; see README "XLA compile cache").
+   * `false` always compiles and stores nothing.
+   */
+  cache?: boolean;
 }
 
 /** A loop the compiler rolled: `trips` runs of one step. */
@@ -124,6 +132,8 @@ export class Script {
   private _device: Device = Device.CPU;
   private readonly cache: SpecializationCache;
   private options: CompileOptions = { foldConstants: true, fuse: true, rollLoops: true, channelsLast: true };
+  private _devices: readonly Device[] = [Device.CPU];
+  private _split: Record<string, number> | undefined;
   private compiledWith: string | null = null;
   private native: NativeBackend | null = null;
   /** @internal every IR input/output, reserved ones (variables, random draws) included */
@@ -219,10 +229,34 @@ export class Script {
 
   setDevice(device: Device): this {
     if (!(device instanceof Device)) throw invalidArg(`setDevice: ${describe(device)} is not a Device (Device.CPU or Device.CUDA(n))`);
-    if (!device.equals(this._device)) {
+    if (!device.equals(this._device) || this._devices.length !== 1) {
       this._device = device;
+      this._devices = [device];
+      this._split = undefined;
       this.dropCompiled();
     }
+    return this;
+  }
+
+  /** The devices the script runs on: `[device]`, or several after setDevices. */
+  get devices(): readonly Device[] {
+    return this._devices;
+  }
+
+  /**
+   * Runs the script data-parallel on several devices of one kind (Backend.XLA), e.g.
+   * `[Device.CUDA(0), Device.CUDA(1)]` or, on the CPU, `[Device.cpu(0), Device.cpu(1)]`: one SPMD
+   * program, the batch inputs split across the devices (see DevicesOptions.split), constants and
+   * variables replicated and updated identically, every output whole. One device is the same as
+   * setDevice. Errors: an empty list, mixed kinds or a repeated device → INVALID_ARGUMENT.
+   */
+  setDevices(devices: readonly Device[], options: DevicesOptions = {}): this {
+    const c = checkDevices(this.name, this.inputs.map((i) => i.name), devices, options);
+    if (c.devices.length === 1) return this.setDevice(c.devices[0]);
+    this._device = c.devices[0];
+    this._devices = c.devices;
+    this._split = c.split;
+    this.dropCompiled();
     return this;
   }
 
@@ -252,7 +286,8 @@ export class Script {
       channelsLast: options.channelsLast !== false,
     };
     if (options.maxSpecializations !== undefined) this.cache.setMax(options.maxSpecializations, (h) => this.release(h));
-    const key = JSON.stringify({ b: this._backend, d: this._device.toString(), ...opts });
+    if (options.cache === false) opts.cache = false;
+    const key = JSON.stringify({ b: this._backend, d: this._devices.map(String), s: this._split, ...opts });
     if (this.native === null || this.compiledWith !== key) {
       this.dropCompiled();
       this.native = this.selectBackend();
@@ -425,6 +460,7 @@ export class Script {
         if (baked) this.shareBaked(baked, g.constants.length);
         const h = this.native!.compile(baked ? baked.ir : g.ir, baked ? baked.constants : g.constants, this.options);
         e.baked = baked;
+        countCache(this.cache.counts, this._backend, () => this.native!.info(h));
         return h;
       } catch (err) {
         const h = fromNative(err);
@@ -436,6 +472,7 @@ export class Script {
 
   private selectBackend(): NativeBackend {
     if (this._backend === Backend.HODU) {
+      checkHoduDevices(this._devices);
       if (!this._device.isCpu)
         throw new HoduError(
           ErrorCode.DEVICE_UNAVAILABLE,
@@ -444,8 +481,8 @@ export class Script {
       return HODU_BACKEND;
     }
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { xlaBackend } = require('./xla') as { xlaBackend(device: Device): NativeBackend };
-    return xlaBackend(this._device);
+    const { xlaBackend } = require('./xla') as { xlaBackend(device: Device, devices?: readonly Device[], split?: Record<string, number>): NativeBackend };
+    return xlaBackend(this._device, this._devices, this._split);
   }
 
   /** The user inputs checked and bound, the specialization for their shapes, then the reserved inputs. */

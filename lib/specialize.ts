@@ -583,6 +583,10 @@ export interface ShapeStats {
   specializations: number;
   /** run()/runAsync() calls that started a run. */
   runs: number;
+  /** Backend.XLA: plans loaded from the persistent compile cache instead of compiled. */
+  cacheHits: number;
+  /** Backend.XLA: plans compiled with the compile cache on (and then stored in it). */
+  cacheMisses: number;
 }
 
 export const DEFAULT_MAX_SPECIALIZATIONS = 8;
@@ -591,7 +595,7 @@ export const DEFAULT_MAX_SPECIALIZATIONS = 8;
 export class SpecializationCache {
   private readonly entries = new Map<string, Specialization>();
   private maxSize = DEFAULT_MAX_SPECIALIZATIONS;
-  readonly counts: ShapeStats = { compiles: 0, specializations: 0, runs: 0 };
+  readonly counts: ShapeStats = { compiles: 0, specializations: 0, runs: 0, cacheHits: 0, cacheMisses: 0 };
   /** The specialization used last (planInfo()). */
   last: Specialization | null = null;
 

@@ -19,6 +19,7 @@ import { ErrorCode, HoduError } from './errors';
 import { binding, call } from './native';
 import { checkXlaFlags } from './xla-flags';
 import { installedPluginPath } from './plugins';
+import { xlaCacheCompileOptions } from './xla-cache';
 
 export type XlaPlatform = 'cpu' | 'cuda';
 
@@ -26,6 +27,8 @@ export interface XlaTarget {
   plugin: string;
   platform: XlaPlatform;
   device: number;
+  /** Several devices (indices; SPMD over them), when more than one. */
+  devices?: number[];
 }
 
 /** Statistics of a compiled XLA executable (Script.planInfo() on Backend.XLA). */
@@ -52,6 +55,12 @@ export interface XlaPlanInfo {
   params: number;
   constantParams: number;
   inlinedConstants: number;
+  /** The persistent compile cache: 'hit' (loaded, not compiled), 'miss' (compiled, then stored) or 'off'. */
+  cache: 'hit' | 'miss' | 'off';
+  /** Time spent hashing and reading/writing the cache entry. */
+  cacheMs: number;
+  /** Devices the executable runs on (SPMD when more than one). */
+  numDevices: number;
   text?: string;
 }
 
@@ -67,7 +76,12 @@ export interface XlaClientInfo {
 
 interface XlaBinding {
   xlaAvailable(): boolean;
-  xlaCompile(target: XlaTarget, ir: Uint8Array, constants: ArrayBuffer[], options?: { optLevel?: number; rollLoops?: boolean }): unknown;
+  xlaCompile(
+    target: XlaTarget,
+    ir: Uint8Array,
+    constants: ArrayBuffer[],
+    options?: { optLevel?: number; rollLoops?: boolean; cacheDir?: string; cacheMaxBytes?: number; cacheSalt?: string; split?: Record<string, number> },
+  ): unknown;
   xlaRun(h: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
   xlaRunAsync(h: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
   xlaRelease(h: unknown): void;
@@ -82,7 +96,7 @@ const xb = binding as unknown as XlaBinding;
 /** The shape of Script's backend object (lib/script.ts NativeBackend). */
 export interface XlaNativeBackend {
   readonly target: XlaTarget;
-  compile(ir: Uint8Array, constants: ArrayBuffer[], options: { foldConstants?: boolean; rollLoops?: boolean }): unknown;
+  compile(ir: Uint8Array, constants: ArrayBuffer[], options: { foldConstants?: boolean; rollLoops?: boolean; cache?: boolean }): unknown;
   run(handle: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
   runAsync(handle: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
   release(handle: unknown): void;
@@ -151,7 +165,9 @@ export function pythonSitePackages(): string[] {
 
 /** Where scripts/deps.js puts the plugin: $HODU_CACHE_DIR, else <package>/.cache (the same rule as deps.js). */
 function cacheCandidate(): string {
-  const root = process.env.HODU_CACHE_DIR ? path.resolve(process.env.HODU_CACHE_DIR) : path.join(__dirname, '..', '.cache');
+  const env = process.env.HODU_CACHE_DIR;
+  // HODU_CACHE_DIR=off turns the compile cache off (lib/xla-cache.ts); the plugin is then in <package>/.cache
+  const root = env && env.toLowerCase() !== 'off' ? path.resolve(env) : path.join(__dirname, '..', '.cache');
   return path.join(root, 'pjrt-cpu', 'xla_cpu_pjrt.so');
 }
 
@@ -223,8 +239,13 @@ function notFound(search: PluginSearch, device: Device): HoduError {
   );
 }
 
-/** The backend object Script uses for Backend.XLA on `device` (throws when no plugin/GPU is found). */
-export function xlaBackend(device: Device): XlaNativeBackend {
+/**
+ * The backend object Script uses for Backend.XLA on `device` (throws when no plugin/GPU is found).
+ * `devices` (more than one, all of `device`'s kind): SPMD over them; `split` maps input names to the
+ * axis each is split along (inputs not named are replicated; omitted: every input whose first dim
+ * is a multiple of the device count is split along it, hodu's reserved '@' inputs replicated).
+ */
+export function xlaBackend(device: Device, devices?: readonly Device[], split?: Record<string, number>): XlaNativeBackend {
   const platform: XlaPlatform = device.isCpu ? 'cpu' : 'cuda';
   if (!xlaBuilt())
     throw new HoduError(
@@ -242,11 +263,18 @@ export function xlaBackend(device: Device): XlaNativeBackend {
     );
   checkXlaFlags(search.path, platform);  // a bad XLA_FLAGS would end the process at the first compile
   const target: XlaTarget = { plugin: search.path, platform, device: device.index };
+  if (devices && devices.length > 1) target.devices = devices.map((d) => d.index);
   const level = process.env.HODU_XLA_OPT_LEVEL;
   const options = level !== undefined && /^\d+$/.test(level) ? { optLevel: Number(level) } : {};
   return {
     target,
-    compile: (ir, constants, o) => xb.xlaCompile(target, ir, constants, { ...options, rollLoops: o.rollLoops !== false }),
+    compile: (ir, constants, o) =>
+      xb.xlaCompile(target, ir, constants, {
+        ...options,
+        rollLoops: o.rollLoops !== false,
+        ...xlaCacheCompileOptions(o.cache !== false),
+        ...(split ? { split } : {}),
+      }),
     run: (h, inputs) => xb.xlaRun(h, inputs),
     runAsync: (h, inputs, cb) => xb.xlaRunAsync(h, inputs, cb),
     release: (h) => xb.xlaRelease(h),

@@ -5,7 +5,8 @@
 //   xlaRunAsync(handle, inputs[], cb(err, outs))   on the libuv thread pool
 //   xlaRelease(handle), xlaInfo(handle) -> stats, xlaClientInfo(plugin, platform) -> client/devices,
 //   xlaEmit(ir, constants[], {rollLoops}) -> StableHLO text (no plugin needed),
-//   xlaCompileText(target, text) -> output count (compiles raw StableHLO; tests and debugging)
+//   xlaCompileText(target, text) -> output count (compiles raw StableHLO; tests and debugging),
+//   xlaCacheCounters() -> the persistent compile cache's counters in this process
 #include "xla_wrap.h"
 
 #include <memory>
@@ -48,10 +49,52 @@ xla::Target target_of(const Napi::Value& v) {
   t.platform = platform_of(o.Get("platform"));
   Napi::Value dev = o.Get("device");
   t.device = dev.IsNumber() ? dev.As<Napi::Number>().Int32Value() : 0;
+  Napi::Value devs = o.Get("devices");  // several devices (SPMD), optional
+  if (devs.IsArray()) {
+    Napi::Array a = devs.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value d = a.Get(i);
+      if (!d.IsNumber()) fail(ErrorCode::INVALID_ARGUMENT, "xla: target.devices must hold device indices");
+      t.devices.push_back(d.As<Napi::Number>().Int32Value());
+    }
+  }
   return t;
 }
 
-// xlaCompile(target, irBytes, constants[], {optLevel?}) -> handle
+// The compile cache ({cacheDir, cacheMaxBytes, cacheSalt}) and SPMD ({split: {input: axis}}) compile options.
+void read_cache_and_split_options(const Napi::Object& o, xla::XlaCompileOptions& opts) {
+  Napi::Value dir = o.Get("cacheDir");
+  if (dir.IsString()) opts.cache.dir = dir.As<Napi::String>().Utf8Value();
+  Napi::Value max = o.Get("cacheMaxBytes");
+  if (max.IsNumber() && max.As<Napi::Number>().DoubleValue() >= 0) opts.cache.max_bytes = (uint64_t)max.As<Napi::Number>().DoubleValue();
+  Napi::Value salt = o.Get("cacheSalt");
+  if (salt.IsString()) opts.cache_salt = salt.As<Napi::String>().Utf8Value();
+  Napi::Value split = o.Get("split");  // {inputName: axis}
+  if (split.IsObject()) {
+    Napi::Object m = split.As<Napi::Object>();
+    Napi::Array names = m.GetPropertyNames();
+    opts.split_given = true;
+    for (uint32_t i = 0; i < names.Length(); i++) {
+      std::string name = names.Get(i).ToString().Utf8Value();
+      opts.split.emplace_back(name, m.Get(name).ToNumber().Int32Value());
+    }
+  }
+}
+
+// xlaCacheCounters() -> {hits, misses, writes, evictions, rejected, errors} (this process)
+Napi::Value XlaCacheCounters(const Napi::CallbackInfo& info) {
+  xla::CacheCounters c = xla::cache_counters();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("hits", (double)c.hits);
+  o.Set("misses", (double)c.misses);
+  o.Set("writes", (double)c.writes);
+  o.Set("evictions", (double)c.evictions);
+  o.Set("rejected", (double)c.rejected);
+  o.Set("errors", (double)c.errors);
+  return o;
+}
+
+// xlaCompile(target, irBytes, constants[], {optLevel?, rollLoops?, cacheDir?, cacheMaxBytes?, cacheSalt?, split?}) -> handle
 Napi::Value XlaCompile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -66,6 +109,7 @@ Napi::Value XlaCompile(const Napi::CallbackInfo& info) {
       Napi::Value lvl = o.Get("optLevel");
       if (lvl.IsNumber()) opts.debug_options.emplace_back("xla_backend_optimization_level", lvl.As<Napi::Number>().Int64Value());
       if (o.Has("rollLoops")) opts.roll_loops = o.Get("rollLoops").ToBoolean();
+      read_cache_and_split_options(o, opts);
     }
     auto* h = new XlaHolder{std::shared_ptr<xla::XlaPlan>(xla::XlaPlan::compile(g, constants, target, opts))};
     return Napi::External<XlaHolder>::New(env, h, [](Napi::Env, XlaHolder* p) { delete p; });
@@ -146,6 +190,9 @@ Napi::Value XlaInfo(const Napi::CallbackInfo& info) {
     o.Set("params", (double)s.params);
     o.Set("constantParams", (double)s.constant_params);
     o.Set("inlinedConstants", (double)s.inlined_constants);
+    o.Set("cache", s.cache);
+    o.Set("cacheMs", s.cache_ms);
+    o.Set("numDevices", (double)s.num_devices);
     if (info.Length() > 1 && info[1].ToBoolean()) o.Set("text", plan->program_text());
     return o;
   });
@@ -213,6 +260,7 @@ void register_xla_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("xlaClientInfo", Napi::Function::New(env, XlaClientInfo, "xlaClientInfo"));
   exports.Set("xlaEmit", Napi::Function::New(env, XlaEmit, "xlaEmit"));
   exports.Set("xlaCompileText", Napi::Function::New(env, XlaCompileText, "xlaCompileText"));
+  exports.Set("xlaCacheCounters", Napi::Function::New(env, XlaCacheCounters, "xlaCacheCounters"));
 }
 
 }  // namespace hodu

@@ -3,9 +3,12 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <fstream>
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <sstream>
 
 namespace hodu {
 namespace xla {
@@ -49,16 +52,41 @@ void put_bytes(std::string& s, int field, const std::string& b) {
 
 }  // namespace
 
-std::string compile_options_bytes(const std::vector<std::pair<std::string, int64_t>>& overrides) {
-  std::string build;  // ExecutableBuildOptionsProto: num_replicas = 4, num_partitions = 5
+std::string compile_options_bytes(const std::vector<std::pair<std::string, int64_t>>& overrides,
+                                  const std::vector<int>& device_ids) {
+  const size_t n = device_ids.size() > 1 ? device_ids.size() : 1;
+  std::string build;  // ExecutableBuildOptionsProto: num_replicas = 4, num_partitions = 5, use_spmd_partitioning = 6
   put_tag(build, 4, 0);
   put_varint(build, 1);
   put_tag(build, 5, 0);
-  put_varint(build, 1);
+  put_varint(build, n);
+  if (n > 1) {
+    put_tag(build, 6, 0);
+    put_varint(build, 1);
+    bool identity = true;
+    for (size_t i = 0; i < n; i++) identity = identity && device_ids[i] == (int)i;
+    if (!identity) {  // device_assignment = 9: DeviceAssignmentProto{replica_count 1, computation_count 2, computation_devices 3}
+      std::string da;
+      put_tag(da, 1, 0);
+      put_varint(da, 1);
+      put_tag(da, 2, 0);
+      put_varint(da, n);
+      for (int id : device_ids) {
+        std::string ids;  // packed replica_device_ids = 1
+        put_varint(ids, (uint64_t)id);
+        std::string comp;
+        put_bytes(comp, 1, ids);
+        put_bytes(da, 3, comp);
+      }
+      put_bytes(build, 9, da);
+    }
+  }
   std::string s;  // CompileOptionsProto
   put_bytes(s, 3, build);  // executable_build_options
-  put_tag(s, 4, 0);        // compile_portable_executable = true
-  put_varint(s, 1);
+  if (n == 1) {
+    put_tag(s, 4, 0);  // compile_portable_executable = true (a multi-device executable cannot be)
+    put_varint(s, 1);
+  }
   std::map<std::string, int64_t> sorted(overrides.begin(), overrides.end());
   for (auto& kv : sorted) {  // env_option_overrides = 7: map<string, OptionOverrideProto{int_field = 3}>
     std::string value;
@@ -112,6 +140,18 @@ void set_cuda_data_dir(const std::string& plugin) {
   }
 }
 
+// The host CPU's model name and feature flags (Linux /proc/cpuinfo; empty elsewhere).
+std::string host_cpu_identity() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line, model, flags;
+  while (std::getline(f, line) && (model.empty() || flags.empty())) {
+    auto value = [&]() { size_t c = line.find(':'); return c == std::string::npos ? std::string() : line.substr(c + 1); };
+    if (model.empty() && line.rfind("model name", 0) == 0) model = value();
+    else if (flags.empty() && (line.rfind("flags", 0) == 0 || line.rfind("Features", 0) == 0)) flags = value();
+  }
+  return model + "|" + flags;
+}
+
 PJRT_NamedValue int_option(const char* name, int64_t v) {
   PJRT_NamedValue o;
   std::memset(&o, 0, sizeof o);
@@ -138,7 +178,11 @@ PJRT_NamedValue bool_option(const char* name, bool v) {
 
 }  // namespace
 
-PjrtClient& PjrtClient::get(const std::string& plugin_path, Platform platform) {
+PjrtClient& PjrtClient::get(const std::string& plugin_path, Platform platform, int cpu_devices) {
+  if (platform == Platform::CPU && (cpu_devices < 1 || cpu_devices > kMaxCpuDevices))
+    fail(ErrorCode::INVALID_ARGUMENT, "xla: the CPU client's device count must be 1..", kMaxCpuDevices, ", got ",
+         cpu_devices);
+  if (platform != Platform::CPU) cpu_devices = 0;
   std::lock_guard<std::mutex> lock(clients_mutex());
   if (platform == Platform::CUDA) {
     struct stat st;
@@ -147,20 +191,21 @@ PjrtClient& PjrtClient::get(const std::string& plugin_path, Platform platform) {
     set_cuda_data_dir(plugin_path);
   }
   PjrtPlugin& plugin = PjrtPlugin::load(plugin_path);
-  auto it = clients().find(plugin.path);
+  const std::string key = plugin.path + "#" + std::to_string(cpu_devices);
+  auto it = clients().find(key);
   if (it != clients().end()) return *it->second;
   std::unique_ptr<PjrtClient> c(new PjrtClient(plugin, platform));
-  c->create();
+  c->create(cpu_devices);
   PjrtClient* raw = c.release();
-  clients().emplace(plugin.path, raw);
+  clients().emplace(key, raw);
   return *raw;
 }
 
-void PjrtClient::create() {
+void PjrtClient::create(int cpu_devices) {
   // CPU: one device (the plugin makes 4 by default). The value must be an int64: the 0.0.1 CPU
   // plugin aborts on any other type. CUDA: grow memory on demand instead of taking 75% up front.
   std::vector<PJRT_NamedValue> opts;
-  if (platform == Platform::CPU) opts.push_back(int_option("cpu_device_count", 1));
+  if (platform == Platform::CPU) opts.push_back(int_option("cpu_device_count", cpu_devices));
   else opts.push_back(bool_option("preallocate", false));
   const ErrorCode unavailable = platform == Platform::CPU ? ErrorCode::BACKEND_UNAVAILABLE : ErrorCode::DEVICE_UNAVAILABLE;
   PJRT_Error* err;
@@ -199,8 +244,10 @@ void PjrtClient::create() {
                  "PJRT_Client_AddressableDevices");
     devices.assign(a->addressable_devices, a->addressable_devices + a->num_addressable_devices);
   }
+  std::vector<std::string> kinds;
   for (PJRT_Device* d : devices) {
     std::string name = platform_name;
+    int id = (int)device_ids.size();
     try {
       HODU_PJRT_ARGS(plugin, PJRT_Device_GetDescription_Args, a);
       a->device = d;
@@ -216,12 +263,32 @@ void PjrtClient::create() {
                    "PJRT_DeviceDescription_Kind");
       std::string kind(k->device_kind, k->device_kind_size);
       if (!kind.empty() && kind != name) name += " (" + kind + ")";
+      kinds.push_back(kind);
+      HODU_PJRT_ARGS(plugin, PJRT_DeviceDescription_Id_Args, i);
+      i->device_description = a->device_description;
+      plugin.check(HODU_PJRT_FN(plugin, PJRT_DeviceDescription_Id)(i.get()), ErrorCode::INTERNAL, "PJRT_DeviceDescription_Id");
+      id = i->id;
     } catch (const HoduError&) {
       // names are informational
     }
     device_names.push_back(name);
+    device_ids.push_back(id);
   }
   if (devices.empty()) fail(ErrorCode::DEVICE_UNAVAILABLE, "the PJRT plugin ", plugin.path, " has no addressable device");
+  // what a serialized executable of this client depends on (besides its program and options)
+  std::ostringstream idn;
+  struct stat st;
+  idn << "plugin=" << plugin.path;
+  if (stat(plugin.path.c_str(), &st) == 0)
+    idn << ";size=" << (long long)st.st_size << ";mtime=" << (long long)st.st_mtim.tv_sec << "." << st.st_mtim.tv_nsec;
+  idn << ";api=" << plugin.version();
+  for (auto& kv : plugin.attributes) idn << ";" << kv.first << "=" << kv.second;
+  idn << ";platform=" << platform_name << ";platform_version=" << platform_version << ";devices=" << devices.size();
+  for (auto& k : kinds) idn << ";kind=" << k;
+  // XLA:CPU compiles for this host's instruction set: an entry from another CPU model (a cache
+  // folder shared over NFS) must not load here (it could use instructions this CPU lacks)
+  if (platform == Platform::CPU) idn << ";host_cpu=" << host_cpu_identity();
+  identity = idn.str();
 }
 
 PJRT_Device* PjrtClient::device(int index) const {
@@ -354,6 +421,183 @@ std::vector<PJRT_Buffer*> PjrtClient::execute(PJRT_LoadedExecutable* e, const st
   } catch (...) {
     for (PJRT_Buffer* b : outs) destroy(b);
     throw;
+  }
+  return outs;
+}
+
+
+namespace {
+
+// A PJRT_Executable of a loaded one, destroyed at scope exit.
+struct ExecutableRef {
+  PjrtClient& c;
+  PJRT_Executable* e = nullptr;
+  ExecutableRef(PjrtClient& client, PJRT_LoadedExecutable* loaded) : c(client) {
+    HODU_PJRT_ARGS(c.plugin, PJRT_LoadedExecutable_GetExecutable_Args, g);
+    g->loaded_executable = loaded;
+    c.plugin.check(HODU_PJRT_FN(c.plugin, PJRT_LoadedExecutable_GetExecutable)(g.get()), ErrorCode::INTERNAL,
+                   "PJRT_LoadedExecutable_GetExecutable");
+    e = g->executable;
+  }
+  ~ExecutableRef() {
+    if (!e) return;
+    HODU_PJRT_ARGS(c.plugin, PJRT_Executable_Destroy_Args, d);
+    d->executable = e;
+    PJRT_Error* err = HODU_PJRT_FN(c.plugin, PJRT_Executable_Destroy)(d.get());
+    if (err) c.plugin.take_error(err);
+  }
+};
+
+}  // namespace
+
+PjrtClient::ExeInfo PjrtClient::inspect(PJRT_LoadedExecutable* exe) {
+  ExeInfo r;
+  ExecutableRef x(*this, exe);
+  {
+    HODU_PJRT_ARGS(plugin, PJRT_Executable_NumOutputs_Args, n);
+    n->executable = x.e;
+    plugin.check(HODU_PJRT_FN(plugin, PJRT_Executable_NumOutputs)(n.get()), ErrorCode::INTERNAL, "PJRT_Executable_NumOutputs");
+    r.num_outputs = n->num_outputs;
+  }
+  {
+    HODU_PJRT_ARGS(plugin, PJRT_Executable_NumPartitions_Args, n);
+    n->executable = x.e;
+    plugin.check(HODU_PJRT_FN(plugin, PJRT_Executable_NumPartitions)(n.get()), ErrorCode::INTERNAL,
+                 "PJRT_Executable_NumPartitions");
+    r.num_partitions = n->num_partitions;
+  }
+  {
+    HODU_PJRT_ARGS(plugin, PJRT_Executable_NumReplicas_Args, n);
+    n->executable = x.e;
+    plugin.check(HODU_PJRT_FN(plugin, PJRT_Executable_NumReplicas)(n.get()), ErrorCode::INTERNAL, "PJRT_Executable_NumReplicas");
+    r.num_replicas = n->num_replicas;
+  }
+  {
+    HODU_PJRT_ARGS(plugin, PJRT_LoadedExecutable_AddressableDevices_Args, a);
+    a->executable = exe;
+    plugin.check(HODU_PJRT_FN(plugin, PJRT_LoadedExecutable_AddressableDevices)(a.get()), ErrorCode::INTERNAL,
+                 "PJRT_LoadedExecutable_AddressableDevices");
+    r.devices.assign(a->addressable_devices, a->addressable_devices + a->num_addressable_devices);
+  }
+  return r;
+}
+
+std::string PjrtClient::serialize(PJRT_LoadedExecutable* exe) {
+  ExecutableRef x(*this, exe);
+  HODU_PJRT_ARGS(plugin, PJRT_Executable_Serialize_Args, a);
+  a->executable = x.e;
+  plugin.check(HODU_PJRT_FN(plugin, PJRT_Executable_Serialize)(a.get()), ErrorCode::INTERNAL, "PJRT_Executable_Serialize");
+  std::string bytes;
+  if (a->serialized_bytes) bytes.assign(a->serialized_bytes, a->serialized_bytes_size);
+  if (a->serialized_executable_deleter && a->serialized_executable) a->serialized_executable_deleter(a->serialized_executable);
+  if (bytes.empty()) fail(ErrorCode::INTERNAL, "PJRT_Executable_Serialize returned no bytes");
+  return bytes;
+}
+
+PJRT_LoadedExecutable* PjrtClient::deserialize(const std::string& bytes) {
+  HODU_PJRT_ARGS(plugin, PJRT_Executable_DeserializeAndLoad_Args, a);
+  a->client = client;
+  a->serialized_executable = bytes.data();
+  a->serialized_executable_size = bytes.size();
+  plugin.check(HODU_PJRT_FN(plugin, PJRT_Executable_DeserializeAndLoad)(a.get()), ErrorCode::INTERNAL,
+               "PJRT_Executable_DeserializeAndLoad");
+  if (!a->loaded_executable) fail(ErrorCode::INTERNAL, "PJRT_Executable_DeserializeAndLoad returned no executable");
+  return a->loaded_executable;
+}
+
+std::vector<std::vector<PJRT_Buffer*>> PjrtClient::execute_multi(PJRT_LoadedExecutable* e, const ExeInfo& info,
+                                                                 const std::vector<std::vector<PJRT_Buffer*>>& lists,
+                                                                 const std::vector<ArgSpec>& expected) {
+  const size_t n = info.devices.size();
+  std::lock_guard<std::mutex> one_at_a_time(multi_mutex_);
+  // --- validation: nothing below may reach the plugin unchecked (hangs and aborts otherwise)
+  if (multi_broken_)
+    fail(ErrorCode::INTERNAL, "xla: an earlier multi-device launch on this ", platform_name,
+         " client failed, and the plugin's collectives never complete after that (every later launch would hang); "
+         "restart the process to run on several devices again");
+  if (n < 2 || info.num_partitions * info.num_replicas != n)
+    fail(ErrorCode::INTERNAL, "xla: not a multi-device executable (", n, " devices, ", info.num_partitions, " partitions, ",
+         info.num_replicas, " replicas)");
+  if (lists.size() != n)
+    fail(ErrorCode::INVALID_ARGUMENT, "xla: the executable runs on ", n, " devices, the launch gave ", lists.size(),
+         " argument list", lists.size() == 1 ? "" : "s", " (a launch on fewer devices waits forever in a collective)");
+  for (size_t d = 0; d < n; d++) {
+    if (std::find(devices.begin(), devices.end(), info.devices[d]) == devices.end())
+      fail(ErrorCode::INVALID_ARGUMENT, "xla: device ", d, " of the executable does not belong to this client");
+    if (lists[d].size() != expected.size())
+      fail(ErrorCode::INVALID_ARGUMENT, "xla: device ", d, " got ", lists[d].size(), " arguments, the executable takes ",
+           expected.size());
+    for (size_t i = 0; i < expected.size(); i++) {
+      PJRT_Buffer* b = lists[d][i];
+      if (!b) fail(ErrorCode::INVALID_ARGUMENT, "xla: argument ", i, " of device ", d, " is missing");
+      HODU_PJRT_ARGS(plugin, PJRT_Buffer_Device_Args, dv);
+      dv->buffer = b;
+      plugin.check(HODU_PJRT_FN(plugin, PJRT_Buffer_Device)(dv.get()), ErrorCode::INVALID_ARGUMENT, "PJRT_Buffer_Device");
+      if (dv->device != info.devices[d]) {
+        bool ours = std::find(devices.begin(), devices.end(), dv->device) != devices.end();
+        fail(ErrorCode::INVALID_ARGUMENT, "xla: argument ", i, " for device ", d, " (", device_names.at(
+             (size_t)(std::find(devices.begin(), devices.end(), info.devices[d]) - devices.begin())), ") ",
+             ours ? "is on another device of this client" : "belongs to another PJRT client");
+      }
+      HODU_PJRT_ARGS(plugin, PJRT_Buffer_ElementType_Args, et);
+      et->buffer = b;
+      plugin.check(HODU_PJRT_FN(plugin, PJRT_Buffer_ElementType)(et.get()), ErrorCode::INVALID_ARGUMENT,
+                   "PJRT_Buffer_ElementType");
+      HODU_PJRT_ARGS(plugin, PJRT_Buffer_Dimensions_Args, dm);
+      dm->buffer = b;
+      plugin.check(HODU_PJRT_FN(plugin, PJRT_Buffer_Dimensions)(dm.get()), ErrorCode::INVALID_ARGUMENT,
+                   "PJRT_Buffer_Dimensions");
+      Shape got(dm->dims, dm->dims + dm->num_dims);
+      if (et->type != pjrt_buffer_type(expected[i].dtype) || got != expected[i].shape)
+        fail(ErrorCode::SHAPE_MISMATCH, "xla: argument ", i, " for device ", d, ": expected ", dtype_name(expected[i].dtype),
+             fmt_list(expected[i].shape), ", got a buffer of PJRT type ", (int)et->type, " ", fmt_list(got));
+    }
+  }
+  // --- launch on every device at once
+  HODU_PJRT_ARGS(plugin, PJRT_ExecuteOptions, opts);
+  std::vector<std::vector<PJRT_Buffer*>> outs(n, std::vector<PJRT_Buffer*>(info.num_outputs, nullptr));
+  std::vector<PJRT_Buffer* const*> arg_ptrs(n);
+  std::vector<PJRT_Buffer**> out_ptrs(n);
+  for (size_t d = 0; d < n; d++) {
+    arg_ptrs[d] = lists[d].data();
+    out_ptrs[d] = outs[d].data();
+  }
+  std::vector<PJRT_Event*> done(n, nullptr);
+  HODU_PJRT_ARGS(plugin, PJRT_LoadedExecutable_Execute_Args, a);
+  a->executable = e;
+  a->options = opts.get();
+  a->argument_lists = arg_ptrs.data();
+  a->num_devices = n;
+  a->num_args = expected.size();
+  a->output_lists = out_ptrs.data();
+  a->device_complete_events = done.data();
+  a->execute_device = nullptr;
+  PJRT_Error* err = HODU_PJRT_FN(plugin, PJRT_LoadedExecutable_Execute)(a.get());
+  if (err) {
+    multi_broken_ = true;
+    for (auto& l : outs)
+      for (PJRT_Buffer* b : l) destroy(b);
+    for (PJRT_Event* ev : done) {
+      try {
+        await(ev, "");
+      } catch (const HoduError&) {
+      }
+    }
+    plugin.check(err, ErrorCode::INTERNAL, "XLA multi-device execution failed");
+  }
+  std::string first_error;
+  for (PJRT_Event* ev : done) {
+    try {
+      await(ev, "XLA multi-device execution failed");
+    } catch (const HoduError& x) {
+      if (first_error.empty()) first_error = x.what();
+    }
+  }
+  if (!first_error.empty()) {
+    multi_broken_ = true;
+    for (auto& l : outs)
+      for (PJRT_Buffer* b : l) destroy(b);
+    fail(ErrorCode::INTERNAL, first_error);
   }
   return outs;
 }

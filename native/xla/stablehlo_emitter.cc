@@ -1327,6 +1327,24 @@ void lower_values(Emitter& e, const Graph& g, const std::vector<ConstantData>& c
 
 }  // namespace
 
+namespace {
+
+// The mhlo.sharding attribute of a parameter of @main under SPMD (EmitOptions::num_partitions > 1).
+std::string spmd_sharding(const Param& p, const EmitOptions& opts) {
+  int axis = -1;
+  if (p.kind == Param::Kind::Input && p.index < opts.input_split_axis.size()) axis = opts.input_split_axis[p.index];
+  if (axis < 0 || (size_t)axis >= p.shape.size()) return " {mhlo.sharding = \"{replicated}\"}";
+  std::ostringstream s;
+  s << " {mhlo.sharding = \"{devices=[";
+  for (size_t d = 0; d < p.shape.size(); d++) s << (d ? "," : "") << ((int)d == axis ? opts.num_partitions : 1);
+  s << "]";
+  for (int i = 0; i < opts.num_partitions; i++) s << (i ? "," : "") << i;
+  s << "}\"}";
+  return s.str();
+}
+
+}  // namespace
+
 EmitResult emit_stablehlo(const Graph& g, const std::vector<ConstantData>& constants, const EmitOptions& opts) {
   const size_t n = g.values.size();
   EmitResult res;
@@ -1364,12 +1382,16 @@ EmitResult emit_stablehlo(const Graph& g, const std::vector<ConstantData>& const
     results.push_back(e.concat(flags, 0));
   }
   std::ostringstream m;
-  m << "module @hodu attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {\n";
+  const int np = opts.num_partitions > 1 ? opts.num_partitions : 1;
+  m << "module @hodu attributes {mhlo.num_partitions = " << np << " : i32, mhlo.num_replicas = 1 : i32} {\n";
   m << "  func.func public @main(";
-  for (size_t i = 0; i < res.params.size(); i++)
+  for (size_t i = 0; i < res.params.size(); i++) {
     m << (i ? ", " : "") << "%arg" << i << ": " << ty(res.params[i].dtype, res.params[i].shape);
+    if (np > 1) m << spmd_sharding(res.params[i], opts);
+  }
   m << ") -> (";
-  for (size_t j = 0; j < results.size(); j++) m << (j ? ", " : "") << ty(results[j]);
+  for (size_t j = 0; j < results.size(); j++)
+    m << (j ? ", " : "") << ty(results[j]) << (np > 1 ? " {mhlo.sharding = \"{replicated}\"}" : "");
   m << ") {\n" << e.out.str() << "    \"func.return\"(";
   for (size_t j = 0; j < results.size(); j++) m << (j ? ", " : "") << results[j].id;
   m << ") : (";

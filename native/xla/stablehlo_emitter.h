@@ -28,6 +28,12 @@ struct EmitOptions {
   size_t inline_constant_max_elements = 1;
   // precision = HIGHEST on float dot_general/convolution (keeps GPUs from using TF32).
   bool highest_precision = true;
+  // SPMD over several devices (XlaPlan with Target::devices): > 1 writes mhlo.sharding on @main:
+  // graph input k split along input_split_axis[k] ({devices=[1,..,N,..,1]0,..,N-1}) or, for -1 or a
+  // missing entry, replicated; constants and every result replicated (the partitioner inserts the
+  // collectives, so the program's meaning does not depend on these choices).
+  int num_partitions = 1;
+  std::vector<int> input_split_axis;
 };
 
 struct Param {

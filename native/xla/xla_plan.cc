@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "../ir/loop_roll.h"
@@ -29,16 +31,20 @@ bool built_with_pjrt() { return true; }
 
 struct XlaPlan::Impl {
   PjrtClient* client = nullptr;
-  PJRT_Device* device = nullptr;
+  std::vector<PJRT_Device*> devices;  // one, or (SPMD) the executable's devices in partition order
   PJRT_LoadedExecutable* exe = nullptr;
+  PjrtClient::ExeInfo info;
   size_t num_outputs = 0;  // of the executable: the graph outputs, plus the index-check flags
   std::vector<std::string> index_checks;
   std::vector<Param> params;
-  std::vector<PJRT_Buffer*> constant_buffers;  // by parameter position (null for inputs)
+  std::vector<int> split;                                   // per param: split axis, -1 replicated (SPMD)
+  std::vector<PjrtClient::ArgSpec> shard_specs;             // per param: what each device receives (SPMD)
+  std::vector<std::vector<PJRT_Buffer*>> constant_buffers;  // [device][param] (null for inputs)
 
   ~Impl() {
     if (!client) return;
-    for (PJRT_Buffer* b : constant_buffers) client->destroy(b);
+    for (auto& l : constant_buffers)
+      for (PJRT_Buffer* b : l) client->destroy(b);
     client->destroy(exe);
   }
 };
@@ -56,6 +62,68 @@ struct BufferList {
   }
 };
 
+// Which graph inputs are split across `n` devices, and along which axis (-1: replicated).
+std::vector<int> split_axes(const Graph& g, const XlaCompileOptions& opts, size_t n) {
+  std::vector<int> r(g.input_ids.size(), -1);
+  for (size_t k = 0; k < r.size(); k++) {
+    const Value& v = g.values[g.input_ids[k]];
+    if (!opts.split_given) {
+      if (!v.shape.empty() && v.shape[0] > 0 && v.shape[0] % (int64_t)n == 0 && v.name.rfind("@", 0) != 0) r[k] = 0;
+      continue;
+    }
+    for (auto& kv : opts.split) {
+      if (kv.first != v.name || kv.second < 0) continue;
+      const int a = kv.second;
+      if ((size_t)a >= v.shape.size() || v.shape[(size_t)a] % (int64_t)n != 0 || v.shape[(size_t)a] == 0)
+        fail(ErrorCode::INVALID_ARGUMENT, "xla: input '", v.name, "' of shape ", fmt_list(v.shape), " cannot be split along axis ",
+             a, " over ", n, " devices (the dim must be a non-zero multiple of the device count)");
+      r[k] = a;
+    }
+  }
+  return r;
+}
+
+// The loaded executable of `text`: from the persistent cache when it holds a verified entry that
+// the plugin loads, else compiled (and stored).
+PJRT_LoadedExecutable* compile_or_load(PjrtClient& client, const std::string& text, const std::string& options,
+                                       const XlaCompileOptions& opts, XlaStats& stats, double* compile_ms) {
+  CompileCache cache(opts.cache);
+  std::string key;
+  auto t0 = std::chrono::steady_clock::now();
+  if (cache.enabled()) {
+    key = cache_key({"hodu-xla-executable/1", opts.cache_salt, client.identity, options, text});
+    std::string bytes;
+    if (cache.load(key, &bytes)) {
+      try {
+        PJRT_LoadedExecutable* e = client.deserialize(bytes);
+        count_cache(&CacheCounters::hits);
+        stats.cache = "hit";
+        stats.cache_ms = ms_since(t0);
+        return e;
+      } catch (const HoduError&) {
+        count_cache(&CacheCounters::rejected);  // verified bytes the plugin refused: compile and rewrite
+      }
+    }
+    count_cache(&CacheCounters::misses);
+    stats.cache = "miss";
+  }
+  stats.cache_ms = ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  size_t unused = 0;
+  PJRT_LoadedExecutable* e = client.compile(text, options, &unused);
+  *compile_ms = ms_since(t0);
+  if (cache.enabled()) {
+    t0 = std::chrono::steady_clock::now();
+    try {
+      cache.store(key, client.serialize(e));
+    } catch (const HoduError&) {
+      count_cache(&CacheCounters::errors);  // not serializable: the compile still counts
+    }
+    stats.cache_ms += ms_since(t0);
+  }
+  return e;
+}
+
 }  // namespace
 
 std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<ConstantData>& constants, const Target& target,
@@ -67,9 +135,27 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
   for (const Output& o : g.outputs) plan->output_descs_.emplace_back(g.values[o.value].dtype, g.values[o.value].shape);
   for (const TensorDesc& d : plan->output_descs_) check_alloc_bytes(d.nbytes(), "an output of this script");
 
+  // the devices: one, or several (SPMD); validated before any client is made
+  const bool multi = target.devices.size() > 1;
+  std::vector<int> idx = multi ? target.devices : std::vector<int>{target.device};
+  int max_index = 0;
+  for (size_t i = 0; i < idx.size(); i++) {
+    if (idx[i] < 0) fail(ErrorCode::INVALID_ARGUMENT, "xla: device index ", idx[i], " is negative");
+    for (size_t j = 0; j < i; j++)
+      if (idx[j] == idx[i]) fail(ErrorCode::INVALID_ARGUMENT, "xla: device ", idx[i], " is listed twice");
+    max_index = std::max(max_index, idx[i]);
+  }
+  if (multi && target.platform == Platform::CPU && max_index >= PjrtClient::kMaxCpuDevices)
+    fail(ErrorCode::INVALID_ARGUMENT, "xla: CPU device index ", max_index, " is too large (at most ",
+         PjrtClient::kMaxCpuDevices, " CPU devices)");
   // the client first: a missing plugin or device is reported before any lowering work
-  PjrtClient& client = PjrtClient::get(target.plugin_path, target.platform);
-  m.device = client.device(target.device);
+  // (a one-device script uses the one-device CPU client, whose only device is 0)
+  PjrtClient& client = PjrtClient::get(target.plugin_path, target.platform, multi ? max_index + 1 : 1);
+  std::vector<int> ids;
+  for (int i : idx) {
+    m.devices.push_back(client.device(i));
+    ids.push_back(client.device_ids.at((size_t)i));
+  }
 
   auto t0 = std::chrono::steady_clock::now();
   RolledGraph rolled;
@@ -85,7 +171,14 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
     }
   }
   check_xla_program_size(*eg);  // before XLA's memory explodes (program_limits.h)
-  EmitResult em = emit_stablehlo(*eg, *ec, opts.emit);
+  EmitOptions eo = opts.emit;
+  std::vector<int> input_split;
+  if (multi) {
+    input_split = split_axes(g, opts, idx.size());
+    eo.num_partitions = (int)idx.size();
+    eo.input_split_axis = input_split;
+  }
+  EmitResult em = emit_stablehlo(*eg, *ec, eo);
   plan->stats_.emit_ms = ms_since(t0);
   plan->text_ = std::move(em.text);
   if (const char* dump = std::getenv("HODU_XLA_DUMP")) {  // debugging: the program text XLA compiles
@@ -93,23 +186,38 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
     f << plan->text_;
   }
 
-  t0 = std::chrono::steady_clock::now();
-  m.exe = client.compile(plan->text_, compile_options_bytes(opts.debug_options), &m.num_outputs);
+  const std::string options = compile_options_bytes(opts.debug_options, multi ? ids : std::vector<int>{});
+  m.exe = compile_or_load(client, plan->text_, options, opts, plan->stats_, &plan->stats_.compile_ms);
   m.client = &client;  // from here on ~Impl releases what was made
-  plan->stats_.compile_ms = ms_since(t0);
+  m.info = client.inspect(m.exe);
+  m.num_outputs = m.info.num_outputs;
   m.index_checks = em.index_check_messages;
   if (m.num_outputs != g.outputs.size() + (m.index_checks.empty() ? 0 : 1))
     fail(ErrorCode::INTERNAL, "xla: the executable has ", m.num_outputs, " outputs, the graph ", g.outputs.size());
+  if (multi) {  // the executable must run on exactly the devices asked for, in partition order
+    if (m.info.num_partitions != idx.size() || m.info.num_replicas != 1 || m.info.devices != m.devices)
+      fail(ErrorCode::INTERNAL, "xla: the executable was built for ", m.info.num_partitions, " partitions on ",
+           m.info.devices.size(), " devices, expected ", idx.size(), " partitions on the devices asked for");
+  } else if (m.info.num_partitions * m.info.num_replicas != 1) {
+    fail(ErrorCode::INTERNAL, "xla: a one-device executable has ", m.info.num_partitions, " partitions");
+  }
 
-  // large constants: uploaded once, resident on the device for the plan's life
+  // large constants: uploaded once per device, resident for the plan's life
   t0 = std::chrono::steady_clock::now();
   m.params = em.params;
-  m.constant_buffers.assign(m.params.size(), nullptr);
+  m.constant_buffers.assign(m.devices.size(), std::vector<PJRT_Buffer*>(m.params.size(), nullptr));
+  m.split.assign(m.params.size(), -1);
   for (size_t i = 0; i < m.params.size(); i++) {
     const Param& p = m.params[i];
+    PjrtClient::ArgSpec spec{p.dtype, p.shape};
+    if (p.kind == Param::Kind::Input && multi && input_split.at(p.index) >= 0) {
+      m.split[i] = input_split[p.index];
+      spec.shape[(size_t)m.split[i]] /= (int64_t)m.devices.size();
+    }
+    m.shard_specs.push_back(spec);
     if (p.kind != Param::Kind::Constant) continue;
     const ConstantData& cd = ec->at(p.index);
-    m.constant_buffers[i] = client.upload(cd.data, p.dtype, p.shape, m.device);
+    for (size_t d = 0; d < m.devices.size(); d++) m.constant_buffers[d][i] = client.upload(cd.data, p.dtype, p.shape, m.devices[d]);
     plan->stats_.constant_params++;
     plan->stats_.constant_bytes += cd.bytes;
   }
@@ -121,9 +229,30 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
   plan->stats_.plugin = client.plugin.path;
   plan->stats_.api_version = client.plugin.version();
   plan->stats_.platform = client.platform_name;
-  plan->stats_.device = client.device_names.at((size_t)target.device);
+  plan->stats_.num_devices = m.devices.size();
+  for (size_t d = 0; d < idx.size(); d++)
+    plan->stats_.device += (d ? ", " : "") + client.device_names.at((size_t)idx[d]);
   return plan;
 }
+
+namespace {
+
+// Shard d of n of a dense row-major tensor along `axis`: a pointer into `data` for axis 0 (or when
+// every dim before it is 1), else a copy in `scratch`.
+const void* shard_of(const void* data, DType t, const Shape& shape, int axis, size_t d, size_t n, std::vector<uint8_t>& scratch) {
+  size_t outer = 1, inner = dtype_size(t);
+  for (int k = 0; k < axis; k++) outer *= (size_t)shape[(size_t)k];
+  for (size_t k = (size_t)axis + 1; k < shape.size(); k++) inner *= (size_t)shape[k];
+  const size_t rows = (size_t)shape[(size_t)axis] / n;  // rows of this shard along the axis
+  const size_t block = rows * inner;
+  const uint8_t* src = static_cast<const uint8_t*>(data);
+  if (outer == 1) return src + d * block;
+  scratch.resize(outer * block);
+  for (size_t o = 0; o < outer; o++) std::memcpy(scratch.data() + o * block, src + (o * n + d) * block, block);
+  return scratch.data();
+}
+
+}  // namespace
 
 void XlaPlan::run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs) {
   Impl& m = *impl_;
@@ -132,18 +261,41 @@ void XlaPlan::run(const std::vector<const void*>& inputs, const std::vector<void
          input_descs_.size(), " and ", output_descs_.size());
   PjrtClient& c = *m.client;
   BufferList owned{c, {}};
-  std::vector<PJRT_Buffer*> args(m.params.size(), nullptr);
-  for (size_t i = 0; i < m.params.size(); i++) {
-    const Param& p = m.params[i];
-    if (p.kind == Param::Kind::Constant) {
-      args[i] = m.constant_buffers[i];
-    } else {
-      args[i] = c.upload(inputs[p.index], p.dtype, p.shape, m.device);
-      owned.v.push_back(args[i]);
+  std::vector<PJRT_Buffer*> outs;
+  if (m.devices.size() == 1) {
+    std::vector<PJRT_Buffer*> args(m.params.size(), nullptr);
+    for (size_t i = 0; i < m.params.size(); i++) {
+      const Param& p = m.params[i];
+      if (p.kind == Param::Kind::Constant) {
+        args[i] = m.constant_buffers[0][i];
+      } else {
+        args[i] = c.upload(inputs[p.index], p.dtype, p.shape, m.devices[0]);
+        owned.v.push_back(args[i]);
+      }
     }
+    outs = c.execute(m.exe, args, m.num_outputs, m.devices[0]);
+    owned.v.insert(owned.v.end(), outs.begin(), outs.end());
+  } else {  // SPMD: split inputs per device, replicated ones whole; one launch on every device
+    const size_t n = m.devices.size();
+    std::vector<std::vector<PJRT_Buffer*>> lists(n, std::vector<PJRT_Buffer*>(m.params.size(), nullptr));
+    std::vector<uint8_t> scratch;
+    for (size_t d = 0; d < n; d++) {
+      for (size_t i = 0; i < m.params.size(); i++) {
+        const Param& p = m.params[i];
+        if (p.kind == Param::Kind::Constant) {
+          lists[d][i] = m.constant_buffers[d][i];
+          continue;
+        }
+        const void* src = inputs[p.index];
+        if (m.split[i] >= 0) src = shard_of(src, p.dtype, p.shape, m.split[i], d, n, scratch);
+        lists[d][i] = c.upload(src, p.dtype, m.shard_specs[i].shape, m.devices[d]);
+        owned.v.push_back(lists[d][i]);
+      }
+    }
+    std::vector<std::vector<PJRT_Buffer*>> all = c.execute_multi(m.exe, m.info, lists, m.shard_specs);
+    for (auto& l : all) owned.v.insert(owned.v.end(), l.begin(), l.end());
+    outs = all[0];  // every result is replicated: device 0 holds all of it
   }
-  std::vector<PJRT_Buffer*> outs = c.execute(m.exe, args, m.num_outputs, m.device);
-  owned.v.insert(owned.v.end(), outs.begin(), outs.end());
   if (!m.index_checks.empty()) {  // out-of-range indices: the HODU backend's error, not clamped data
     std::vector<uint8_t> flags(m.index_checks.size());
     c.download(outs.back(), flags.data(), flags.size());

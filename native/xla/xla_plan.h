@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../ir/graph.h"
+#include "compile_cache.h"
 #include "stablehlo_emitter.h"
 
 namespace hodu {
@@ -30,6 +31,9 @@ struct Target {
   std::string plugin_path;  // the PJRT plugin .so (dlopen'ed, never linked)
   Platform platform = Platform::CPU;
   int device = 0;           // index among the client's addressable devices
+  // Several devices (indices; size > 1): the program runs SPMD over them, its batch split (see
+  // XlaCompileOptions::split). CPU: the client then has max(index) + 1 devices.
+  std::vector<int> devices;
 };
 
 struct XlaCompileOptions {
@@ -38,12 +42,25 @@ struct XlaCompileOptions {
   // {"xla_backend_optimization_level", 0}. Empty by default.
   std::vector<std::pair<std::string, int64_t>> debug_options;
   bool roll_loops = true;  // repeated steps become one stablehlo.while (native/ir/loop_roll.h)
+  // Several devices: which graph inputs are split, by name -> axis (inputs not named are
+  // replicated). Not given: every input whose first dim is a non-zero multiple of the device count
+  // is split along it, except hodu's reserved inputs (names starting with '@': variables, random
+  // draws), which are replicated like the rest.
+  bool split_given = false;
+  std::vector<std::pair<std::string, int>> split;
+  // The persistent compile cache (off when cache.dir is empty) and what else goes into its key
+  // (the hodu version).
+  CacheConfig cache;
+  std::string cache_salt;
 };
 
 struct XlaStats {
   double emit_ms = 0, compile_ms = 0, constants_ms = 0;
   size_t text_bytes = 0, ops = 0, params = 0, constant_params = 0, constant_bytes = 0, inlined_constants = 0;
   std::string plugin, api_version, platform, device;
+  std::string cache = "off";  // "hit" (loaded, not compiled), "miss" (compiled and stored) or "off"
+  double cache_ms = 0;        // hashing + reading/writing the cache entry
+  size_t num_devices = 1;
   std::vector<uint32_t> loop_trips;  // rolled loops (trip counts), in execution order
 };
 
