@@ -1,5 +1,6 @@
 // Module: the base of layers, activations and containers.
 import { Tensor } from '../tensor';
+import { summary } from './summary';
 
 export abstract class Module {
   /** @internal */ _training = true;
@@ -60,5 +61,15 @@ export abstract class Module {
 
   zeroGrad(): void {
     for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** The layer tree with parameter counts (`summary(this)`). */
+  toString(): string {
+    return summary(this);
+  }
+
+  /** The layer tree; with `inputShape`, also each layer's output shape (a zero input is run in eval mode). */
+  summary(inputShape?: number[]): string {
+    return summary(this, { inputShape });
   }
 }
