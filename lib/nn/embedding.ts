@@ -29,9 +29,9 @@ export class Embedding extends Module {
     this.paddingIdx = pad;
     let w = Tensor.randn([numEmbeddings, embeddingDim], dtype);
     if (pad !== null) {
-      const keep = new Float64Array(numEmbeddings).fill(1);
-      keep[pad] = 0;
-      w = w.mul(Tensor.fromArray(keep, [numEmbeddings, 1], dtype));
+      const drop = new Uint8Array(numEmbeddings);
+      drop[pad] = 1;
+      w = Tensor.where(Tensor.fromArray(drop, [numEmbeddings, 1], DType.BOOL), 0, w);
     }
     this.weight = w.setRequiresGrad(true);
   }
