@@ -5,6 +5,7 @@ import { GraphRecorder } from './ir/graph';
 import { encodeGraph } from './ir/encode';
 import { Script } from './script';
 import { Tensor } from './tensor';
+import { finalizeGraph } from './variables';
 
 type State = 'new' | 'active' | 'ended';
 
@@ -70,7 +71,8 @@ export class Builder {
     if (this.state === 'new') throw new HoduError(ErrorCode.BUILDER_INACTIVE, `builder '${this.name}' has not been started`);
     if (this.state === 'active') this.end();
     if (this._graph.outputs.length === 0) throw invalidArg(`builder '${this.name}' has no outputs (call addOutput before build)`);
-    const ir = encodeGraph(this._graph.values, this._graph.outputs);
-    return Script._create(this.name, ir, this._graph.constants.slice());
+    const fin = finalizeGraph(this._graph);
+    const ir = encodeGraph(fin.values, fin.outputs);
+    return Script._create(this.name, ir, fin.constants, fin.variables);
   }
 }

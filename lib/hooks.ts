@@ -10,6 +10,12 @@ export interface Recorder {
   input(name: string, shape: number[], dtype: DType): Tensor;
   /** Remembers a tensor's state before an in-place update rebinds it to a graph value (restored at end()). */
   saveBeforeRebind(t: Tensor): void;
+  /** Records that concrete tensor `t` takes graph value `value` (an optimizer step, `assign`): t becomes a variable. */
+  noteUpdate(t: Tensor, value: Tensor): void;
+  /** A uniform [0, 1) tensor drawn afresh on every run of the script (Dropout masks). */
+  randomInput(shape: number[], dtype: DType): Tensor;
+  /** The recording builder's name (for error messages). */
+  readonly owner: string;
 }
 
 export const hooks: {
@@ -17,6 +23,6 @@ export const hooks: {
   /** Called after every eager op with its inputs and output (autograd tape). */
   afterOp: ((op: string, inputs: Tensor[], attrs: number[], out: Tensor) => void) | null;
   /** Installed by autograd. */
-  backward: ((root: Tensor, grad?: Tensor) => void) | null;
+  backward: ((root: Tensor, grad?: Tensor, retainGraph?: boolean) => void) | null;
   zeroGrad: ((t: Tensor) => void) | null;
 } = { recorder: null, afterOp: null, backward: null, zeroGrad: null };

@@ -3,7 +3,7 @@ export { DType } from './dtype';
 export { Device, Backend } from './device';
 export { HoduError, ErrorCode } from './errors';
 export { Tensor, concat, where } from './tensor';
-export type { Shape, TensorLike, NestedArray, Conv2dOptions, Pool2dOptions } from './tensor';
+export type { Shape, TensorLike, NestedArray, Conv2dOptions, Pool2dOptions, BackwardOptions } from './tensor';
 export { manualSeed } from './random';
 export { binding as _native } from './native';
 

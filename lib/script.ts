@@ -8,6 +8,7 @@ import { decodeScriptFile, encodeScriptFile, readScriptFile, writeScriptFile } f
 import { Storage } from './storage';
 import { Tensor } from './tensor';
 import { eager } from './ir/graph';
+import { ScriptState, VariableSpec, isReservedName, VAR_PREFIX } from './variables';
 
 export interface TensorInfo {
   readonly name: string;
@@ -98,21 +99,44 @@ export class Script {
   private handle: unknown = null;
   private compiledWith: string | null = null;
   private native: NativeBackend | null = null;
+  /** @internal every IR input/output, reserved ones (variables, random draws) included */
+  readonly _allInputs: readonly TensorInfo[];
+  /** @internal */ readonly _allOutputs: readonly TensorInfo[];
+  /** @internal variables and per-run random inputs (null when the script has none) */
+  readonly _state: ScriptState | null;
 
-  private constructor(name: string, ir: Uint8Array, constants: ArrayBuffer[]) {
+  private constructor(name: string, ir: Uint8Array, constants: ArrayBuffer[], variables?: VariableSpec[]) {
     const d = call(() => scriptNative.describeIr(ir, constants));
     this.name = name;
     this._ir = ir;
     this._constants = constants;
     const info = (x: { name: string; dtype: number; shape: number[] }): TensorInfo =>
       Object.freeze({ name: x.name, dtype: dtypeFromCode(x.dtype), shape: Object.freeze(x.shape.slice()) });
-    this.inputs = Object.freeze(d.inputs.map(info));
-    this.outputs = Object.freeze(d.outputs.map(info));
+    this._allInputs = Object.freeze(d.inputs.map(info));
+    this._allOutputs = Object.freeze(d.outputs.map(info));
+    this.inputs = Object.freeze(this._allInputs.filter((i) => !isReservedName(i.name)));
+    this.outputs = Object.freeze(this._allOutputs.filter((o) => !isReservedName(o.name)));
+    const reserved = this._allInputs.some((i) => isReservedName(i.name));
+    let vars = variables;
+    if (!vars && reserved) {
+      vars = ownVariables(this._allInputs, this._allOutputs, constants);
+      this._constants = constants.slice(0, constants.length - vars.length); // the rest were the stored values
+    }
+    this._state = reserved || (vars && vars.length) ? new ScriptState(vars ?? []) : null;
   }
 
   /** @internal */
-  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[]): Script {
-    return new Script(name, ir, constants);
+  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[], variables?: VariableSpec[]): Script {
+    return new Script(name, ir, constants, variables);
+  }
+
+  /**
+   * The script's variables by name (SPEC §5): the same tensor objects the recording used
+   * (parameters, optimizer state, assigned tensors). Every run reads their current values and
+   * writes updated ones back into them. Empty for a script without state.
+   */
+  get variables(): Record<string, Tensor> {
+    return this._state ? this._state.record() : {};
   }
 
   get backend(): Backend {
@@ -179,14 +203,22 @@ export class Script {
   }
 
   run(): Record<string, Tensor> {
+    if (this._state) this._state.enterSync(this.name);
     const inputs = this.prepareInputs();
     if (!this.isCompiled) this.compile();
     const outs = call(() => this.native!.run(this.handle, inputs.views));
     return this.wrapOutputs(outs);
   }
 
-  /** Runs on the libuv thread pool; the event loop stays free. */
+  /**
+   * Runs on the libuv thread pool; the event loop stays free. Runs of a script that updates
+   * variables queue up: each starts when the one before it has written its variables back.
+   */
   runAsync(): Promise<Record<string, Tensor>> {
+    return this._state ? this._state.serialize(() => this.runAsyncNow()) : this.runAsyncNow();
+  }
+
+  private runAsyncNow(): Promise<Record<string, Tensor>> {
     let inputs: { views: ArrayBufferView[]; storages: Storage[] };
     try {
       inputs = this.prepareInputs();
@@ -214,7 +246,7 @@ export class Script {
 
   /** Writes the script (IR, constants, format version, checksum) atomically. Adds `.hoduscript` without an extension. */
   save(path: string): string {
-    return writeScriptFile(path, encodeScriptFile(this.name, this._ir, this._constants));
+    return writeScriptFile(path, this.toBytes());
   }
 
   static load(path: string): Script {
@@ -222,8 +254,9 @@ export class Script {
     return Script._fromParts(f.name, f.ir, f.constants);
   }
 
+  /** The script file's bytes; variables are stored with their current values (after the constants). */
   toBytes(): Uint8Array {
-    return encodeScriptFile(this.name, this._ir, this._constants);
+    return encodeScriptFile(this.name, this._ir, this._state ? saveVariables(this._allInputs, this._state, this._constants) : this._constants);
   }
 
   static fromBytes(bytes: Uint8Array | ArrayBuffer): Script {
@@ -276,7 +309,14 @@ export class Script {
         );
     const views: ArrayBufferView[] = [];
     const storages: Storage[] = [];
-    for (const info of this.inputs) {
+    if (this._state) this._state.refresh();
+    for (const info of this._allInputs) {
+      if (isReservedName(info.name)) {
+        const r = this._state!.view(info.name, info.shape, info.dtype, this.name);
+        views.push(r.view);
+        storages.push(r.storage);
+        continue;
+      }
       const t = this.bound.get(info.name);
       if (!t)
         throw new HoduError(
@@ -302,10 +342,39 @@ export class Script {
 
   private wrapOutputs(outs: ArrayBuffer[]): Record<string, Tensor> {
     const r: Record<string, Tensor> = {};
-    this.outputs.forEach((o, i) => {
-      r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, o.shape.slice());
+    this._allOutputs.forEach((o, i) => {
+      if (isReservedName(o.name)) this._state!.writeBack(o.name, outs[i]);
+      else r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, o.shape.slice());
     });
     return r;
   }
 }
 
+
+/** The variables of a loaded script: its own tensors, from the values stored after the constants. */
+function ownVariables(inputs: readonly TensorInfo[], outputs: readonly TensorInfo[], constants: ArrayBuffer[]): VariableSpec[] {
+  const vars = inputs.filter((i) => i.name.startsWith(VAR_PREFIX));
+  const first = constants.length - vars.length;
+  if (first < 0) throw new HoduError(ErrorCode.INVALID_FILE, `invalid script file: ${vars.length} variables but only ${constants.length} stored values`);
+  return vars.map((info, k) => {
+    const bytes = constants[first + k];
+    const t = Tensor._make(new Storage(bytes.slice(0)), info.dtype, info.shape.slice());
+    return { name: info.name.slice(VAR_PREFIX.length), tensor: t, updated: outputs.some((o) => o.name === info.name) };
+  });
+}
+
+/** Constants followed by each variable's current bytes, in IR input order. */
+function saveVariables(inputs: readonly TensorInfo[], state: ScriptState, constants: ArrayBuffer[]): ArrayBuffer[] {
+  const out = constants.slice();
+  for (const info of inputs) {
+    if (!info.name.startsWith(VAR_PREFIX)) continue;
+    const v = state.byIrName(info.name)!;
+    out.push(eager(() => {
+      v.tensor._check();
+      const c = v.tensor.contiguous();
+      const a = c.toTypedArray();
+      return a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
+    }));
+  }
+  return out;
+}

@@ -30,6 +30,12 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
+/** Options of `backward()`. */
+export interface BackwardOptions {
+  /** Keep the recorded graph so that `backward()` may run through it again (default false). */
+  retainGraph?: boolean;
+}
+
 /** Options of maxPool2d / avgPool2d. `stride` defaults to `kernel`. */
 export interface Pool2dOptions {
   kernel: number | [number, number];
@@ -195,10 +201,22 @@ export class Tensor {
     this._grad = g;
   }
 
-  /** Computes gradients of this tensor (a scalar, or pass `grad`) into the `.grad` of the leaves it depends on. */
-  backward(grad?: Tensor): void {
+  /**
+   * Computes gradients of this tensor (a scalar, or pass `grad`) into the `.grad` of the leaves it
+   * depends on. The graph behind it is used up (PyTorch's rule): a second `backward()` through it
+   * throws `INVALID_ARGUMENT` unless the first passed `{ retainGraph: true }`.
+   * Forms: `backward()`, `backward(grad)`, `backward({ retainGraph })`, `backward(grad, { retainGraph })`.
+   */
+  backward(grad?: Tensor | BackwardOptions, options?: BackwardOptions): void {
     if (!hooks.backward) throw new HoduError(ErrorCode.INTERNAL, 'autograd is not loaded');
-    hooks.backward(this, grad);
+    let g: Tensor | undefined;
+    let opts: BackwardOptions | undefined = options;
+    if (grad instanceof Tensor || grad === undefined || grad === null) g = grad ?? undefined;
+    else if (typeof grad === 'object' && !ArrayBuffer.isView(grad)) opts = grad as BackwardOptions;
+    else g = grad as unknown as Tensor; // let autograd report the bad value
+    if (opts !== undefined && (opts === null || typeof opts !== 'object'))
+      throw invalidArg(`backward: options must be an object like { retainGraph: true }, got ${describe(opts)}`);
+    hooks.backward(this, g, !!(opts && opts.retainGraph));
   }
 
   /** Clears `.grad`. */
@@ -216,7 +234,10 @@ export class Tensor {
     value._check();
     if (value._shape.length !== this._shape.length || value._shape.some((d, i) => d !== this._shape[i]) || value._dtype !== this._dtype)
       throw new HoduError(ErrorCode.SHAPE_MISMATCH, `assign: ${value._dtype}${describe(value._shape)} into ${this._dtype}${describe(this._shape)}`);
-    if (value._storage === null && hooks.recorder) hooks.recorder.saveBeforeRebind(this);
+    if (value._storage === null && hooks.recorder) {
+      hooks.recorder.noteUpdate(this, value);
+      hooks.recorder.saveBeforeRebind(this);
+    }
     const old = this._storage;
     this._storage = value._storage ? value._storage.retain() : null;
     if (old) old.release();
@@ -225,6 +246,43 @@ export class Tensor {
     this._node = value._node;
     this._graph = value._graph;
     this._gradFn = null;
+  }
+
+  /**
+   * Copies `value` (a tensor broadcastable to this shape, or a number; cast to this dtype) into
+   * this tensor. In dynamic mode the copy goes into this tensor's own memory, in place (views of it
+   * see the change). While a Builder records, the update is recorded instead: the tensor becomes a
+   * *variable* of the script, and every run of the script writes the new value into it.
+   */
+  assign(value: TensorLike): this {
+    this._check();
+    let v: Tensor;
+    if (value instanceof Tensor) v = value;
+    else if (typeof value === 'number' || typeof value === 'boolean') v = Tensor._scalar(value, this._dtype);
+    else throw invalidArg(`assign: value must be a Tensor or a number, got ${describe(value)}`);
+    v._check();
+    const rec = hooks.recorder;
+    const sameShape = v._shape.length === this._shape.length && v._shape.every((d, i) => d === this._shape[i]);
+    if (!sameShape) {
+      const lead = this._shape.length - v._shape.length;
+      const ok = lead >= 0 && v._shape.every((d, i) => d === 1 || d === this._shape[lead + i]);
+      if (!ok) throw new HoduError(ErrorCode.SHAPE_MISMATCH, `assign: a value of shape ${describe(v._shape)} does not broadcast to the tensor's shape ${describe(this._shape)}`);
+    }
+    if (rec) {
+      if (this._storage === null && this._graph !== rec)
+        throw invalidArg(`assign: the tensor belongs to another builder than '${rec.owner}'`);
+      if (v._dtype !== this._dtype) v = v.toDtype(this._dtype);
+      if (!sameShape) v = v.broadcastTo(this._shape.slice());
+      if (v._storage !== null) v = v._alias(); // a concrete value becomes a graph value (recorded)
+      this._assign(v);
+      return this;
+    }
+    if (this._storage === null) throw invalidArg('assign: the tensor belongs to a builder graph and has no data');
+    let src = v._dtype !== this._dtype ? v.toDtype(this._dtype) : v;
+    if (!sameShape) src = src.broadcastTo(this._shape.slice());
+    writeInto(this, src);
+    this._storage.bump();
+    return this;
   }
 
   /** @internal Restores a state saved by saveBeforeRebind. */
@@ -266,11 +324,19 @@ export class Tensor {
   /** @internal */
   _native(): NativeInput {
     this._check();
-    if (!this._storage)
+    if (!this._storage) {
+      const rec = hooks.recorder;
+      if (rec && this._graph === rec)
+        throw new HoduError(
+          ErrorCode.BUILDER_ALREADY_ACTIVE,
+          `builder '${rec.owner}' is still recording: this tensor is a graph value with no data yet. ` +
+            `Call builder.end() (or build()) before reading values or running eager ops, then run the script`,
+        );
       throw new HoduError(
         ErrorCode.BUILDER_INACTIVE,
         'this tensor belongs to a builder graph and has no data; run the built script to get values',
       );
+    }
     return [this._storage.buffer, dtypeCode(this._dtype), this._shape, this._strides, this._offset];
   }
 
@@ -928,6 +994,32 @@ export class Tensor {
     const t = Tensor._make(this._storage ? this._storage.retain() : null, this._dtype, this._shape, this._strides, this._offset);
     if (hooks.afterOp) hooks.afterOp('reshape', [this], this._shape.slice(), t);
     return t;
+  }
+}
+
+/** Copies src (same shape and dtype, any strides) into dst's memory element by element order. */
+function writeInto(dst: Tensor, src: Tensor): void {
+  const from = src.toTypedArray() as unknown as { [i: number]: number | bigint; length: number }; // contiguous copy if strided
+  if (dst.isContiguous) {
+    (dst.toTypedArray() as unknown as { set(a: ArrayLike<number | bigint>): void }).set(from as ArrayLike<number | bigint>);
+    return;
+  }
+  const info = dtypeInfo(dst.dtype);
+  const mem = new info.ctor(dst._storage!.buffer) as unknown as { [i: number]: number | bigint };
+  const shape = dst.shape;
+  const strides = dst.strides;
+  const n = dst.size;
+  const idx = new Array<number>(shape.length).fill(0);
+  let at = dst._offset;
+  for (let k = 0; k < n; k++) {
+    mem[at] = from[k];
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d]++;
+      at += strides[d];
+      if (idx[d] < shape[d]) break;
+      at -= strides[d] * shape[d];
+      idx[d] = 0;
+    }
   }
 }
 

@@ -63,9 +63,14 @@ export function tensorBytes(t: Tensor): ArrayBuffer {
 
 export class GraphRecorder implements Recorder {
   readonly values: IrValue[] = [];
-  readonly constants: ArrayBuffer[] = [];
+  /** Constant bytes by index; null for a parameter's copy deferred to build (it usually becomes a variable). */
+  readonly constants: (ArrayBuffer | null)[] = [];
   readonly outputs: IrOutput[] = [];
-  private readonly constantOf = new WeakMap<Tensor, number>();
+  /** Every concrete tensor an op read, with its value id (variables or constants, decided at build). */
+  readonly concrete = new Map<Tensor, number>();
+  /** Concrete tensors the recording updated (optimizer steps, assign) → their latest value id. */
+  readonly updates = new Map<Tensor, number>();
+  private randomCount = 0;
   private readonly inputNames = new Set<string>();
   private readonly rebound = new Map<Tensor, TensorState>();
 
@@ -77,13 +82,25 @@ export class GraphRecorder implements Recorder {
     if (t._graph === this) return t._node;
     if (t._graph !== null)
       throw invalidArg(`a tensor recorded by another builder cannot be used in builder '${this.owner}'`);
-    const known = this.constantOf.get(t);
+    const known = this.concrete.get(t);
     if (known !== undefined) return known;
-    this.constants.push(tensorBytes(t));
+    this.constants.push(t._requiresGrad && t._gradFn === null ? null : tensorBytes(t));
     const id = this.values.length;
     this.values.push({ kind: ValueKind.Constant, dtype: t.dtype, shape: t.shape.slice(), constant: this.constants.length - 1 });
-    this.constantOf.set(t, id);
+    this.concrete.set(t, id);
     return id;
+  }
+
+  noteUpdate(t: Tensor, value: Tensor): void {
+    if (t._graph === this && !this.updates.has(t)) return; // a graph value rebound: no state
+    if (t._graph !== this) this.valueOf(t); // the variable's value before the first update
+    this.updates.set(t, this.valueOf(value));
+  }
+
+  randomInput(shape: number[], dtype: DType): Tensor {
+    const id = this.values.length;
+    this.values.push({ kind: ValueKind.Input, dtype, shape: shape.slice(), name: `@rand:${this.randomCount++}` });
+    return this.symbolic(id);
   }
 
   private symbolic(id: number): Tensor {
@@ -111,6 +128,7 @@ export class GraphRecorder implements Recorder {
 
   input(name: string, shape: number[], dtype: DType): Tensor {
     if (typeof name !== 'string' || name.length === 0) throw invalidArg(`Tensor.input: name must be a non-empty string, got ${String(name)}`);
+    if (name.startsWith('@')) throw invalidArg(`Tensor.input: the name '${name}' starts with '@', which hodu reserves for script variables; choose another name`);
     if (this.inputNames.has(name)) throw new HoduError(ErrorCode.DUPLICATE_NAME, `Tensor.input: an input named '${name}' already exists in builder '${this.owner}'`);
     this.inputNames.add(name);
     const id = this.values.length;
@@ -130,6 +148,7 @@ export class GraphRecorder implements Recorder {
 
   addOutput(name: string, t: Tensor): void {
     if (typeof name !== 'string' || name.length === 0) throw invalidArg(`addOutput: name must be a non-empty string, got ${String(name)}`);
+    if (name.startsWith('@')) throw invalidArg(`addOutput: the name '${name}' starts with '@', which hodu reserves for script variables; choose another name`);
     if (!(t instanceof Tensor)) throw invalidArg(`addOutput('${name}'): expected a Tensor`);
     if (this.outputs.some((o) => o.name === name))
       throw new HoduError(ErrorCode.DUPLICATE_NAME, `addOutput: an output named '${name}' already exists in builder '${this.owner}'`);

@@ -61,7 +61,7 @@ function fill(t: Tensor, make: () => Tensor, seed: number | undefined): Tensor {
       manualSeed((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
     }
   }
-  noGrad(() => t._assign(v.toDtype(t.dtype).contiguous()));
+  noGrad(() => t.assign(v));
   return t;
 }
 

@@ -49,8 +49,8 @@ abstract class BatchNormBase extends Module {
     this.weight = affine ? Tensor.ones([numFeatures], dtype).setRequiresGrad(true) : null;
     this.bias = affine ? Tensor.zeros([numFeatures], dtype).setRequiresGrad(true) : null;
     const track = options.trackRunningStats ?? true;
-    this.runningMean = track ? Tensor.zeros([numFeatures], dtype) : null;
-    this.runningVar = track ? Tensor.ones([numFeatures], dtype) : null;
+    this.runningMean = track ? this.registerBuffer('runningMean', Tensor.zeros([numFeatures], dtype)) : null;
+    this.runningVar = track ? this.registerBuffer('runningVar', Tensor.ones([numFeatures], dtype)) : null;
   }
 
   protected abstract checkInput(x: Tensor): void;
