@@ -3,7 +3,7 @@
 import { noGrad } from '../autograd/tape';
 import { ErrorCode, HoduError, describe, invalidArg } from '../errors';
 import { isFloat } from '../dtype';
-import { manualSeed, nextSeed } from '../random';
+import { _randomState, _setRandomState, manualSeed } from '../random';
 import { Tensor } from '../tensor';
 
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';
@@ -53,12 +53,12 @@ function fill(t: Tensor, make: () => Tensor, seed: number | undefined): Tensor {
   else {
     if (!Number.isInteger(seed)) throw invalidArg(`init: seed must be an integer, got ${describe(seed)}`);
     // draw with `seed`, then put the global stream back where it was
-    const [hi, lo] = nextSeed();
-    manualSeed(BigInt(seed));
+    const saved = _randomState();
+    manualSeed(seed);
     try {
       v = make();
     } finally {
-      manualSeed((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+      _setRandomState(saved);
     }
   }
   noGrad(() => t.assign(v));
