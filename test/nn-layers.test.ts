@@ -245,6 +245,14 @@ describe('Dropout2d', () => {
     const x = Tensor.randn([2, 3, 2, 2]);
     expect(d.forward(x).toArray()).toEqual(x.toArray());
     expect(codeOf(() => new nn.Dropout2d(1))).toBe('INVALID_ARGUMENT');
+    // in a script: a fresh channel mask on every run
+    d.train();
+    const b = new Builder('drop2d').start();
+    b.addOutput('y', d.forward(Tensor.input('x', [4, 8, 1, 1])));
+    const s = b.build().addInput('x', Tensor.ones([4, 8, 1, 1]));
+    const runs = [0, 1, 2].map(() => flat(s.run().y));
+    runs.forEach((r) => r.forEach((v) => expect([0, 2]).toContain(v)));
+    expect(runs[0]).not.toEqual(runs[1]);
     expect(codeOf(() => d.forward(Tensor.zeros([2, 3])))).toBe('SHAPE_MISMATCH');
   });
 });

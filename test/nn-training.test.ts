@@ -248,5 +248,18 @@ describe('BatchNorm in a training script', () => {
     near(flat(bn(model).runningVar!), flat(bn(dyn).runningVar!), 1e-10);
     expect(flat(bn(model).runningMean!).some((v) => v !== 0)).toBe(true);
     expect(Object.keys(model.stateDict())).toEqual(expect.arrayContaining(['1.runningMean', '1.runningVar']));
+    // an eval script recorded now reads the running statistics at their value on each run
+    model.eval();
+    const e = new Builder('bn_eval_var').start();
+    e.addOutput('y', model.forward(Tensor.input('x', [4, 3], F64)));
+    const evalScript = e.build();
+    const y0 = flat(evalScript.addInput('x', batch(0)).run().y);
+    near(y0, flat(model.forward(batch(0))), 1e-10);
+    model.train();
+    s.addInput('x', batch(5)).run(); // moves weights and statistics
+    model.eval();
+    const y1 = flat(evalScript.addInput('x', batch(0)).run().y);
+    near(y1, flat(model.forward(batch(0))), 1e-10);
+    expect(y1).not.toEqual(y0);
   });
 });

@@ -2,6 +2,7 @@
 import { DType } from '../dtype';
 import { ErrorCode, HoduError, describe, invalidArg } from '../errors';
 import { Tensor } from '../tensor';
+import { perRunRandom } from '../variables';
 import { Module } from './module';
 
 /**
@@ -18,7 +19,8 @@ export class Dropout2d extends Module {
       throw new HoduError(ErrorCode.SHAPE_MISMATCH, `Dropout2d: expected [N, C, H, W] or [C, H, W], got ${describe(x instanceof Tensor ? x.shape : x)}`);
     if (!this._training || this.p === 0) return x;
     const ms = x.ndim === 4 ? [x.shape[0], x.shape[1], 1, 1] : [x.shape[0], 1, 1];
-    const keep = Tensor.rand(ms, x.dtype === DType.F64 ? DType.F64 : DType.F32).ge(this.p).toDtype(x.dtype);
+    // a fresh mask on every run of a script (perRunRandom), a fresh draw per call in dynamic mode
+    const keep = perRunRandom(ms, x.dtype === DType.F64 ? DType.F64 : DType.F32).ge(this.p).toDtype(x.dtype);
     return x.mul(keep).mul(1 / (1 - this.p));
   }
 }

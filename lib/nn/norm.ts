@@ -3,6 +3,7 @@
 import { DType, isFloat } from '../dtype';
 import { ErrorCode, HoduError, describe, invalidArg } from '../errors';
 import { Tensor } from '../tensor';
+import { markVariable } from '../variables';
 import { updateBuffer } from './buffers';
 import { Module } from './module';
 
@@ -49,8 +50,11 @@ abstract class BatchNormBase extends Module {
     this.weight = affine ? Tensor.ones([numFeatures], dtype).setRequiresGrad(true) : null;
     this.bias = affine ? Tensor.zeros([numFeatures], dtype).setRequiresGrad(true) : null;
     const track = options.trackRunningStats ?? true;
+    // variables of every script that reads them: an eval script sees what training scripts wrote
     this.runningMean = track ? this.registerBuffer('runningMean', Tensor.zeros([numFeatures], dtype)) : null;
     this.runningVar = track ? this.registerBuffer('runningVar', Tensor.ones([numFeatures], dtype)) : null;
+    if (this.runningMean) markVariable(this.runningMean);
+    if (this.runningVar) markVariable(this.runningVar);
   }
 
   protected abstract checkInput(x: Tensor): void;
