@@ -26,8 +26,9 @@ function fmt(info: ProgressInfo): string {
 function dur(s: number): string {
   if (!Number.isFinite(s)) return '?';
   if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
-  const m = Math.floor(s / 60);
-  return `${m}m${String(Math.round(s - 60 * m)).padStart(2, '0')}s`;
+  const r = Math.round(s);
+  const m = Math.floor(r / 60);
+  return `${m}m${String(r - 60 * m).padStart(2, '0')}s`;
 }
 
 /**
