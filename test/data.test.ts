@@ -72,6 +72,8 @@ describe('DataLoader', () => {
     expect([...data.batches([ys], { batchSize: 6 })].map(([y]) => y.shape[0])).toEqual([6, 4]);
     expect(codeOf(() => new DataLoader({ a: xs, b: new Float32Array(3) }))).toBe('SHAPE_MISMATCH');
     expect(codeOf(() => new DataLoader([xs], { batchSize: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => new DataLoader([xs]).take([0, 10]))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => new DataLoader([xs]).take([0.5]))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => new DataLoader({ x: { data: new Float32Array(5), shape: [2, 3] } }))).toBe('SHAPE_MISMATCH');
   });
 

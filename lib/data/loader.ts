@@ -146,7 +146,7 @@ export class DataLoader<C extends Columns = Columns, B = Batch<C>> implements It
       const L = s.rowLen;
       for (let r = 0; r < idx.length; r++) {
         const i = idx[r];
-        if (!(i >= 0 && i < this.length)) throw invalidArg(`DataLoader: row index ${i} is out of range (0..${this.length - 1})`);
+        if (!(Number.isInteger(i) && i >= 0 && i < this.length)) throw invalidArg(`DataLoader: row index ${i} is out of range (0..${this.length - 1})`);
         if (L === 1) (dst as unknown as { [k: number]: number | bigint })[r] = (s.data as unknown as { [k: number]: number | bigint })[i];
         else (dst as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(s.data.subarray(i * L, i * L + L) as unknown as ArrayLike<unknown>, r * L);
       }
