@@ -16,6 +16,7 @@ export function versions(): { hodu: string; onednn: string; threads: number } {
   return { hodu: pkg.version, onednn: i.onednn, threads: i.threads };
 }
 export { Builder } from './builder';
+export type { AddOutputOptions } from './builder';
 export { Script } from './script';
 export type { TensorInfo, CompileOptions, PlanInfo } from './script';
 export { noGrad } from './autograd/tape';
@@ -31,3 +32,4 @@ export { Progress } from './progress';
 export type { ProgressOptions, ProgressInfo } from './progress';
 export { curvesSvg, writeCurvesSvg } from './viz/curves';
 export type { Series, CurvesOptions } from './viz/curves';
+export { saveSafetensors, loadSafetensors, safetensorsMetadata, toSafetensorsBytes } from './safetensors';

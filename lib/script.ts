@@ -8,7 +8,9 @@ import { decodeScriptFile, encodeScriptFile, readScriptFile, writeScriptFile } f
 import { Storage } from './storage';
 import { Tensor } from './tensor';
 import { eager } from './ir/graph';
-import { ScriptState, VariableSpec, isReservedName, VAR_PREFIX } from './variables';
+import { Baked, ScriptState, VariableSpec, bakeReadOnly, isReservedName, isStale, VAR_PREFIX } from './variables';
+import { IrOutput, IrValue } from './ir/graph';
+import { encodeGraph } from './ir/encode';
 
 export interface TensorInfo {
   readonly name: string;
@@ -126,9 +128,17 @@ export class Script {
   }
 
   /** @internal */
-  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[], variables?: VariableSpec[]): Script {
-    return new Script(name, ir, constants, variables);
+  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[], variables?: VariableSpec[], parts?: { values: IrValue[]; outputs: IrOutput[] }): Script {
+    const s = new Script(name, ir, constants, variables);
+    s._parts = parts ?? null;
+    return s;
   }
+
+  /** @internal the recorded graph of a built script (HODU bakes read-only parameters in from it) */
+  _parts: { values: IrValue[]; outputs: IrOutput[] } | null = null;
+  /** @internal the current compile's baked parameters (HODU), or null */
+  private baked: Baked | null = null;
+  private lastOptions: CompileOptions = {};
 
   /**
    * The script's variables by name (SPEC §5): the same tensor objects the recording used
@@ -191,9 +201,25 @@ export class Script {
     if (this.handle !== null && this.compiledWith === key) return this;
     this.dropCompiled();
     this.native = this.selectBackend();
-    this.handle = call(() => this.native!.compile(this._ir, this._constants, opts));
+    // HODU: read-only parameters compile in as constants (folded, pre-packed), rebuilt when changed
+    const baked = this._backend === Backend.HODU && this._state && this._parts
+      ? bakeReadOnly(this._parts.values, this._parts.outputs, this._constants, this._state, encodeGraph)
+      : null;
+    this.handle = call(() => this.native!.compile(baked ? baked.ir : this._ir, baked ? baked.constants : this._constants, opts));
+    this.baked = baked;
+    this.lastOptions = options;
     this.compiledWith = key;
     return this;
+  }
+
+  /** Compiles, or recompiles when a baked parameter changed since the last compile. */
+  private ensureCompiled(): void {
+    if (!this.isCompiled) this.compile();
+    else if (this.baked && isStale(this.baked)) {
+      const o = this.lastOptions;
+      this.dropCompiled();
+      this.compile(o);
+    }
   }
 
   /** Details of the compiled plan (kernels, memory); compiles first if needed. */
@@ -204,6 +230,7 @@ export class Script {
 
   run(): Record<string, Tensor> {
     if (this._state) this._state.enterSync(this.name);
+    if (this._state) this.ensureCompiled(); // before binding: baking decides which inputs are bound
     const inputs = this.prepareInputs();
     if (!this.isCompiled) this.compile();
     const outs = call(() => this.native!.run(this.handle, inputs.views));
@@ -221,6 +248,7 @@ export class Script {
   private runAsyncNow(): Promise<Record<string, Tensor>> {
     let inputs: { views: ArrayBufferView[]; storages: Storage[] };
     try {
+      if (this._state) this.ensureCompiled();
       inputs = this.prepareInputs();
       if (!this.isCompiled) this.compile();
     } catch (e) {
@@ -284,6 +312,7 @@ export class Script {
     this.handle = null;
     this.compiledWith = null;
     this.native = null;
+    this.baked = null;
   }
 
   private selectBackend(): NativeBackend {
@@ -310,7 +339,9 @@ export class Script {
     const views: ArrayBufferView[] = [];
     const storages: Storage[] = [];
     if (this._state) this._state.refresh();
+    const baked = this.baked;
     for (const info of this._allInputs) {
+      if (baked && !baked.keep(info)) continue; // compiled in as a constant
       if (isReservedName(info.name)) {
         const r = this._state!.view(info.name, info.shape, info.dtype, this.name);
         views.push(r.view);

@@ -328,7 +328,7 @@ export class Tensor {
       const rec = hooks.recorder;
       if (rec && this._graph === rec)
         throw new HoduError(
-          ErrorCode.BUILDER_ALREADY_ACTIVE,
+          ErrorCode.BUILDER_INACTIVE, // the code of round 1 (reading a graph value); the message says what to do
           `builder '${rec.owner}' is still recording: this tensor is a graph value with no data yet. ` +
             `Call builder.end() (or build()) before reading values or running eager ops, then run the script`,
         );

