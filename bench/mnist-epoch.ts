@@ -9,7 +9,7 @@
 //                           them into one loop (one run per epoch part)
 //   xla script (per batch)  the per-batch script on Backend.XLA (when the PJRT plugin is there)
 //   tfjs cpu / wasm         tf.layers model, trainOnBatch (tfjs resolved as bench/ resolves it)
-// Run: node --expose-gc --import tsx bench/mnist-epoch.ts [--batches 40] [--tfjs-batches 10]
+// Run: node --expose-gc --import tsx bench/mnist-epoch.ts [--batches 40] [--tfjs-batches 10] [--no-tfjs]
 import * as path from 'path';
 import { Backend, Builder, DType, DataLoader, Script, Tensor, data, manualSeed, nn } from '../lib';
 
@@ -131,7 +131,8 @@ async function main(): Promise<void> {
   } catch (e) {
     console.log(`xla script: skipped (${(e as Error).message.split('\n')[0]})`);
   }
-  try {
+  if (args.includes('--no-tfjs')) console.log('tfjs rows skipped (--no-tfjs)');
+  else try {
     const tf = await import('@tensorflow/tfjs');
     await import('@tensorflow/tfjs-backend-wasm');
     for (const backend of ['wasm', 'cpu']) {
