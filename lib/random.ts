@@ -28,3 +28,12 @@ export function nextSeed(): [number, number] {
   z = z ^ (z >> 31n);
   return [Number(z >> 32n), Number(z & 0xffffffffn)];
 }
+
+/** @internal The generator state (to draw with another seed and put the stream back). */
+export function _randomState(): bigint {
+  return state;
+}
+/** @internal */
+export function _setRandomState(s: bigint): void {
+  state = s;
+}

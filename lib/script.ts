@@ -2,6 +2,7 @@
 import { Backend, Device } from './device';
 import { AnyTypedArray, DType, dtypeFromCode } from './dtype';
 import { ErrorCode, HoduError, describe, fromNative, invalidArg } from './errors';
+import { didYouMean } from './suggest';
 import { binding, call } from './native';
 import { decodeScriptFile, encodeScriptFile, readScriptFile, writeScriptFile } from './script-file';
 import { Storage } from './storage';
@@ -495,7 +496,7 @@ export class Script {
       if (!this.inputs.some((i) => i.name === name))
         throw new HoduError(
           ErrorCode.INPUT_UNKNOWN,
-          `script '${this.name}' has no input named '${name}' (inputs: ${this.inputs.map((i) => `'${i.name}'`).join(', ') || 'none'})`,
+          `script '${this.name}' has no input named '${name}'${didYouMean(name, this.inputs.map((i) => i.name))} (inputs: ${this.inputs.map((i) => `'${i.name}'`).join(', ') || 'none'})`,
         );
     const views: ArrayBufferView[] = [];
     const storages: Storage[] = [];

@@ -118,9 +118,10 @@ export class Dropout extends Module {
   }
 }
 
-export class Sequential extends Module {
-  readonly layers: Module[];
-  constructor(...layers: Module[]) {
+/** Runs its layers in order. Generic: `new Sequential(a, b).layers` keeps the layers' types ([A, B]). */
+export class Sequential<L extends Module[] = Module[]> extends Module {
+  readonly layers: L;
+  constructor(...layers: L) {
     super();
     for (const l of layers) if (!(l instanceof Module)) throw invalidArg(`Sequential: ${describe(l)} is not a Module`);
     this.layers = layers;

@@ -58,8 +58,23 @@ export class Huber extends Loss {
   }
 }
 
-/** Cross entropy of logits [N, C] (or [C]) against class indices [N] (I32/I64): mean(−log softmax[i, target_i]). */
+export interface CrossEntropyOptions {
+  /** ε in [0, 1): the target becomes (1 − ε)·one-hot + ε/C (default 0). */
+  labelSmoothing?: number;
+}
+
+/**
+ * Cross entropy of logits [N, C] (or [C]) against class indices [N] (I32/I64): mean(−log softmax[i, target_i]).
+ * With label smoothing ε: mean((1 − ε)·(−log p[i, t_i]) + ε·mean_c(−log p[i, c])).
+ */
 export class CrossEntropy extends Loss {
+  readonly labelSmoothing: number;
+  constructor(options: CrossEntropyOptions = {}) {
+    super();
+    const e = options?.labelSmoothing ?? 0;
+    if (typeof e !== 'number' || !(e >= 0 && e < 1)) throw invalidArg(`CrossEntropy: labelSmoothing must be in [0, 1), got ${describe(e)}`);
+    this.labelSmoothing = e;
+  }
   forward(input: LossInput | Tensor, target?: Tensor): Tensor {
     const [logits, labels] = pair(input, target, 'CrossEntropy');
     if (labels.dtype !== DType.I32 && labels.dtype !== DType.I64)
@@ -69,7 +84,24 @@ export class CrossEntropy extends Loss {
     if (l2.ndim !== 2 || t2.ndim !== 1 || t2.shape[0] !== l2.shape[0])
       throw new HoduError(ErrorCode.SHAPE_MISMATCH, `CrossEntropy: logits ${describe(logits.shape)} and target ${describe(labels.shape)} do not fit ([N, C] and [N])`);
     const logp = l2.logSoftmax(1);
-    return logp.gather(1, t2.unsqueeze(1)).neg().mean();
+    const nll = logp.gather(1, t2.unsqueeze(1)).neg().mean();
+    if (!this.labelSmoothing) return nll;
+    const e = this.labelSmoothing;
+    return nll.mul(1 - e).add(logp.mean(1).neg().mean().mul(e));
+  }
+}
+
+/** Negative log-likelihood of log-probabilities [N, C] (or [C]) against class indices [N]: mean(−logp[i, target_i]). */
+export class NLLLoss extends Loss {
+  forward(input: LossInput | Tensor, target?: Tensor): Tensor {
+    const [logp, labels] = pair(input, target, 'NLLLoss');
+    if (labels.dtype !== DType.I32 && labels.dtype !== DType.I64)
+      throw new HoduError(ErrorCode.DTYPE_MISMATCH, `NLLLoss: target must hold class indices (i32 or i64), got ${labels.dtype}`);
+    const l2 = logp.ndim === 1 ? logp.unsqueeze(0) : logp;
+    const t2 = labels.ndim === 0 ? labels.reshape([1]) : labels;
+    if (l2.ndim !== 2 || t2.ndim !== 1 || t2.shape[0] !== l2.shape[0])
+      throw new HoduError(ErrorCode.SHAPE_MISMATCH, `NLLLoss: input ${describe(logp.shape)} and target ${describe(labels.shape)} do not fit ([N, C] and [N])`);
+    return l2.gather(1, t2.unsqueeze(1)).neg().mean();
   }
 }
 

@@ -3,6 +3,7 @@ import { noGrad } from '../autograd/tape';
 import { ErrorCode, HoduError, describe, invalidArg } from '../errors';
 import { eager } from '../ir/graph';
 import { Tensor } from '../tensor';
+import { summary } from './summary';
 import { nameVariable } from '../variables';
 
 export abstract class Module {
@@ -143,5 +144,15 @@ export abstract class Module {
 
   zeroGrad(): void {
     for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** The layer tree with parameter counts (`summary(this)`). */
+  toString(): string {
+    return summary(this);
+  }
+
+  /** The layer tree; with `inputShape`, also each layer's output shape (a zero input is run in eval mode). */
+  summary(inputShape?: number[]): string {
+    return summary(this, { inputShape });
   }
 }
