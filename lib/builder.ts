@@ -86,6 +86,8 @@ export class Builder {
     const fin = finalizeGraph(this._graph);
     const stacked = applyStacks(fin.values, fin.outputs, fin.constants, [...this._graph.stacks].map(([name, values]) => ({ name, values })));
     const ir = encodeGraph(stacked.values, stacked.outputs);
-    return Script._create(this.name, ir, fin.constants, fin.variables, fin.variables.some((v) => v.bakeable) ? stacked : undefined);
+    const script = Script._create(this.name, ir, fin.constants, fin.variables);
+    if (fin.variables.some((v) => v.bakeable)) script._parts = stacked; // HODU bakes read-only parameters in from it
+    return script;
   }
 }

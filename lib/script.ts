@@ -127,10 +127,8 @@ export class Script {
   }
 
   /** @internal */
-  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[], variables?: VariableSpec[], parts?: { values: IrValue[]; outputs: IrOutput[] }): Script {
-    const s = new Script(name, ir, constants, variables);
-    s._parts = parts ?? null;
-    return s;
+  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[], variables?: VariableSpec[]): Script {
+    return new Script(name, ir, constants, variables);
   }
 
   /** @internal the recorded graph of a built script (HODU bakes read-only parameters in from it) */
