@@ -10,6 +10,7 @@ import { eager } from './ir/graph';
 import { Baked, ScriptState, VariableSpec, bakeReadOnly, isReservedName, isStale, VAR_PREFIX } from './variables';
 import { IrOutput, IrValue } from './ir/graph';
 import { encodeGraph } from './ir/encode';
+import { decodeGraph } from './ir/decode';
 
 export interface TensorInfo {
   readonly name: string;
@@ -199,6 +200,8 @@ export class Script {
     this.dropCompiled();
     this.native = this.selectBackend();
     // HODU: read-only parameters compile in as constants (folded, pre-packed), rebuilt when changed
+    if (!this._parts && this._backend === Backend.HODU && this._state && this._state.variables.some((v) => v.bakeable))
+      this._parts = decodeGraph(this._ir); // a loaded script: its graph from the IR
     const baked = this._backend === Backend.HODU && this._state && this._parts
       ? bakeReadOnly(this._parts.values, this._parts.outputs, this._constants, this._state, encodeGraph)
       : null;
@@ -387,7 +390,8 @@ function ownVariables(inputs: readonly TensorInfo[], outputs: readonly TensorInf
   return vars.map((info, k) => {
     const bytes = constants[first + k];
     const t = Tensor._make(new Storage(bytes.slice(0)), info.dtype, info.shape.slice());
-    return { name: info.name.slice(VAR_PREFIX.length), tensor: t, updated: outputs.some((o) => o.name === info.name) };
+    const updated = outputs.some((o) => o.name === info.name);
+    return { name: info.name.slice(VAR_PREFIX.length), tensor: t, updated, bakeable: !updated };
   });
 }
 
