@@ -4,7 +4,7 @@
 // machine's measured roofline. Every peer's output is checked against hodu's before it is timed;
 // the process exits non-zero only on wrong results. Writes bench/results.md and bench/results.svg
 // (with --quick: bench/out/results-quick.{md,svg}).
-import { mnistStepRows } from './mnist-step';
+import { mnistStepRows, mnistStepTfjsRows } from './mnist-step';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -353,6 +353,10 @@ async function main(): Promise<void> {
 
   // one per-batch training step of the MNIST CNN (Adam) with script variables (bench/mnist-step.ts)
   wrong += mnistStepRows(row);
+  // tfjs-wasm cannot train a CNN (no Conv2DBackpropFilter kernel: a note); tfjs-cpu takes ~30 s per
+  // step, so its row runs only with --tfjs-cpu-cnn
+  wrong += await mnistStepTfjsRows((w, v, fn, maxReps) => row(w, v, fn, undefined, maxReps), console.log,
+    process.argv.includes('--tfjs-cpu-cnn') ? ['wasm', 'cpu'] : ['wasm']);
 
   // loop rolling: the seed's training script at 1000 and 10 000 epochs, rolled and unrolled, one
   // process per configuration (bench/seed-loop.ts) so that each peak RSS is its own

@@ -86,8 +86,9 @@ if (acc < BAR) {
 }
 
 // Script mode: 5 SGD steps on one batch recorded as one graph, compared with the same steps in
-// dynamic mode. The builder gives the parameters their values back when it ends, so both start
-// from the trained weights.
+// dynamic mode. The builder gives the parameters their values back when it ends; running the
+// script then trains them (they are variables of the script), so the dynamic steps start again
+// from a copy of the weights taken before the run.
 const xb = train.x.narrow(0, 0, BATCH);
 const yb = train.y.narrow(0, 0, BATCH);
 const sgd = new nn.SGD(0.05);
@@ -106,7 +107,9 @@ builder.addOutput('loss', last);
 net.parameters().forEach((p, i) => builder.addOutput(`p${i}`, p));
 builder.end();
 const script = builder.build().addInput('x', xb).addInput('y', yb);
+const before = Object.fromEntries(Object.entries(net.stateDict()).map(([k, t]) => [k, t.contiguous().add(0)]));
 const out = script.run();
+net.loadStateDict(before);
 
 for (let k = 0; k < 5; k++) {
   ce.forward([net.forward(xb), yb]).backward();

@@ -15,6 +15,7 @@ import { Baked, ScriptState, VariableSpec, bakeReadOnly, isReservedName, isStale
 import { IrOutput, IrValue } from './ir/graph';
 import { encodeGraph } from './ir/encode';
 import { DevicesOptions, checkDevices, checkHoduDevices, countCache } from './script-devices';
+import { decodeGraph } from './ir/decode';
 
 export type { DevicesOptions } from './script-devices';
 
@@ -455,6 +456,9 @@ export class Script {
     }
     return this.cache.compiled(e, (g) => {
       try {
+        // a loaded script has no recorded parts: its graph from the IR
+        if (!this._shapes.symbolic && !this._parts && this._backend === Backend.HODU && this._state && this._state.variables.some((v) => v.bakeable))
+          this._parts = decodeGraph(this._ir);
         const parts = this._shapes.symbolic ? g.parts : this._parts;
         const baked: Baked | null =
           this._backend === Backend.HODU && this._state && parts ? bakeReadOnly(parts.values, parts.outputs, g.constants, this._state, encodeGraph) : null;
@@ -583,7 +587,7 @@ function ownVariables(inputs: readonly TensorInfo[], outputs: readonly TensorInf
   return vars.map((info, k) => {
     const bytes = stored[k];
     const t = Tensor._make(new Storage(bytes.slice(0)), info.dtype, (info.shape as number[]).slice());
-    return { name: info.name.slice(VAR_PREFIX.length), tensor: t, updated: outputs.some((o) => o.name === info.name) };
+    return { name: info.name.slice(VAR_PREFIX.length), tensor: t, updated: outputs.some((o) => o.name === info.name), bakeable: !outputs.some((o) => o.name === info.name) };
   });
 }
 

@@ -100,8 +100,16 @@ function isParameter(t: Tensor): boolean {
   return t._requiresGrad && t._gradFn === null;
 }
 
+/** Installed by nn/module.ts: names the parameters of every live module by its path (at build). */
+export const naming: { fromModules: (() => void) | null } = { fromModules: null };
+
 /** Turns the recorder's concrete tensors into variables or constants (see the file comment). */
 export function finalizeGraph(g: GraphRecorder): FinalGraph {
+  if (naming.fromModules) {
+    let unnamed = false;
+    for (const [t] of g.concrete) if (isParameter(t) && !hints.has(t)) unnamed = true;
+    if (unnamed) naming.fromModules();
+  }
   const values = g.values.map((v) => ({ ...v }));
   const taken = new Set<string>();
   const variables: VariableSpec[] = [];

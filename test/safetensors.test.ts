@@ -252,5 +252,15 @@ describe('loadStateDict errors name the key', () => {
     }
     b.parameters().forEach((p, i) => expect(p.toArray()).toEqual(a.parameters()[i].toArray()));
     expect(ob.stepCount).toBe(7);
+    // without the parameters: the state waits for the first step
+    const c = model();
+    c.loadStateDict(a.stateDict());
+    const oc = new nn.Adam(0.05);
+    oc.loadStateDict(oa.stateDict());
+    for (let k = 0; k < 2; k++) {
+      step(a, oa);
+      step(c, oc);
+    }
+    c.parameters().forEach((p, i) => expect(p.toArray()).toEqual(a.parameters()[i].toArray()));
   });
 });

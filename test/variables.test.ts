@@ -247,6 +247,26 @@ describe('script.variables', () => {
     expectClose(flat(again.variables['0.weight']), flat(l.variables['0.weight']), 0, 'resaved');
   });
 
+  test('a loaded inference script owns its variables and bakes them in on HODU (rebuilt after assign)', () => {
+    const model = makeModel(8);
+    const b = new Builder('infer');
+    b.start();
+    b.addOutput('y', model.forward(Tensor.input('x', [B, IN])));
+    const s = b.build();
+    const l = Script.fromBytes(s.toBytes());
+    const { x } = batch(5);
+    const want = flat(model.forward(x));
+    expectClose(flat(l.addInput('x', x).run()['y']), want, 1e-6, 'loaded');
+    expect(l.planInfo().constantBytes).toBeGreaterThan(0); // the weights are constants of the plan
+    const w = l.variables['0.weight'];
+    expect(w).not.toBe((model.layers[0] as nn.Linear).weight);
+    w.assign(w.mul(2));
+    const w0 = (model.layers[0] as nn.Linear).weight;
+    w0.assign(w0.mul(2));
+    expectClose(flat(l.run()['y']), flat(model.forward(x)), 1e-6, 'loaded after assign');
+    for (const backend of backends.slice(1)) expectClose(flat(l.setBackend(backend).run()['y']), flat(model.forward(x)), 1e-5, `loaded on ${backend}`);
+  });
+
   test('concurrent runAsync calls of a stateful script queue up (no torn update)', async () => {
     const ref = makeModel(5);
     const refScript = recordTrainStep(ref, new nn.SGD(0.1, { momentum: 0.9 }));

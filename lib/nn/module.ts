@@ -4,10 +4,29 @@ import { ErrorCode, HoduError, describe, invalidArg } from '../errors';
 import { eager } from '../ir/graph';
 import { Tensor } from '../tensor';
 import { summary } from './summary';
-import { nameVariable } from '../variables';
+import { nameVariable, naming } from '../variables';
+
+/** Every module made in this realm (weakly held): build() names unnamed parameters from them. */
+const liveModules = new Set<WeakRef<Module>>();
+
+naming.fromModules = (): void => {
+  const alive: Module[] = [];
+  for (const r of liveModules) {
+    const m = r.deref();
+    if (m) alive.push(m);
+    else liveModules.delete(r);
+  }
+  const children = new Set<Module>();
+  for (const m of alive) for (const c of m.children()) children.add(c);
+  for (const m of alive) if (!children.has(m)) m.namedParameters(); // roots: sets the names
+};
 
 export abstract class Module {
   /** @internal */ _training = true;
+
+  constructor() {
+    liveModules.add(new WeakRef(this));
+  }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   abstract forward(...inputs: any[]): Tensor;

@@ -104,8 +104,24 @@ export abstract class Optimizer {
     return s;
   }
 
+  /** Loaded state of parameters not seen yet (loadStateDict before the first step): index → slot → value. */
+  private pending = new Map<number, Map<string, Tensor>>();
+
   protected remember(params: Tensor[]): void {
-    for (const p of params) if (!this.order.includes(p)) this.order.push(p);
+    for (const p of params) {
+      if (this.order.includes(p)) continue;
+      this.order.push(p);
+      const loaded = this.pending.get(this.order.length - 1);
+      if (!loaded) continue;
+      this.pending.delete(this.order.length - 1);
+      const slots = this.slots(p, this.slotNames.length);
+      for (const [name, v] of loaded) {
+        const slot = slots[this.slotNames.indexOf(name)];
+        if (v.shape.length !== slot.shape.length || v.shape.some((d, i) => d !== slot.shape[i]))
+          throw new HoduError(ErrorCode.SHAPE_MISMATCH, `loadStateDict: 'state.${this.order.length - 1}.${name}' has shape ${describe(v.shape)}, but parameter ${this.order.length - 1} has shape ${describe(slot.shape)}`);
+        eager(() => noGrad(() => slot.assign(v)));
+      }
+    }
   }
 
   /** Extra scalar state (Adam's step count) for stateDict. */
@@ -131,8 +147,10 @@ export abstract class Optimizer {
   }
 
   /**
-   * Loads a stateDict. `params` gives the parameters in stateDict order (needed when this optimizer
-   * has not stepped yet); values are copied into the existing state tensors, in place.
+   * Loads a stateDict. `params` gives the parameters in stateDict order; without it, the state of
+   * parameters this optimizer has not seen yet is applied when step() first sees them (in the
+   * order of its params array, as PyTorch's parameter groups). Values are copied into the state
+   * tensors, in place.
    */
   loadStateDict(dict: Record<string, Tensor>, params?: Tensor[]): void {
     if (dict === null || typeof dict !== 'object') throw invalidArg(`loadStateDict: expected an object of tensors, got ${describe(dict)}`);
@@ -148,7 +166,13 @@ export abstract class Optimizer {
       if (m) {
         const p = this.order[Number(m[1])];
         const k = this.slotNames.indexOf(m[2]);
-        if (!p || k < 0) throw invalidArg(`loadStateDict: unexpected key '${key}' (pass the parameters in stateDict order as the second argument)`);
+        if (k < 0) throw invalidArg(`loadStateDict: unexpected key '${key}' (${this.constructor.name} keeps ${this.slotNames.join(', ')})`);
+        if (!p) {
+          const at = Number(m[1]);
+          if (!this.pending.has(at)) this.pending.set(at, new Map());
+          this.pending.get(at)!.set(m[2], eager(() => v.contiguous().add(0)));
+          continue;
+        }
         const slot = this.slots(p, this.slotNames.length)[k];
         if (v.shape.length !== slot.shape.length || v.shape.some((d, i) => d !== slot.shape[i]))
           throw new HoduError(ErrorCode.SHAPE_MISMATCH, `loadStateDict: '${key}' has shape ${describe(v.shape)}, expected ${describe(slot.shape)}`);
