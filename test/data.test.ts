@@ -105,6 +105,49 @@ describe('DataLoader', () => {
     for (const [x, y] of data.batches([X, Y], { batchSize: 5, shuffle: true, seed: 3 })) s.addInput('x', x).addInput('y', y).run();
     nums(model.weight).forEach((v, i) => expect(v).toBeCloseTo(nums(dyn.weight)[i], 10));
   });
+
+  test('batches of varying size (a smaller last batch) feed one symbolic-batch training script', () => {
+    // 20 rows in batches of 6: 6, 6, 6, 2. Reference: SGD on MSE for y = x·w + b written out in float64.
+    const X = Array.from({ length: 20 }, (_, i) => [Math.sin(i), Math.cos(3 * i)]);
+    const Y = Array.from({ length: 20 }, (_, i) => 0.5 * Math.sin(i) - 0.25 * Math.cos(3 * i) + 0.1);
+    const model = new nn.Linear(2, 1, true, DType.F64);
+    model.weight = Tensor.fromArray([[0.3, -0.1]], undefined, DType.F64).setRequiresGrad(true);
+    model.bias = Tensor.fromArray([0.05], undefined, DType.F64).setRequiresGrad(true);
+    const opt = new nn.SGD(0.2);
+    const b = new Builder('loader_symbolic').start();
+    const loss = new nn.MSE().forward([model.forward(Tensor.input('x', ['batch', 2], DType.F64)), Tensor.input('y', ['batch', 1], DType.F64)]);
+    loss.backward();
+    opt.step(model.parameters());
+    opt.zeroGrad(model.parameters());
+    b.addOutput('loss', loss);
+    const s = b.build();
+    expect(s.inputs.map((i) => i.shape)).toEqual([['batch', 2], ['batch', 1]]);
+    let w = [0.3, -0.1];
+    let bias = 0.05;
+    const sizes: number[] = [];
+    const loader = new DataLoader(
+      [Tensor.fromArray(X.flat(), [20, 2], DType.F64), Tensor.fromArray(Y, [20, 1], DType.F64)],
+      { batchSize: 6, shuffle: true, seed: 11 },
+    );
+    for (const [x, y] of loader) {
+      const xs = x.toFloat64Array();
+      const yv = y.toFloat64Array();
+      const n = x.shape[0];
+      sizes.push(n);
+      const r = Array.from({ length: n }, (_, k) => xs[2 * k] * w[0] + xs[2 * k + 1] * w[1] + bias - yv[k]);
+      const expectedLoss = r.reduce((a, v) => a + v * v, 0) / n;
+      const gw = [0, 1].map((j) => r.reduce((a, v, k) => a + (2 / n) * v * xs[2 * k + j], 0));
+      const gb = r.reduce((a, v) => a + (2 / n) * v, 0);
+      const out = s.run({ x, y });
+      expect(out['loss'].item()).toBeCloseTo(expectedLoss, 12);
+      w = [w[0] - 0.2 * gw[0], w[1] - 0.2 * gw[1]];
+      bias -= 0.2 * gb;
+    }
+    expect(sizes).toEqual([6, 6, 6, 2]);
+    expect(s.stats().specializations).toBe(2); // batch 6 and batch 2
+    nums(model.weight).forEach((v, i) => expect(v).toBeCloseTo(w[i], 12));
+    expect(model.bias.item()).toBeCloseTo(bias, 12);
+  });
 });
 
 /** An IDX file built byte by byte: u8 [2, 3]. */
