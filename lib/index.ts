@@ -23,3 +23,5 @@ export * as nn from './nn';
 export * from './nn';
 export { setXlaPlugin, xlaClientInfo } from './xla';
 export type { XlaPlatform, XlaClientInfo } from './xla';
+export { decodeOnnx } from './onnx/model';
+export type { OnnxOptions } from './onnx';

@@ -86,6 +86,17 @@ export class GraphRecorder implements Recorder {
     return id;
   }
 
+  /**
+   * A constant whose bytes are `buffer` itself (not copied): importers pass the same ArrayBuffer
+   * to every graph they trace, so specializations share weights. The caller must not mutate it.
+   */
+  sharedConstant(buffer: ArrayBuffer, dtype: DType, shape: number[]): Tensor {
+    this.constants.push(buffer);
+    const id = this.values.length;
+    this.values.push({ kind: ValueKind.Constant, dtype, shape: shape.slice(), constant: this.constants.length - 1 });
+    return this.symbolic(id);
+  }
+
   private symbolic(id: number): Tensor {
     const v = this.values[id];
     const t = Tensor._make(null, v.dtype, v.shape);
