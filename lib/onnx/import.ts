@@ -257,7 +257,7 @@ class Ctx {
   ints(i: number, what: string): number[] {
     const v = this.val(i);
     if (!v) this.fail(`${what} is required`);
-    if (!v.known) this.fail(`${what} must be known at import (a constant or computed from shapes), but depends on runtime data`);
+    if (!v.known) this.fail(`${what} ('${this.node.inputs[i]}') must be known at import (a constant or computed from shapes), but depends on runtime data`);
     return v.known.vals();
   }
 

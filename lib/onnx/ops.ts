@@ -5,6 +5,7 @@ import { ErrorCode, HoduError } from '../errors';
 import { Tensor } from '../tensor';
 import type { Ctx } from './import';
 import { dtypeOfOnnx, numericValues, tensorData } from './tensor-data';
+import { EXTRA_OPS } from './ops-extra';
 
 type Lower = (c: Ctx) => void;
 
@@ -146,6 +147,7 @@ function reduce(kind: string, axesFrom: number): Lower {
 }
 
 function reduceWith(kind: string, x: Tensor, axes: number[], keep: boolean): Tensor {
+  if (x.dtype === DType.BOOL && (kind === 'max' || kind === 'min')) return reduceWith(kind, x.toDtype(DType.U8), axes, keep).toDtype(DType.BOOL);
   switch (kind) {
     case 'sum': return x.sum(axes, keep);
     case 'mean': return x.mean(axes, keep);
@@ -491,7 +493,7 @@ function convTransposeLower(c: Ctx): void {
     pads = new Array(2 * nsp).fill(0);
     for (let i = 0; i < nsp; i++) {
       const total = full[i] - target[i];
-      const upper = auto === 'SAME_LOWER' ? false : true;
+      const upper = auto === 'SAME_UPPER';
       if (upper) { pads[i] = Math.floor(total / 2); pads[nsp + i] = total - Math.floor(total / 2); }
       else { pads[nsp + i] = Math.floor(total / 2); pads[i] = total - Math.floor(total / 2); }
     }
@@ -539,6 +541,11 @@ function poolLower(kind: 'max' | 'avg'): Lower {
     const xp = needPad ? padConst(x, [0, 0, pb[0], pb[1]], [0, 0, pe[0] + extra[0], pe[1] + extra[1]], padVal) : x;
     const opts = { kernel: [kk[0], kk[1]] as [number, number], stride: [ss[0], ss[1]] as [number, number], padding: 0 };
     if (kind === 'max') {
+      if (!isFloat(xp.dtype)) {
+        if (xp.dtype !== DType.U8 && xp.dtype !== DType.I8) c.fail(`max pooling of ${xp.dtype}`);
+        c.out(undo(xp.toDtype(DType.F32).maxPool2d(opts).toDtype(xp.dtype)));
+        return;
+      }
       c.out(undo(xp.maxPool2d(opts)));
       return;
     }
@@ -705,13 +712,13 @@ function resizeLower(c: Ctx): void {
   const x = c.in(0);
   const mode = c.attrString('mode', 'nearest');
   const ctm = c.attrString('coordinate_transformation_mode', c.opset >= 11 ? 'half_pixel' : 'asymmetric');
-  const nearestMode = c.attrString('nearest_mode', 'round_prefer_floor');
+  const nearestMode = c.n.opType === 'Upsample' || c.opset < 11 ? 'floor' : c.attrString('nearest_mode', 'round_prefer_floor');
   if (c.attrInt('antialias', 0)) c.fail('antialias is not supported');
   if (ctm === 'tf_crop_and_resize') c.fail('tf_crop_and_resize is not supported');
   let scales: number[] | undefined;
   let sizes: number[] | undefined;
   if (c.opset >= 11) {
-    if (c.has(2) && c.known(2) && c.known(2)!.shape[0] > 0) scales = c.ints(2, 'scales');
+    if (c.has(2) && c.meta(2).shape[0] > 0) scales = c.ints(2, 'scales');
     if (c.has(3)) sizes = c.ints(3, 'sizes');
   } else if (c.opset >= 9) scales = c.ints(1, 'scales');
   else scales = c.attr('scales')?.floats;
@@ -794,8 +801,8 @@ function resizeLower(c: Ctx): void {
 
 function argReduce(kind: 'argmax' | 'argmin'): Lower {
   return (c) => {
+    if (c.attrInt('select_last_index', 0)) return EXTRA_OPS[kind === 'argmax' ? 'ArgMaxLast' : 'ArgMinLast'](c);
     const x = c.in(0);
-    if (c.attrInt('select_last_index', 0)) c.fail('select_last_index=1 is not supported');
     const axis = c.norm(c.attrInt('axis', 0), x.ndim);
     const keep = c.attrInt('keepdims', 1) === 1;
     c.out(kind === 'argmax' ? x.argmax(axis, keep) : x.argmin(axis, keep));
@@ -866,6 +873,7 @@ const f = (x: Tensor, v: number) => Tensor.full([], v, x.dtype);
 export const OPS: Record<string, Lower> = {
   Identity: unary((x) => x.reshape(x.shape.slice())),
   Dropout: (c) => {
+    if (c.has(2) && (!c.known(2) || c.known(2)!.vals()[0])) c.fail('training mode (random dropout) is not supported');
     const x = c.in(0);
     c.out(x.reshape(x.shape.slice()));
     if (c.n.outputs[1]) c.out(Tensor.full(x.shape.slice(), true, DType.BOOL), 1);
@@ -994,4 +1002,5 @@ export const OPS: Record<string, Lower> = {
   EyeLike: eyeLike,
   Trilu: triluLower,
   CumSum: cumSumLower,
+  ...EXTRA_OPS,
 };
