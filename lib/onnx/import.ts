@@ -326,6 +326,16 @@ class Ctx {
     }
   }
 
+  /** Runs another lowering on given tensors (compositions reuse lowerings); returns its first output. */
+  sub(node: OnnxNode, inputs: Record<string, Tensor>, opType: string): Tensor {
+    const env2 = new Map<string, Val>(this.env);
+    for (const [k, t] of Object.entries(inputs)) env2.set(k, { t });
+    const c2 = new Ctx(this.prog, env2);
+    c2.node = { ...node, opType };
+    OPS[opType](c2);
+    return env2.get(node.outputs[0])!.t!;
+  }
+
   get opset(): number {
     return this.prog.opset;
   }
@@ -352,6 +362,11 @@ class Ctx {
       e = Math.min(Math.max(e, 0), r);
       const dims = m.shape.slice(s, Math.max(s, e));
       this.outKnown({ dtype: DType.I64, shape: [dims.length], vals: dims });
+      return true;
+    }
+    if (op === 'CastLike' && this.known(0) && prod(this.known(0)!.shape) <= FOLD_LIMIT) {
+      const a = this.known(0)!;
+      this.outKnown({ dtype: this.meta(1).dtype, shape: a.shape, vals: a.vals() });
       return true;
     }
     if (op === 'Size') {

@@ -38,8 +38,7 @@ function modLower(c: Ctx): void {
   const b = c.in(1);
   const fmod = c.attrInt('fmod', 0);
   if (isFloat(a.dtype)) {
-    if (!fmod) c.fail('fmod=0 on floats');
-    c.out(a.sub(truncF(a.div(b)).mul(b)));
+    c.out(a.sub((fmod ? truncF : floorF)(a.div(b)).mul(b)));
     return;
   }
   const r = a.sub(a.div(b).mul(b));
@@ -275,7 +274,79 @@ function shrinkLower(c: Ctx): void {
   c.out(y.dtype === x.dtype ? y : y.toDtype(x.dtype));
 }
 
+function bitShiftLower(c: Ctx): void {
+  const x = c.in(0);
+  const y = c.in(1);
+  const p = y.toDtype(DType.F64).exp2().toDtype(x.dtype);
+  c.out(c.attrString('direction', '') === 'LEFT' ? x.mul(p) : x.div(p));
+}
+
+/** Cumulative product / integer sum along an axis, one slice at a time (small axes). */
+function cumulative(kind: 'prod' | 'sum'): Lower {
+  return (c) => {
+    const x = c.in(0);
+    const axis = c.norm(c.ints(1, 'axis')[0], x.ndim);
+    const n = x.shape[axis];
+    if (n > 256) c.fail(`axis of ${n} elements (at most 256)`);
+    const excl = c.attrInt('exclusive', 0), rev = c.attrInt('reverse', 0);
+    const id = kind === 'prod' ? 1 : 0;
+    const parts: Tensor[] = new Array(n);
+    const order = Array.from({ length: n }, (_, i) => (rev ? n - 1 - i : i));
+    let acc: Tensor | null = null;
+    for (const i of order) {
+      const xi = x.slice(axis, i, i + 1);
+      if (excl) {
+        const sh = xi.shape.slice();
+        parts[i] = acc ?? Tensor.full(sh, id, x.dtype);
+        acc = acc ? (kind === 'prod' ? acc.mul(xi) : acc.add(xi)) : xi;
+      } else {
+        acc = acc ? (kind === 'prod' ? acc.mul(xi) : acc.add(xi)) : xi;
+        parts[i] = acc;
+      }
+    }
+    c.out(n === 0 ? x.reshape(x.shape.slice()) : n === 1 ? parts[0].reshape(x.shape.slice()) : Tensor.concat(parts, axis));
+  };
+}
+
+function scatterElementsLower(c: Ctx): void {
+  const data = c.in(0);
+  const axis = c.norm(c.attrInt('axis', 0), data.ndim);
+  let idx = c.in(1).toDtype(DType.I64);
+  idx = Tensor.where(idx.lt(Tensor.full([], 0, DType.I64)), idx.add(Tensor.full([], data.shape[axis], DType.I64)), idx);
+  const upd = c.in(2);
+  const red = c.attrString('reduction', 'none');
+  const zeros = Tensor.zeros(data.shape.slice(), data.dtype);
+  const added = Tensor._op('scatter_add', [zeros, idx, upd], [axis]);
+  if (red === 'add') return c.out(data.add(added));
+  if (red !== 'none') c.fail(`reduction '${red}'`);
+  // indices are unique for 'none' (ONNX leaves duplicates undefined)
+  const hit = Tensor._op('scatter_add', [Tensor.zeros(data.shape.slice(), DType.F32), idx, Tensor.ones(upd.shape.slice(), DType.F32)], [axis]).gt(0);
+  c.out(Tensor.where(hit, added, data));
+}
+
+function lpPoolLower(c: Ctx): void {
+  const p = c.attrInt('p', 2);
+  const x = c.in(0);
+  const xp = p === 1 ? x.abs() : x.abs().pow(full(x, p));
+  // sum pool = average pool over the explicitly zero-padded input times the window size
+  const k = c.attrInts('kernel_shape') ?? [];
+  const name = '\u0000lp';
+  const inner = { ...c.n, inputs: [name], outputs: [name + 'out'], attributes: c.n.attributes.filter((a) => a.name !== 'p').concat([{ name: 'count_include_pad', type: 2, i: 1, floats: [], ints: [], strings: [], tensors: [], graphs: [] }]) };
+  const sum = c.sub(inner, { [name]: xp }, 'AveragePool').mul(k.reduce((a, b) => a * b, 1));
+  c.out(p === 1 ? sum : sum.pow(full(x, 1 / p)));
+}
+
 export const EXTRA_OPS: Record<string, Lower> = {
+  BitShift: bitShiftLower,
+  CumProd: cumulative('prod'),
+  CumSumInt: cumulative('sum'),
+  ScatterElements: scatterElementsLower,
+  Scatter: scatterElementsLower,
+  LpPool: lpPoolLower,
+  Swish: (c) => {
+    const x = c.in(0);
+    c.out(x.mul(x.mul(c.attrFloat('alpha', 1)).sigmoid()));
+  },
   Mod: modLower,
   Floor: (c) => c.out(floorF(c.in(0))),
   Ceil: (c) => c.out(ceilF(c.in(0))),

@@ -842,7 +842,7 @@ function cumSumLower(c: Ctx): void {
       if (excl && i === j) on = false;
       m.push(on ? 1 : 0);
     }
-  if (!isFloat(x.dtype)) c.fail('integer CumSum is not supported');
+  if (!isFloat(x.dtype)) return EXTRA_OPS.CumSumInt(c);
   const M = Tensor._fromValues(m, [n, n], x.dtype).t();
   const perm = x.shape.map((_, i) => i).filter((i) => i !== axis).concat([axis]);
   const inv = perm.map((_, i) => perm.indexOf(i));

@@ -64,7 +64,16 @@ export function runNodeTest(root: string, entry: NodeTestEntry, backend: Backend
       } catch (e) {
         const m = /\('([^']*)'\) must be known at import/.exec(String((e as Error).message));
         if (m && inputs[m[1]] && !constantInputs[m[1]]) constantInputs[m[1]] = inputs[m[1]];
-        else throw e;
+        else if (m) {
+          // a shape operand computed from graph inputs: bind the small integer inputs
+          let added = false;
+          for (const [k, v] of Object.entries(inputs))
+            if (!constantInputs[k] && (v.dtype === 'i64' || v.dtype === 'i32') && v.bytes.length <= 512) {
+              constantInputs[k] = v;
+              added = true;
+            }
+          if (!added) throw e;
+        } else throw e;
       }
     }
     if (!script) return { ok: false, reason: 'could not bind shape operands' };
