@@ -14,6 +14,7 @@ import { Timing, fmtTime, maxRelDiff, measure, measureAsync } from './harness';
 import { cnnForward, cnnWeights, elementwise, mlpForward, mlpWeights, script } from './models';
 import { CnnWeights, MLP_PARAMS, MlpWeights, Peer, Runner, TrainRunner } from './peers/types';
 import { WHY } from './why';
+import { symbolicBatchRows } from './shapes';
 
 interface Row {
   workload: string;
@@ -229,6 +230,12 @@ async function main(): Promise<void> {
     }
     const xx = f32(x);
     await peerRows(`mlp_b${batch}`, f32(s.run().y), 1e-4, (p) => p.mlp(mlpArrays, xx, batch));
+  }
+
+  // MLP with a symbolic batch (bench/shapes.ts): batch 1, 7, 64 interleaved with fixed-shape scripts
+  for (const r of symbolicBatchRows(mlp, minTime)) {
+    rows.push(r);
+    log(r);
   }
 
   // CNN

@@ -5,6 +5,14 @@ import { GraphRecorder } from './ir/graph';
 import { encodeGraph } from './ir/encode';
 import { Script } from './script';
 import { Tensor } from './tensor';
+import { finalizeGraph } from './variables';
+import { applyStacks } from './stack-outputs';
+
+/** Options of Builder.addOutput. */
+export interface AddOutputOptions {
+  /** Stack this output over the recorded steps: call addOutput once per step with the same name. */
+  stack?: boolean;
+}
 
 type State = 'new' | 'active' | 'ended';
 
@@ -58,10 +66,15 @@ export class Builder {
     return this.state === 'ended';
   }
 
-  /** Marks a tensor of this graph (or a concrete tensor, as a constant) as a named output. */
-  addOutput(name: string, tensor: Tensor): this {
+  /**
+   * Marks a tensor of this graph (or a concrete tensor, as a constant) as a named output.
+   * With `{ stack: true }`, call it once per recorded step with the same name: the output is every
+   * step's value stacked, shape [steps, ...shape] (a loss curve of a rolled epoch; the loop still rolls).
+   */
+  addOutput(name: string, tensor: Tensor, options: AddOutputOptions = {}): this {
     if (this.state === 'new') throw new HoduError(ErrorCode.BUILDER_INACTIVE, `builder '${this.name}' has not been started`);
-    this._graph.addOutput(name, tensor);
+    if (options === null || typeof options !== 'object') throw invalidArg(`addOutput('${name}'): options must be an object like { stack: true }, got ${describe(options)}`);
+    this._graph.addOutput(name, tensor, options.stack === true);
     return this;
   }
 
@@ -69,8 +82,10 @@ export class Builder {
   build(): Script {
     if (this.state === 'new') throw new HoduError(ErrorCode.BUILDER_INACTIVE, `builder '${this.name}' has not been started`);
     if (this.state === 'active') this.end();
-    if (this._graph.outputs.length === 0) throw invalidArg(`builder '${this.name}' has no outputs (call addOutput before build)`);
-    const ir = encodeGraph(this._graph.values, this._graph.outputs);
-    return Script._create(this.name, ir, this._graph.constants.slice());
+    if (this._graph.outputs.length === 0 && this._graph.stacks.size === 0) throw invalidArg(`builder '${this.name}' has no outputs (call addOutput before build)`);
+    const fin = finalizeGraph(this._graph);
+    const stacked = applyStacks(fin.values, fin.outputs, fin.constants, [...this._graph.stacks].map(([name, values]) => ({ name, values })));
+    const ir = encodeGraph(stacked.values, stacked.outputs);
+    return Script._create(this.name, ir, fin.constants, fin.variables, this._graph.symbols.decls);
   }
 }

@@ -3,7 +3,7 @@ export { DType } from './dtype';
 export { Device, Backend } from './device';
 export { HoduError, ErrorCode } from './errors';
 export { Tensor, concat, where } from './tensor';
-export type { Shape, TensorLike, NestedArray, Conv2dOptions, Pool2dOptions } from './tensor';
+export type { Shape, TensorLike, NestedArray, Conv2dOptions, Pool2dOptions, BackwardOptions } from './tensor';
 export { manualSeed } from './random';
 export { binding as _native } from './native';
 
@@ -16,8 +16,9 @@ export function versions(): { hodu: string; onednn: string; threads: number } {
   return { hodu: pkg.version, onednn: i.onednn, threads: i.threads };
 }
 export { Builder } from './builder';
+export type { AddOutputOptions } from './builder';
 export { Script } from './script';
-export type { TensorInfo, CompileOptions, PlanInfo } from './script';
+export type { TensorInfo, CompileOptions, PlanInfo, Dim, Feed, ScriptStats } from './script';
 export { noGrad } from './autograd/tape';
 export * as nn from './nn';
 export * from './nn';
@@ -25,3 +26,4 @@ export { setXlaPlugin, xlaClientInfo } from './xla';
 export type { XlaPlatform, XlaClientInfo } from './xla';
 export { decodeOnnx } from './onnx/model';
 export type { OnnxOptions } from './onnx';
+export { saveSafetensors, loadSafetensors, safetensorsMetadata, toSafetensorsBytes } from './safetensors';

@@ -4,6 +4,9 @@
 //   8   u32 format version    (FORMAT_VERSION; a newer file is rejected with INVALID_FILE)
 //   12  u32 flags             (0)
 //   16  u32 name length, name (utf-8, at most 4096 bytes)
+//       version 2 only: u32 metadata length, metadata (utf-8 JSON object, at most 1 MiB):
+//         `shapes`: declared shapes of the inputs with symbolic dims ({ x: [null, 784] }); the IR
+//         holds their record-time placeholder sizes (lib/symbolic.ts)
 //       u32 constant count, then u64 byte length of each constant
 //       u64 IR byte length
 //       zero padding to a multiple of 64, IR bytes
@@ -18,7 +21,10 @@ import * as path from 'path';
 import { ErrorCode, HoduError, describe, invalidArg } from './errors';
 
 const MAGIC = 'HODUSCRP';
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** The oldest version still read (version 1: no metadata). */
+const OLDEST_VERSION = 1;
+const MAX_META = 1 << 20;
 const ALIGN = 64;
 const HASH = 32;
 
@@ -28,9 +34,11 @@ function bad(msg: string): HoduError {
 
 const pad = (n: number): number => (ALIGN - (n % ALIGN)) % ALIGN;
 
-export function encodeScriptFile(name: string, ir: Uint8Array, constants: ArrayBuffer[]): Uint8Array {
+export function encodeScriptFile(name: string, ir: Uint8Array, constants: ArrayBuffer[], meta: Record<string, unknown> = {}): Uint8Array {
   const nameBytes = Buffer.from(name, 'utf8');
-  let header = 8 + 4 + 4 + 4 + nameBytes.length + 4 + 8 * constants.length + 8;
+  const metaBytes = Buffer.from(JSON.stringify(meta), 'utf8');
+  if (metaBytes.length > MAX_META) throw invalidArg(`save: script metadata of ${metaBytes.length} bytes exceeds ${MAX_META}`);
+  let header = 8 + 4 + 4 + 4 + nameBytes.length + 4 + metaBytes.length + 4 + 8 * constants.length + 8;
   let size = header + pad(header) + ir.length;
   for (const c of constants) size += pad(size) + c.byteLength;
   const total = size + HASH;
@@ -45,6 +53,9 @@ export function encodeScriptFile(name: string, ir: Uint8Array, constants: ArrayB
   dv.setUint32(p, nameBytes.length, true);
   out.set(nameBytes, p + 4);
   p += 4 + nameBytes.length;
+  dv.setUint32(p, metaBytes.length, true);
+  out.set(metaBytes, p + 4);
+  p += 4 + metaBytes.length;
   dv.setUint32(p, constants.length, true);
   p += 4;
   for (const c of constants) {
@@ -77,6 +88,8 @@ export interface ScriptFile {
   name: string;
   ir: Uint8Array;
   constants: ArrayBuffer[];
+  /** Metadata (format 2); `{}` for a version 1 file. */
+  meta: Record<string, unknown>;
 }
 
 export function decodeScriptFile(input: Uint8Array | ArrayBuffer): ScriptFile {
@@ -89,7 +102,7 @@ export function decodeScriptFile(input: Uint8Array | ArrayBuffer): ScriptFile {
   if (Buffer.from(bytes.buffer, bytes.byteOffset, 8).toString('latin1') !== MAGIC) throw bad('not a hodu script (bad magic)');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(8, true);
-  if (version !== FORMAT_VERSION)
+  if (version < OLDEST_VERSION || version > FORMAT_VERSION)
     throw bad(
       version > FORMAT_VERSION
         ? `format version ${version} was written by a newer hodu; this one reads version ${FORMAT_VERSION}`
@@ -109,6 +122,22 @@ export function decodeScriptFile(input: Uint8Array | ArrayBuffer): ScriptFile {
   need(nameLen, 'the name');
   const name = Buffer.from(bytes.buffer, bytes.byteOffset + p, nameLen).toString('utf8');
   p += nameLen;
+  let meta: Record<string, unknown> = {};
+  if (version >= 2) {
+    need(4, 'the metadata');
+    const metaLen = dv.getUint32(p, true);
+    if (metaLen > MAX_META) throw bad(`metadata length ${metaLen}`);
+    p += 4;
+    need(metaLen, 'the metadata');
+    try {
+      const m: unknown = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + p, metaLen).toString('utf8'));
+      if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new Error('not an object');
+      meta = m as Record<string, unknown>;
+    } catch (e) {
+      throw bad(`metadata is not a JSON object (${(e as Error).message})`);
+    }
+    p += metaLen;
+  }
   need(4, 'the constant count');
   const count = dv.getUint32(p, true);
   p += 4;
@@ -136,7 +165,7 @@ export function decodeScriptFile(input: Uint8Array | ArrayBuffer): ScriptFile {
     p += sizes[i];
   }
   if (p !== body) throw bad(`${body - p} unexpected bytes after the data`);
-  return { name, ir, constants };
+  return { name, ir, constants, meta };
 }
 
 /** Adds `.hoduscript` when the path has no extension. */

@@ -1,18 +1,37 @@
 // Script: a recorded graph that compiles once (per backend and device) and runs many times.
 import { Backend, Device } from './device';
-import { DType, dtypeFromCode } from './dtype';
+import { AnyTypedArray, DType, dtypeFromCode } from './dtype';
 import { ErrorCode, HoduError, describe, fromNative, invalidArg } from './errors';
 import { binding, call } from './native';
 import { decodeScriptFile, encodeScriptFile, readScriptFile, writeScriptFile } from './script-file';
 import { Storage } from './storage';
 import { Tensor } from './tensor';
 import { eager } from './ir/graph';
+import { Dim } from './symbolic';
+import { ShapeStats, Specialization, SpecializationCache, formatShapes, shapeSignature, shapesFromRecord } from './specialize';
+import { ScriptShapes, feedInput, shapesMeta } from './script-shapes';
+import { ScriptState, VariableSpec, isReservedName, VAR_PREFIX } from './variables';
 
+export type { Dim } from './symbolic';
+
+/**
+ * A script input or output. `shape` holds sizes, and for symbolic dims (`Tensor.input('x', [null, 784])`
+ * or `['batch', 784]`) `null` or the dim's name.
+ */
 export interface TensorInfo {
   readonly name: string;
-  readonly shape: readonly number[];
+  readonly shape: readonly Dim[];
   readonly dtype: DType;
 }
+
+/** What `script.stats()` counts (each a running total since the script was made). */
+export type ScriptStats = ShapeStats;
+
+/**
+ * An input for `run(feeds)` / `runAsync(feeds)`: a Tensor, a typed array of the input's dtype (only
+ * when the input's declared shape is fully static: a typed array has no shape), or `{ data, shape }`.
+ */
+export type Feed = Tensor | AnyTypedArray | { data: AnyTypedArray; shape: readonly number[] };
 
 export interface CompileOptions {
   /** Evaluate ops whose inputs are all constants at compile time (default true). */
@@ -29,6 +48,17 @@ export interface CompileOptions {
    * oneDNN's convolutions run on, so no reorder runs between them (default true; HODU backend).
    */
   channelsLast?: boolean;
+  /**
+   * Scripts with symbolic dims: how many specializations (one per concrete shape signature) stay
+   * compiled; the least recently used is dropped beyond it (default 8).
+   */
+  maxSpecializations?: number;
+  /**
+   * Compile the specialization for these input shapes now (warm-up), e.g. `{ x: [32, 784] }`.
+   * Inputs whose shape is static, or whose symbolic dims are all named and given by another input,
+   * may be left out.
+   */
+  shapes?: Record<string, readonly number[]>;
 }
 
 /** A loop the compiler rolled: `trips` runs of one step. */
@@ -81,37 +111,78 @@ const HODU_BACKEND: NativeBackend = {
   info: (h) => scriptNative.planStats(h),
 };
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 export class Script {
   readonly name: string;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
-  /** @internal */ readonly _ir: Uint8Array;
+  /** @internal The recorded graph (sizes of symbolic dims are tracer sizes); empty for a traced script. */ readonly _ir: Uint8Array;
   /** @internal */ readonly _constants: ArrayBuffer[];
+  /** @internal How this script gets a concrete graph per input shapes (lib/script-shapes.ts). */ readonly _shapes: ScriptShapes;
   private readonly bound = new Map<string, Tensor>();
   private _backend: Backend = Backend.HODU;
   private _device: Device = Device.CPU;
-  private handle: unknown = null;
+  private readonly cache: SpecializationCache;
+  private options: CompileOptions = { foldConstants: true, fuse: true, rollLoops: true, channelsLast: true };
   private compiledWith: string | null = null;
   private native: NativeBackend | null = null;
+  /** @internal every IR input/output, reserved ones (variables, random draws) included */
+  readonly _allInputs: readonly TensorInfo[];
+  /** @internal */ readonly _allOutputs: readonly TensorInfo[];
+  /** @internal variables and per-run random inputs (null when the script has none) */
+  readonly _state: ScriptState | null;
 
-  private constructor(name: string, ir: Uint8Array, constants: ArrayBuffer[]) {
-    const d = call(() => scriptNative.describeIr(ir, constants));
+  private constructor(name: string, shapes: ScriptShapes, variables?: VariableSpec[]) {
     this.name = name;
-    this._ir = ir;
-    this._constants = constants;
-    const info = (x: { name: string; dtype: number; shape: number[] }): TensorInfo =>
-      Object.freeze({ name: x.name, dtype: dtypeFromCode(x.dtype), shape: Object.freeze(x.shape.slice()) });
-    this.inputs = Object.freeze(d.inputs.map(info));
-    this.outputs = Object.freeze(d.outputs.map(info));
+    this._shapes = shapes;
+    this._ir = shapes.ir;
+    this._constants = shapes.constants;
+    this._allInputs = shapes.allInputs;
+    this._allOutputs = shapes.allOutputs;
+    this.inputs = shapes.inputs;
+    this.outputs = shapes.outputs;
+    this.cache = new SpecializationCache((s) => shapes.derive(s));
+    const reserved = this._allInputs.some((i) => isReservedName(i.name));
+    let vars = variables;
+    if (!vars && reserved) vars = ownVariables(this._allInputs, this._allOutputs, shapes.storedValues ?? []);
+    this._state = reserved || (vars && vars.length) ? new ScriptState(vars ?? []) : null;
   }
 
-  /** @internal */
-  static _create(name: string, ir: Uint8Array, constants: ArrayBuffer[]): Script {
-    return new Script(name, ir, constants);
+  /**
+   * @internal A script from a recorded graph; `decls` are the declared shapes of inputs with
+   * symbolic dims.
+   */
+  static _create(
+    name: string,
+    ir: Uint8Array,
+    constants: ArrayBuffer[],
+    variables?: VariableSpec[],
+    decls?: ReadonlyMap<string, readonly Dim[]>,
+  ): Script {
+    return new Script(name, ScriptShapes.recorded(name, ir, constants, decls), variables);
+  }
+
+  /**
+   * The script's variables by name (SPEC §5): the same tensor objects the recording used
+   * (parameters, optimizer state, assigned tensors). Every run reads their current values and
+   * writes updated ones back into them. Empty for a script without state.
+   */
+  get variables(): Record<string, Tensor> {
+    return this._state ? this._state.record() : {};
+  }
+
+  /**
+   * @internal A script whose graph is traced again for each concrete shape signature (importers):
+   * `inputs`/`outputs` may have symbolic dims; `trace(shapes)` returns the concrete graph for the
+   * concrete input shapes by input name. It shares the specialization cache and stats() of every
+   * script. Such a script cannot be saved (save()/toBytes() throw INVALID_ARGUMENT).
+   */
+  static _fromTracer(
+    name: string,
+    inputs: TensorInfo[],
+    outputs: TensorInfo[],
+    trace: (shapes: Record<string, number[]>) => { ir: Uint8Array; constants: ArrayBuffer[] },
+  ): Script {
+    return new Script(name, ScriptShapes.traced(name, inputs, outputs, trace));
   }
 
   get backend(): Backend {
@@ -120,8 +191,9 @@ export class Script {
   get device(): Device {
     return this._device;
   }
+  /** True when a compiled plan exists (for a script with symbolic dims: for at least one shape signature). */
   get isCompiled(): boolean {
-    return this.handle !== null;
+    return this.native !== null && this.cache.hasPlans;
   }
 
   setBackend(backend: Backend): this {
@@ -154,66 +226,115 @@ export class Script {
     return this;
   }
 
-  /** Compiles for the current backend and device; cached until setBackend/setDevice. */
+  /**
+   * Compiles for the current backend and device; cached until setBackend/setDevice. A script with
+   * symbolic dims compiles one specialization per concrete input shapes, at the first run with them
+   * or here with `{ shapes }`; `maxSpecializations` bounds how many stay compiled.
+   */
   compile(options: CompileOptions = {}): this {
+    if (options === null || typeof options !== 'object') throw invalidArg(`compile: options must be an object, got ${describe(options)}`);
     const opts: CompileOptions = {
       foldConstants: options.foldConstants !== false,
       fuse: options.fuse !== false,
       rollLoops: options.rollLoops !== false,
       channelsLast: options.channelsLast !== false,
     };
+    if (options.maxSpecializations !== undefined) this.cache.setMax(options.maxSpecializations, (h) => this.release(h));
     const key = JSON.stringify({ b: this._backend, d: this._device.toString(), ...opts });
-    if (this.handle !== null && this.compiledWith === key) return this;
-    this.dropCompiled();
-    this.native = this.selectBackend();
-    this.handle = call(() => this.native!.compile(this._ir, this._constants, opts));
-    this.compiledWith = key;
+    if (this.native === null || this.compiledWith !== key) {
+      this.dropCompiled();
+      this.native = this.selectBackend();
+      this.options = opts;
+      this.compiledWith = key;
+    }
+    if (options.shapes !== undefined) this.specialization(shapesFromRecord(this.name, this.inputs, options.shapes));
+    else if (!this._shapes.symbolic) this.specialization(this.inputs.map((i) => i.shape as number[]));
     return this;
   }
 
-  /** Details of the compiled plan (kernels, memory); compiles first if needed. */
-  planInfo(): PlanInfo {
-    if (!this.isCompiled) this.compile();
-    return call(() => this.native!.info(this.handle));
+  /**
+   * Details of a compiled plan (kernels, memory): the one for `shapes` when given (compiled if
+   * needed), else the one used last; a script without symbolic dims compiles first if needed.
+   */
+  planInfo(shapes?: Record<string, readonly number[]>): PlanInfo {
+    let e: Specialization | null;
+    if (shapes !== undefined) {
+      if (this.native === null) this.compile(this.options);
+      e = this.specialization(shapesFromRecord(this.name, this.inputs, shapes));
+    } else {
+      e = this.native !== null && this.cache.last?.handle != null ? this.cache.last : null;
+      if (!e) {
+        if (this._shapes.symbolic)
+          throw invalidArg(`planInfo: script '${this.name}' has symbolic dims and no compiled specialization yet; run it or call compile({ shapes })`);
+        this.compile(this.options);
+        e = this.cache.last!;
+      }
+    }
+    return call(() => this.native!.info(e!.handle));
   }
 
-  run(): Record<string, Tensor> {
-    const inputs = this.prepareInputs();
-    if (!this.isCompiled) this.compile();
-    const outs = call(() => this.native!.run(this.handle, inputs.views));
-    return this.wrapOutputs(outs);
+  /** Counters: native compiles, specializations made (one per new shape signature), runs. */
+  stats(): ScriptStats {
+    return { ...this.cache.counts };
   }
 
-  /** Runs on the libuv thread pool; the event loop stays free. */
-  runAsync(): Promise<Record<string, Tensor>> {
-    let inputs: { views: ArrayBufferView[]; storages: Storage[] };
+  /**
+   * Runs the script. `feeds` gives inputs for this run by name (a Tensor, a typed array when the
+   * input's shape is static, or `{ data, shape }`); inputs it does not name come from addInput.
+   */
+  run(feeds?: Record<string, Feed>): Record<string, Tensor> {
+    if (this._state) this._state.enterSync(this.name);
+    const inputs = this.prepareInputs(feeds);
+    const e = inputs.entry;
+    const outs = call(() => this.native!.run(e.handle, inputs.views));
+    this.cache.counts.runs++;
+    return this.wrapOutputs(outs, e.graph.outputShapes);
+  }
+
+  /**
+   * Runs on the libuv thread pool; the event loop stays free. `feeds` as for run(). Runs of a
+   * script that updates variables queue up: each starts when the one before it has written its
+   * variables back.
+   */
+  runAsync(feeds?: Record<string, Feed>): Promise<Record<string, Tensor>> {
+    return this._state ? this._state.serialize(() => this.runAsyncNow(feeds)) : this.runAsyncNow(feeds);
+  }
+
+  private runAsyncNow(feeds?: Record<string, Feed>): Promise<Record<string, Tensor>> {
+    let inputs: { views: ArrayBufferView[]; storages: Storage[]; entry: Specialization };
+    let e: Specialization;
     try {
-      inputs = this.prepareInputs();
-      if (!this.isCompiled) this.compile();
-    } catch (e) {
-      return Promise.reject(e);
+      inputs = this.prepareInputs(feeds);
+      e = inputs.entry;
+    } catch (err) {
+      return Promise.reject(err);
     }
     const native = this.native!;
-    const handle = this.handle;
+    const handle = e.handle;
+    const outShapes = e.graph.outputShapes;
     // keep the input memory alive even if a tensor is disposed during the run
     for (const s of inputs.storages) s.retain();
+    this.cache.counts.runs++;
     return new Promise((resolve, reject) => {
       try {
         native.runAsync(handle, inputs.views, (err, outs) => {
           for (const s of inputs.storages) s.release();
           if (err) reject(fromNative(err));
-          else resolve(this.wrapOutputs(outs!));
+          else resolve(this.wrapOutputs(outs!, outShapes));
         });
-      } catch (e) {
+      } catch (err) {
         for (const s of inputs.storages) s.release();
-        reject(fromNative(e));
+        reject(fromNative(err));
       }
     });
   }
 
-  /** Writes the script (IR, constants, format version, checksum) atomically. Adds `.hoduscript` without an extension. */
+  /**
+   * Writes the script (IR, constants, declared symbolic dims, format version, checksum) atomically.
+   * Adds `.hoduscript` without an extension.
+   */
   save(path: string): string {
-    return writeScriptFile(path, encodeScriptFile(this.name, this._ir, this._constants));
+    return writeScriptFile(path, this.toBytes());
   }
 
   /**
@@ -229,21 +350,23 @@ export class Script {
 
   static load(path: string): Script {
     const f = decodeScriptFile(readScriptFile(path));
-    return Script._fromParts(f.name, f.ir, f.constants);
+    return Script._fromParts(f.name, f.ir, f.constants, f.meta);
   }
 
+  /** The script file's bytes; variables are stored with their current values (after the constants). */
   toBytes(): Uint8Array {
-    return encodeScriptFile(this.name, this._ir, this._constants);
+    const meta = shapesMeta(this._shapes);
+    return encodeScriptFile(this.name, this._ir, this._state ? saveVariables(this._allInputs, this._state, this._constants) : this._constants, meta);
   }
 
   static fromBytes(bytes: Uint8Array | ArrayBuffer): Script {
     const f = decodeScriptFile(bytes);
-    return Script._fromParts(f.name, f.ir, f.constants);
+    return Script._fromParts(f.name, f.ir, f.constants, f.meta);
   }
 
-  private static _fromParts(name: string, ir: Uint8Array, constants: ArrayBuffer[]): Script {
+  private static _fromParts(name: string, ir: Uint8Array, constants: ArrayBuffer[], meta: Record<string, unknown>): Script {
     try {
-      return new Script(name, ir, constants);
+      return new Script(name, ScriptShapes.fromFile(name, ir, constants, meta));
     } catch (e) {
       const err = fromNative(e);
       if (err.code === ErrorCode.INVALID_FILE) throw err;
@@ -251,16 +374,35 @@ export class Script {
     }
   }
 
-  /** Frees the compiled plan now (it is rebuilt by the next compile or run). */
+  /** Frees the compiled plans now (they are rebuilt by the next compile or run). */
   dispose(): void {
     this.dropCompiled();
   }
 
+  private release(h: unknown): void {
+    if (this.native) this.native.release(h);
+  }
+
   private dropCompiled(): void {
-    if (this.handle !== null && this.native) this.native.release(this.handle);
-    this.handle = null;
+    this.cache.dropPlans((h) => this.release(h));
     this.compiledWith = null;
     this.native = null;
+  }
+
+  /** The compiled specialization for concrete input shapes (checked against the declaration). */
+  private specialization(shapes: number[][], checkedKey?: string): Specialization {
+    const key = checkedKey ?? shapeSignature(this.inputs, shapes);
+    if (this.native === null) this.compile(this.options);
+    const e = this.cache.get(key, shapes, (h) => this.release(h));
+    return this.cache.compiled(e, (g) => {
+      try {
+        return this.native!.compile(g.ir, g.constants, this.options);
+      } catch (err) {
+        const h = fromNative(err);
+        if (!this._shapes.symbolic) throw h;
+        throw new HoduError(h.code, `script '${this.name}' for input shapes ${formatShapes(this.inputs, shapes)}: ${h.message}`);
+      }
+    });
   }
 
   private selectBackend(): NativeBackend {
@@ -277,8 +419,13 @@ export class Script {
     return xlaBackend(this._device);
   }
 
-  private prepareInputs(): { views: ArrayBufferView[]; storages: Storage[] } {
-    for (const name of this.bound.keys())
+  /** The user inputs checked and bound, the specialization for their shapes, then the reserved inputs. */
+  private prepareInputs(feeds?: Record<string, Feed>): { views: ArrayBufferView[]; storages: Storage[]; entry: Specialization } {
+    if (feeds !== undefined && (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || feeds instanceof Tensor))
+      throw invalidArg(`run: feeds must be an object of input name -> tensor, got ${describe(feeds)}`);
+    const names = new Set<string>(this.bound.keys());
+    if (feeds) for (const k of Object.keys(feeds)) names.add(k);
+    for (const name of names)
       if (!this.inputs.some((i) => i.name === name))
         throw new HoduError(
           ErrorCode.INPUT_UNKNOWN,
@@ -286,36 +433,92 @@ export class Script {
         );
     const views: ArrayBufferView[] = [];
     const storages: Storage[] = [];
+    const shapes: number[][] = [];
+    const dtypeChecks: (() => void)[] = [];
     for (const info of this.inputs) {
-      const t = this.bound.get(info.name);
-      if (!t)
+      const f: Feed | undefined = feeds && Object.prototype.hasOwnProperty.call(feeds, info.name) ? feeds[info.name] : this.bound.get(info.name);
+      if (f === undefined)
         throw new HoduError(
           ErrorCode.INPUT_MISSING,
-          `script '${this.name}': input '${info.name}' (${info.dtype}[${info.shape.join(', ')}]) was not given (use addInput)`,
+          `script '${this.name}': input '${info.name}' (${info.dtype}[${info.shape.map((d) => (d === null ? '?' : d)).join(', ')}]) was not given (use addInput or run({ ${info.name}: ... }))`,
         );
+      if (!(f instanceof Tensor)) {
+        const r = feedInput(info, f);
+        views.push(r.view);
+        shapes.push(r.shape);
+        continue;
+      }
+      const t = f;
       t._check();
       if (t.isSymbolic) throw invalidArg(`input '${info.name}': a builder tensor has no data`);
-      if (!sameShape(t.shape, info.shape))
-        throw new HoduError(
-          ErrorCode.SHAPE_MISMATCH,
-          `input '${info.name}': expected shape [${info.shape.join(', ')}], got [${t.shape.join(', ')}]`,
-        );
-      if (t.dtype !== info.dtype)
-        throw new HoduError(ErrorCode.DTYPE_MISMATCH, `input '${info.name}': expected dtype ${info.dtype}, got ${t.dtype}`);
+      shapes.push(t.shape.slice());
+      dtypeChecks.push(() => {
+        if (t.dtype !== info.dtype)
+          throw new HoduError(ErrorCode.DTYPE_MISMATCH, `input '${info.name}': expected dtype ${info.dtype}, got ${t.dtype}`);
+      });
       const c = t.isContiguous ? t : eager(() => t.contiguous());
       const a = c.toTypedArray();
       views.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
       storages.push(c._storage!);
     }
-    return { views, storages };
+    const key = shapeSignature(this.inputs, shapes);
+    for (const check of dtypeChecks) check();
+    const entry = this.specialization(shapes, key);
+    if (!this._state) return { views, storages, entry };
+    // variables (their current memory) and per-run random draws, in IR input order
+    this._state.refresh();
+    const allViews: ArrayBufferView[] = [];
+    const allStorages: Storage[] = storages.slice();
+    const concrete = entry.graph.inputShapes;
+    let k = 0;
+    this._allInputs.forEach((info, i) => {
+      if (!isReservedName(info.name)) {
+        allViews.push(views[k++]);
+        return;
+      }
+      const shape = concrete ? concrete[i] : (info.shape as number[]);
+      const r = this._state!.view(info.name, shape, info.dtype, this.name);
+      allViews.push(r.view);
+      allStorages.push(r.storage);
+    });
+    return { views: allViews, storages: allStorages, entry };
   }
 
-  private wrapOutputs(outs: ArrayBuffer[]): Record<string, Tensor> {
+  private wrapOutputs(outs: ArrayBuffer[], shapes: number[][]): Record<string, Tensor> {
     const r: Record<string, Tensor> = {};
-    this.outputs.forEach((o, i) => {
-      r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, o.shape.slice());
+    this._allOutputs.forEach((o, i) => {
+      if (isReservedName(o.name)) this._state!.writeBack(o.name, outs[i]);
+      else r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, shapes[i].slice());
     });
     return r;
   }
 }
 
+/** The variables of a loaded script: its own tensors, from the values stored after the constants. */
+function ownVariables(inputs: readonly TensorInfo[], outputs: readonly TensorInfo[], stored: ArrayBuffer[]): VariableSpec[] {
+  const vars = inputs.filter((i) => i.name.startsWith(VAR_PREFIX));
+  if (stored.length < vars.length) throw new HoduError(ErrorCode.INVALID_FILE, `invalid script file: ${vars.length} variables but only ${stored.length} stored values`);
+  return vars.map((info, k) => {
+    const bytes = stored[k];
+    const t = Tensor._make(new Storage(bytes.slice(0)), info.dtype, (info.shape as number[]).slice());
+    return { name: info.name.slice(VAR_PREFIX.length), tensor: t, updated: outputs.some((o) => o.name === info.name) };
+  });
+}
+
+/** Constants followed by each variable's current bytes, in IR input order. */
+function saveVariables(inputs: readonly TensorInfo[], state: ScriptState, constants: ArrayBuffer[]): ArrayBuffer[] {
+  const out = constants.slice();
+  for (const info of inputs) {
+    if (!info.name.startsWith(VAR_PREFIX)) continue;
+    const v = state.byIrName(info.name)!;
+    out.push(
+      eager(() => {
+        v.tensor._check();
+        const c = v.tensor.contiguous();
+        const a = c.toTypedArray();
+        return a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
+      }),
+    );
+  }
+  return out;
+}

@@ -17,6 +17,7 @@ import { NativeDesc, NativeInput, binding, call, opcode } from './native';
 import { nextSeed } from './random';
 import { Storage } from './storage';
 import { f16BitsToNumber, bf16BitsToNumber } from './half';
+import { Dim, checkDeclaredShape, symbolicSizeError } from './symbolic';
 
 export type Shape = readonly number[];
 export type TensorLike = Tensor | number;
@@ -28,6 +29,12 @@ export interface Conv2dOptions {
   padding?: number | [number, number];
   dilation?: number | [number, number];
   groups?: number;
+}
+
+/** Options of `backward()`. */
+export interface BackwardOptions {
+  /** Keep the recorded graph so that `backward()` may run through it again (default false). */
+  retainGraph?: boolean;
 }
 
 /** Options of maxPool2d / avgPool2d. `stride` defaults to `kernel`. */
@@ -88,6 +95,18 @@ export function checkShape(shape: unknown, what = 'shape'): number[] {
       throw invalidArg(`${what} ${describe(shape)} must contain only non-negative integers (found ${describe(d)})`);
   if (shape.length > 16) throw invalidArg(`${what} ${describe(shape)} has rank ${shape.length}; at most 16 is supported`);
   return shape.slice() as number[];
+}
+
+/** While a builder records: the first dim of `shape` that stands for a symbolic input dim, or -1. */
+function symbolicDim(shape: Shape): number {
+  const r = hooks.recorder;
+  return r && r.symbolicDim ? r.symbolicDim(shape) : -1;
+}
+
+/** Refuses a data-carrying tensor whose size depends on a symbolic dim (it would be a constant). */
+function refuseSymbolic(shape: Shape, what: string): void {
+  const d = symbolicDim(shape);
+  if (d >= 0) throw symbolicSizeError(what, shape, d);
 }
 
 function normDim(dim: unknown, rank: number, what: string): number {
@@ -195,10 +214,22 @@ export class Tensor {
     this._grad = g;
   }
 
-  /** Computes gradients of this tensor (a scalar, or pass `grad`) into the `.grad` of the leaves it depends on. */
-  backward(grad?: Tensor): void {
+  /**
+   * Computes gradients of this tensor (a scalar, or pass `grad`) into the `.grad` of the leaves it
+   * depends on. The graph behind it is used up (PyTorch's rule): a second `backward()` through it
+   * throws `INVALID_ARGUMENT` unless the first passed `{ retainGraph: true }`.
+   * Forms: `backward()`, `backward(grad)`, `backward({ retainGraph })`, `backward(grad, { retainGraph })`.
+   */
+  backward(grad?: Tensor | BackwardOptions, options?: BackwardOptions): void {
     if (!hooks.backward) throw new HoduError(ErrorCode.INTERNAL, 'autograd is not loaded');
-    hooks.backward(this, grad);
+    let g: Tensor | undefined;
+    let opts: BackwardOptions | undefined = options;
+    if (grad instanceof Tensor || grad === undefined || grad === null) g = grad ?? undefined;
+    else if (typeof grad === 'object' && !ArrayBuffer.isView(grad)) opts = grad as BackwardOptions;
+    else g = grad as unknown as Tensor; // let autograd report the bad value
+    if (opts !== undefined && (opts === null || typeof opts !== 'object'))
+      throw invalidArg(`backward: options must be an object like { retainGraph: true }, got ${describe(opts)}`);
+    hooks.backward(this, g, !!(opts && opts.retainGraph));
   }
 
   /** Clears `.grad`. */
@@ -216,7 +247,10 @@ export class Tensor {
     value._check();
     if (value._shape.length !== this._shape.length || value._shape.some((d, i) => d !== this._shape[i]) || value._dtype !== this._dtype)
       throw new HoduError(ErrorCode.SHAPE_MISMATCH, `assign: ${value._dtype}${describe(value._shape)} into ${this._dtype}${describe(this._shape)}`);
-    if (value._storage === null && hooks.recorder) hooks.recorder.saveBeforeRebind(this);
+    if (value._storage === null && hooks.recorder) {
+      hooks.recorder.noteUpdate(this, value);
+      hooks.recorder.saveBeforeRebind(this);
+    }
     const old = this._storage;
     this._storage = value._storage ? value._storage.retain() : null;
     if (old) old.release();
@@ -225,6 +259,43 @@ export class Tensor {
     this._node = value._node;
     this._graph = value._graph;
     this._gradFn = null;
+  }
+
+  /**
+   * Copies `value` (a tensor broadcastable to this shape, or a number; cast to this dtype) into
+   * this tensor. In dynamic mode the copy goes into this tensor's own memory, in place (views of it
+   * see the change). While a Builder records, the update is recorded instead: the tensor becomes a
+   * *variable* of the script, and every run of the script writes the new value into it.
+   */
+  assign(value: TensorLike): this {
+    this._check();
+    let v: Tensor;
+    if (value instanceof Tensor) v = value;
+    else if (typeof value === 'number' || typeof value === 'boolean') v = Tensor._scalar(value, this._dtype);
+    else throw invalidArg(`assign: value must be a Tensor or a number, got ${describe(value)}`);
+    v._check();
+    const rec = hooks.recorder;
+    const sameShape = v._shape.length === this._shape.length && v._shape.every((d, i) => d === this._shape[i]);
+    if (!sameShape) {
+      const lead = this._shape.length - v._shape.length;
+      const ok = lead >= 0 && v._shape.every((d, i) => d === 1 || d === this._shape[lead + i]);
+      if (!ok) throw new HoduError(ErrorCode.SHAPE_MISMATCH, `assign: a value of shape ${describe(v._shape)} does not broadcast to the tensor's shape ${describe(this._shape)}`);
+    }
+    if (rec) {
+      if (this._storage === null && this._graph !== rec)
+        throw invalidArg(`assign: the tensor belongs to another builder than '${rec.owner}'`);
+      if (v._dtype !== this._dtype) v = v.toDtype(this._dtype);
+      if (!sameShape) v = v.broadcastTo(this._shape.slice());
+      if (v._storage !== null) v = v._alias(); // a concrete value becomes a graph value (recorded)
+      this._assign(v);
+      return this;
+    }
+    if (this._storage === null) throw invalidArg('assign: the tensor belongs to a builder graph and has no data');
+    let src = v._dtype !== this._dtype ? v.toDtype(this._dtype) : v;
+    if (!sameShape) src = src.broadcastTo(this._shape.slice());
+    writeInto(this, src);
+    this._storage.bump();
+    return this;
   }
 
   /** @internal Restores a state saved by saveBeforeRebind. */
@@ -266,11 +337,19 @@ export class Tensor {
   /** @internal */
   _native(): NativeInput {
     this._check();
-    if (!this._storage)
+    if (!this._storage) {
+      const rec = hooks.recorder;
+      if (rec && this._graph === rec)
+        throw new HoduError(
+          ErrorCode.BUILDER_INACTIVE, // the code of round 1 (reading a graph value); the message says what to do
+          `builder '${rec.owner}' is still recording: this tensor is a graph value with no data yet. ` +
+            `Call builder.end() (or build()) before reading values or running eager ops, then run the script`,
+        );
       throw new HoduError(
         ErrorCode.BUILDER_INACTIVE,
         'this tensor belongs to a builder graph and has no data; run the built script to get values',
       );
+    }
     return [this._storage.buffer, dtypeCode(this._dtype), this._shape, this._strides, this._offset];
   }
 
@@ -398,6 +477,7 @@ export class Tensor {
     if (dtype === DType.F16 || dtype === DType.BF16) {
       return Tensor._fromValues(values, shape, DType.F32)._castNoRecord(dtype);
     }
+    refuseSymbolic(shape, 'fromArray');
     const n = values.length;
     const info = dtypeInfo(dtype);
     const buf = allocBuffer(n * info.size, 'fromArray');
@@ -431,6 +511,8 @@ export class Tensor {
     const dt = checkDType(dtype);
     if (typeof value !== 'number' && typeof value !== 'boolean')
       throw invalidArg(`full: value must be a number or boolean, got ${describe(value)}`);
+    // a symbolic size inside a builder: a recorded broadcast of one value, never a buffer of that size
+    if (symbolicDim(sh) >= 0) return Tensor.full([], value, dt).broadcastTo(sh);
     const n = numelOf(sh);
     if (dt === DType.F16 || dt === DType.BF16) return Tensor.full(sh, value, DType.F32)._castNoRecord(dt);
     const info = dtypeInfo(dt);
@@ -466,6 +548,7 @@ export class Tensor {
       throw invalidArg(`${what}: parameters must be numbers, got ${describe(a)} and ${describe(b)}`);
     // f16/bf16 are drawn natively too, so that rounding never reaches `high`
     const base = dt === DType.F64 || dt === DType.F16 || dt === DType.BF16 ? dt : DType.F32;
+    refuseSymbolic(sh, what);
     const n = numelOf(sh);
     const buf = allocBuffer(n * dtypeSize(base), what);
     const [hi, lo] = nextSeed();
@@ -493,16 +576,22 @@ export class Tensor {
     if (step === 0) throw invalidArg('arange: step must not be 0');
     const n = Math.max(0, Math.ceil((end - start) / step));
     if (n > 2 ** 31) throw invalidArg(`arange: ${n} elements is too many`);
+    refuseSymbolic([n], 'arange');
     const vals = new Float64Array(n);
     for (let i = 0; i < n; i++) vals[i] = start + i * step;
     return Tensor._fromValues(vals, [n], checkDType(dtype));
   }
 
-  /** A named graph input; only while a Builder is active. */
-  static input(name: string, shape: Shape, dtype: DType = DType.F32): Tensor {
+  /**
+   * A named graph input; only while a Builder is active. A dim may be `null` (any size) or a name
+   * (`'batch'`: every input dim with that name has the same size in one run); the script then
+   * compiles once per concrete shape signature (README "Shapes that vary"). While recording, such
+   * a dim reads as a placeholder size (16411, 16417, ...).
+   */
+  static input(name: string, shape: readonly Dim[], dtype: DType = DType.F32): Tensor {
     const rec = hooks.recorder;
     if (!rec) throw new HoduError(ErrorCode.BUILDER_INACTIVE, `Tensor.input('${name}'): no builder is active (call builder.start() first)`);
-    return rec.input(name, checkShape(shape), checkDType(dtype));
+    return rec.input(name, checkDeclaredShape(shape, `Tensor.input('${name}')`), checkDType(dtype));
   }
 
   // ---------------------------------------------------------------- data access
@@ -768,6 +857,8 @@ export class Tensor {
     if (s < 0) s += size;
     if (length < 0 || s + length > size)
       throw invalidArg(`narrow: start ${start} + length ${length} exceeds dim ${dim} of size ${size}`);
+    // a negative start stays relative to the end (so it follows a symbolic size)
+    if (start < 0) return Tensor._op('slice', [this], [d, start, start + length < 0 ? start + length : size, 1]);
     return Tensor._op('slice', [this], [d, s, s + length, 1]);
   }
 
@@ -790,6 +881,8 @@ export class Tensor {
     if (typeof sizeOrSizes === 'number') {
       const s = checkInt(sizeOrSizes, 'split: size');
       if (s <= 0) throw invalidArg(`split: size must be positive, got ${s}`);
+      if (symbolicDim([total]) >= 0)
+        throw invalidArg(`split: dim ${dim} is symbolic; the number of pieces would depend on its size (give the sizes, e.g. from x.shape)`);
       sizes = [];
       for (let at = 0; at < total; at += s) sizes.push(Math.min(s, total - at));
       if (total === 0) sizes.push(0);
@@ -814,6 +907,7 @@ export class Tensor {
     this._check();
     if (checkInt(n, 'chunk: n') <= 0) throw invalidArg(`chunk: n must be positive, got ${n}`);
     const d = normDim(dim, this.ndim, 'chunk');
+    if (symbolicDim([this._shape[d]]) >= 0) throw invalidArg(`chunk: dim ${dim} is symbolic; chunk sizes would depend on its size`);
     const size = Math.ceil(this._shape[d] / n) || 1;
     return this.split(size, d);
   }
@@ -928,6 +1022,32 @@ export class Tensor {
     const t = Tensor._make(this._storage ? this._storage.retain() : null, this._dtype, this._shape, this._strides, this._offset);
     if (hooks.afterOp) hooks.afterOp('reshape', [this], this._shape.slice(), t);
     return t;
+  }
+}
+
+/** Copies src (same shape and dtype, any strides) into dst's memory element by element order. */
+function writeInto(dst: Tensor, src: Tensor): void {
+  const from = src.toTypedArray() as unknown as { [i: number]: number | bigint; length: number }; // contiguous copy if strided
+  if (dst.isContiguous) {
+    (dst.toTypedArray() as unknown as { set(a: ArrayLike<number | bigint>): void }).set(from as ArrayLike<number | bigint>);
+    return;
+  }
+  const info = dtypeInfo(dst.dtype);
+  const mem = new info.ctor(dst._storage!.buffer) as unknown as { [i: number]: number | bigint };
+  const shape = dst.shape;
+  const strides = dst.strides;
+  const n = dst.size;
+  const idx = new Array<number>(shape.length).fill(0);
+  let at = dst._offset;
+  for (let k = 0; k < n; k++) {
+    mem[at] = from[k];
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d]++;
+      at += strides[d];
+      if (idx[d] < shape[d]) break;
+      at -= strides[d] * shape[d];
+      idx[d] = 0;
+    }
   }
 }
 

@@ -14,6 +14,8 @@ export interface GradNode {
   op: string;
   inputs: Tensor[];
   attrs: number[];
+  /** Set once a backward() without retainGraph went through this node. */
+  freed?: boolean;
 }
 
 let enabled = true;
@@ -52,7 +54,7 @@ function accumulate(t: Tensor, g: Tensor): void {
   t._grad = cur && !cur.isDisposed ? cur.add(g) : g;
 }
 
-function backward(root: Tensor, grad?: Tensor): void {
+function backward(root: Tensor, grad?: Tensor, retainGraph = false): void {
   root._check();
   if (!tracks(root))
     throw new HoduError(
@@ -91,6 +93,20 @@ function backward(root: Tensor, grad?: Tensor): void {
       order.push(top[0]);
     }
   }
+
+  for (const t of order) {
+    const fn = t._gradFn as GradNode | null;
+    if (fn && fn.freed)
+      throw invalidArg(
+        `backward: trying to go through the graph a second time (op '${fn.op}', shape ${describe(t.shape)}); its first backward() freed it. ` +
+          'Pass backward({ retainGraph: true }) the first time, or recompute the loss',
+      );
+  }
+  if (!retainGraph)
+    for (const t of order) {
+      const fn = t._gradFn as GradNode | null;
+      if (fn) fn.freed = true;
+    }
 
   noGrad(() => {
     const grads = new Map<Tensor, Tensor>();

@@ -4,6 +4,7 @@
 // ops, so they run eagerly in dynamic mode and are recorded inside a Builder.
 // Ops without an entry (compare, logical, argmax/argmin, ...) cut the gradient.
 import { DType, dtypeFromCode, isFloat } from '../dtype';
+import { hooks } from '../hooks';
 import { Tensor } from '../tensor';
 
 export interface VjpArgs {
@@ -35,8 +36,21 @@ function reduceDims(attrs: number[], rank: number): number[] {
   return attrs.slice(1).map((d) => (d < 0 ? d + rank : d));
 }
 
-function reducedCount(shape: readonly number[], dims: number[]): number {
-  return dims.reduce((n, d) => n * shape[d], 1);
+/**
+ * The number of elements reduced over `dims`. Inside a builder, where a dim is symbolic (its size is
+ * a placeholder, lib/symbolic.ts), the count is a scalar the graph computes (a sum of ones, folded at
+ * compile time), so each specialization divides by its own size.
+ */
+function reducedCount(shape: readonly number[], dims: number[], dtype: DType): number | Tensor {
+  const rec = hooks.recorder;
+  const symbolic = rec && rec.symbolicDim ? dims.filter((d) => rec.symbolicDim!([shape[d]]) >= 0) : [];
+  const fixed = dims.filter((d) => !symbolic.includes(d)).reduce((n, d) => n * shape[d], 1);
+  let count: number | Tensor = fixed;
+  for (const d of symbolic) {
+    const n = Tensor.ones([shape[d]], dtype).sum();
+    count = typeof count === 'number' ? n.mul(count) : count.mul(n);
+  }
+  return count;
 }
 
 const mask = (cond: Tensor, dtype: DType): Tensor => cond.toDtype(dtype);
@@ -136,7 +150,7 @@ export const VJP: Record<string, Vjp> = {
   sum: ({ inputs: [x], attrs, grad }) => [unreduce(grad, x.shape, reduceDims(attrs, x.ndim))],
   mean: ({ inputs: [x], attrs, grad }) => {
     const dims = reduceDims(attrs, x.ndim);
-    return [unreduce(grad.div(reducedCount(x.shape, dims)), x.shape, dims)];
+    return [unreduce(grad.div(reducedCount(x.shape, dims, grad.dtype)), x.shape, dims)];
   },
   max: ({ inputs: [x], attrs, out, grad }) => {
     const dims = reduceDims(attrs, x.ndim);
@@ -152,13 +166,13 @@ export const VJP: Record<string, Vjp> = {
   },
   var: ({ inputs: [x], attrs, grad }) => {
     const dims = reduceDims(attrs, x.ndim);
-    const n = reducedCount(x.shape, dims);
+    const n = reducedCount(x.shape, dims, grad.dtype);
     const centered = x.sub(x.mean(dims, true));
-    return [unreduce(grad, x.shape, dims).mul(centered).mul(2 / n)];
+    return [unreduce(grad, x.shape, dims).mul(centered).mul(typeof n === 'number' ? 2 / n : n.recip().mul(2))];
   },
   std: ({ inputs: [x], attrs, out, grad }) => {
     const dims = reduceDims(attrs, x.ndim);
-    const n = reducedCount(x.shape, dims);
+    const n = reducedCount(x.shape, dims, grad.dtype);
     const centered = x.sub(x.mean(dims, true));
     return [unreduce(grad.div(out), x.shape, dims).mul(centered).div(n)];
   },

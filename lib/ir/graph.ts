@@ -6,6 +6,7 @@ import { ErrorCode, HoduError, invalidArg } from '../errors';
 import { hooks, Recorder } from '../hooks';
 import { NativeDesc, binding, call, opcode } from '../native';
 import { Tensor, TensorState } from '../tensor';
+import { Dim, SymbolTable } from '../symbolic';
 
 export const enum ValueKind {
   Input = 0,
@@ -63,11 +64,18 @@ export function tensorBytes(t: Tensor): ArrayBuffer {
 
 export class GraphRecorder implements Recorder {
   readonly values: IrValue[] = [];
-  readonly constants: ArrayBuffer[] = [];
+  /** Constant bytes by index; null for a parameter's copy deferred to build (it usually becomes a variable). */
+  readonly constants: (ArrayBuffer | null)[] = [];
   readonly outputs: IrOutput[] = [];
-  private readonly constantOf = new WeakMap<Tensor, number>();
+  /** Every concrete tensor an op read, with its value id (variables or constants, decided at build). */
+  readonly concrete = new Map<Tensor, number>();
+  /** Concrete tensors the recording updated (optimizer steps, assign) → their latest value id. */
+  readonly updates = new Map<Tensor, number>();
+  private randomCount = 0;
   private readonly inputNames = new Set<string>();
   private readonly rebound = new Map<Tensor, TensorState>();
+  /** Symbolic input dims and their tracer sizes. */
+  readonly symbols = new SymbolTable();
 
   constructor(readonly owner: string) {}
 
@@ -77,12 +85,12 @@ export class GraphRecorder implements Recorder {
     if (t._graph === this) return t._node;
     if (t._graph !== null)
       throw invalidArg(`a tensor recorded by another builder cannot be used in builder '${this.owner}'`);
-    const known = this.constantOf.get(t);
+    const known = this.concrete.get(t);
     if (known !== undefined) return known;
-    this.constants.push(tensorBytes(t));
+    this.constants.push(t._requiresGrad && t._gradFn === null ? null : tensorBytes(t));
     const id = this.values.length;
     this.values.push({ kind: ValueKind.Constant, dtype: t.dtype, shape: t.shape.slice(), constant: this.constants.length - 1 });
-    this.constantOf.set(t, id);
+    this.concrete.set(t, id);
     return id;
   }
 
@@ -94,6 +102,18 @@ export class GraphRecorder implements Recorder {
     this.constants.push(buffer);
     const id = this.values.length;
     this.values.push({ kind: ValueKind.Constant, dtype, shape: shape.slice(), constant: this.constants.length - 1 });
+    return this.symbolic(id);
+  }
+
+  noteUpdate(t: Tensor, value: Tensor): void {
+    if (t._graph === this && !this.updates.has(t)) return; // a graph value rebound: no state
+    if (t._graph !== this) this.valueOf(t); // the variable's value before the first update
+    this.updates.set(t, this.valueOf(value));
+  }
+
+  randomInput(shape: number[], dtype: DType): Tensor {
+    const id = this.values.length;
+    this.values.push({ kind: ValueKind.Input, dtype, shape: shape.slice(), name: `@rand:${this.randomCount++}` });
     return this.symbolic(id);
   }
 
@@ -112,7 +132,7 @@ export class GraphRecorder implements Recorder {
       const v = this.values[id];
       return [dtypeCode(v.dtype), v.shape, contiguousStrides(v.shape), 0];
     });
-    const r = call(() => binding.infer(code, attrs, descs));
+    const r = this.symbols.explain(op, () => call(() => binding.infer(code, attrs, descs)));
     const id = this.values.length;
     this.values.push({ kind: ValueKind.Op, dtype: dtypeFromCode(r[0]), shape: r[1], op: code, inputs: ids, attrs: attrs.slice() });
     const out = this.symbolic(id);
@@ -120,9 +140,15 @@ export class GraphRecorder implements Recorder {
     return out;
   }
 
-  input(name: string, shape: number[], dtype: DType): Tensor {
+  symbolicDim(shape: readonly number[]): number {
+    return this.symbols.symbolicDimOf(shape);
+  }
+
+  input(name: string, declared: Dim[], dtype: DType): Tensor {
     if (typeof name !== 'string' || name.length === 0) throw invalidArg(`Tensor.input: name must be a non-empty string, got ${String(name)}`);
+    if (name.startsWith('@')) throw invalidArg(`Tensor.input: the name '${name}' starts with '@', which hodu reserves for script variables; choose another name`);
     if (this.inputNames.has(name)) throw new HoduError(ErrorCode.DUPLICATE_NAME, `Tensor.input: an input named '${name}' already exists in builder '${this.owner}'`);
+    const shape = this.symbols.declare(name, declared);
     this.inputNames.add(name);
     const id = this.values.length;
     this.values.push({ kind: ValueKind.Input, dtype, shape: shape.slice(), name });
@@ -139,11 +165,21 @@ export class GraphRecorder implements Recorder {
     this.rebound.clear();
   }
 
-  addOutput(name: string, t: Tensor): void {
+  /** Stacked outputs (addOutput with { stack: true }): name → one value id per step. */
+  readonly stacks = new Map<string, number[]>();
+
+  addOutput(name: string, t: Tensor, stack = false): void {
     if (typeof name !== 'string' || name.length === 0) throw invalidArg(`addOutput: name must be a non-empty string, got ${String(name)}`);
+    if (name.startsWith('@')) throw invalidArg(`addOutput: the name '${name}' starts with '@', which hodu reserves for script variables; choose another name`);
     if (!(t instanceof Tensor)) throw invalidArg(`addOutput('${name}'): expected a Tensor`);
-    if (this.outputs.some((o) => o.name === name))
+    if (this.outputs.some((o) => o.name === name) || (!stack && this.stacks.has(name)))
       throw new HoduError(ErrorCode.DUPLICATE_NAME, `addOutput: an output named '${name}' already exists in builder '${this.owner}'`);
+    if (stack) {
+      const list = this.stacks.get(name) ?? [];
+      list.push(this.valueOf(t));
+      this.stacks.set(name, list);
+      return;
+    }
     this.outputs.push({ name, value: this.valueOf(t) });
   }
 }

@@ -4,6 +4,7 @@ import { DType, isFloat } from '../dtype';
 import { ErrorCode, HoduError, describe, invalidArg } from '../errors';
 import { Tensor } from '../tensor';
 import { Module } from './module';
+import { perRunRandom } from '../variables';
 
 function positiveInt(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw invalidArg(`${what} must be a positive integer, got ${describe(v)}`);
@@ -102,7 +103,8 @@ export class Flatten extends Module {
 
 /**
  * Zeroes each element with probability p in training mode and scales the rest by 1/(1-p);
- * the identity in eval mode. Inside a builder the mask is drawn once, at recording time.
+ * the identity in eval mode. Inside a builder the mask is a per-run random input: every run of the
+ * script draws a fresh one from the seeded generator (reproducible under manualSeed).
  */
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
@@ -111,7 +113,7 @@ export class Dropout extends Module {
   }
   forward(x: Tensor): Tensor {
     if (!this._training || this.p === 0) return x;
-    const keep = Tensor.rand(x.shape, x.dtype === DType.F64 ? DType.F64 : DType.F32).ge(this.p).toDtype(x.dtype);
+    const keep = perRunRandom(x.shape, x.dtype === DType.F64 ? DType.F64 : DType.F32).ge(this.p).toDtype(x.dtype);
     return x.mul(keep).mul(1 / (1 - this.p));
   }
 }
@@ -122,6 +124,10 @@ export class Sequential extends Module {
     super();
     for (const l of layers) if (!(l instanceof Module)) throw invalidArg(`Sequential: ${describe(l)} is not a Module`);
     this.layers = layers;
+  }
+  /** @internal layers are named by index (`0.weight`), as PyTorch's Sequential */
+  _fields(): [string, unknown][] {
+    return this.layers.map((l, i) => [String(i), l]);
   }
   forward(x: Tensor): Tensor {
     return this.layers.reduce((h, l) => l.forward(h), x);

@@ -6,6 +6,9 @@ import { DType, isFloat } from '../dtype';
 import { ErrorCode, HoduError } from '../errors';
 import { encodeGraph } from '../ir/encode';
 import { eager } from '../ir/graph';
+import { Script } from '../script';
+import { Storage } from '../storage';
+import { finalizeGraph, nameVariable } from '../variables';
 import { hooks } from '../hooks';
 import { Tensor } from '../tensor';
 import { OnnxAttribute, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo, defaultOpset } from './model';
@@ -54,6 +57,20 @@ export class OnnxProgram {
     this.inputs = model.graph.inputs.filter((i) => !this.init.has(i.name));
   }
 
+  /**
+   * Checks what can be checked before shapes are known: every initializer's payload (sizes,
+   * external data) and that every node's op type has a lowering (UNSUPPORTED_OP otherwise).
+   */
+  validate(): void {
+    for (const t of this.model.graph.initializers) this.tensorData(t);
+    for (const n of this.model.graph.nodes) {
+      if (n.domain !== '' && n.domain !== 'ai.onnx')
+        throw new HoduError(ErrorCode.UNSUPPORTED_OP, `ONNX ${n.opType} (node '${n.name}', opset ${this.opset}): domain '${n.domain}' is not supported`);
+      if (!KNOWN_OPS.has(n.opType) && !(n.opType in OPS))
+        throw new HoduError(ErrorCode.UNSUPPORTED_OP, `ONNX ${n.opType} (node '${n.name}', opset ${this.opset}): this operator is not supported by the hodu importer`);
+    }
+  }
+
   tensorData(t: OnnxTensor): TensorData {
     let d = this.data.get(t);
     if (!d) {
@@ -96,11 +113,42 @@ export class OnnxProgram {
 
   /** Traces the graph at concrete input shapes; returns the hodu IR and its constants. */
   trace(shapes: Record<string, number[]>, name = 'onnx', constantInputs: Record<string, TensorData> = {}): { ir: Uint8Array; constants: ArrayBuffer[] } {
+    const b = this.record(shapes, name, constantInputs, false);
+    const fin = finalizeGraph(b._graph);
+    if (fin.variables.length > 0) throw new HoduError(ErrorCode.INTERNAL, 'ONNX trace: unexpected variables');
+    return { ir: encodeGraph(fin.values, fin.outputs), constants: fin.constants };
+  }
+
+  /** Traces at concrete shapes into a plain Script; with `trainable`, float initializers become variables. */
+  traceScript(shapes: Record<string, number[]>, name: string, constantInputs: Record<string, TensorData>, trainable: boolean): Script {
+    return this.record(shapes, name, constantInputs, trainable).build();
+  }
+
+  private readonly params = new Map<OnnxTensor, Tensor>();
+
+  /** The variable tensor of a float initializer (created once; its name is the initializer's). */
+  parameter(t: OnnxTensor): Tensor | null {
+    let p = this.params.get(t);
+    if (!p) {
+      const d = this.tensorData(t);
+      if (!isFloat(d.dtype)) return null;
+      p = Tensor._make(new Storage(ownBuffer(d.bytes)), d.dtype, d.shape.slice());
+      p.setRequiresGrad(true);
+      nameVariable(p, t.name);
+      this.params.set(t, p);
+    }
+    return p;
+  }
+
+  private record(shapes: Record<string, number[]>, name: string, constantInputs: Record<string, TensorData>, trainable: boolean): Builder {
     const b = new Builder(name);
     b.start();
     try {
       const env = new Map<string, Val>();
-      for (const t of this.model.graph.initializers) env.set(t.name, { known: this.knownOf(t, true) });
+      for (const t of this.model.graph.initializers) {
+        const p = trainable ? this.parameter(t) : null;
+        env.set(t.name, p ? { t: p } : { known: this.knownOf(t, true) });
+      }
       for (const inp of this.inputs) {
         const c = constantInputs[inp.name];
         if (c) {
@@ -125,8 +173,7 @@ export class OnnxProgram {
         b.addOutput(out.name, t);
       }
       b.end();
-      const g = b._graph;
-      return { ir: encodeGraph(g.values, g.outputs), constants: g.constants.slice() };
+      return b;
     } finally {
       if (!b.isEnded) Builder._abortActive();
     }
@@ -551,6 +598,8 @@ function invalidFileNode(n: OnnxNode, msg: string): never {
 interface SharedRecorder {
   sharedConstant(buffer: ArrayBuffer, dtype: DType, shape: number[]): Tensor;
 }
+
+const KNOWN_OPS = new Set(['Constant', 'Shape', 'Size']);
 
 const FOLDABLE = new Set([
   'Identity', 'Cast', 'Add', 'Sub', 'Mul', 'Div', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Max', 'Min', 'And', 'Or',

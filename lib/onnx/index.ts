@@ -15,11 +15,17 @@ export { OnnxProgram } from './import';
 export interface OnnxOptions {
   /** Script name (default: the file's base name, or 'onnx'). */
   name?: string;
-  /** Concrete shapes for inputs with symbolic dims (required until shape-polymorphic scripts are available). */
+  /**
+   * Fix the input shapes: a plain Script recorded once at these shapes. Without it the script keeps
+   * the model's symbolic dims and traces (then compiles) once per new input-shape signature.
+   */
   shapes?: Record<string, number[]>;
   /** External data files by location, for models given as bytes. */
   externalData?: Record<string, Uint8Array>;
-  /** Initializers become variables (needs variable support; not available in this build). */
+  /**
+   * Float initializers become variables (`script.variables`, named as in the model) instead of
+   * constants. Needs `shapes` for symbolic inputs (a trainable script has one fixed shape).
+   */
   trainable?: boolean;
   /** @internal Inputs bound as import-time constants (shape operands in tests). */
   constantInputs?: Record<string, TensorData>;
@@ -72,20 +78,20 @@ export function concreteShapes(prog: OnnxProgram, given: Record<string, number[]
 
 /** The body of Script.fromOnnx. */
 export function scriptFromOnnx(src: string | Uint8Array, options: OnnxOptions = {}): Script {
+  if (options === null || typeof options !== 'object') throw invalidArg(`Script.fromOnnx: options must be an object, got ${describe(options)}`);
   const { model, external, name } = loadOnnx(src, options);
   const prog = new OnnxProgram(model, external);
-  if (options.trainable) throw new HoduError(ErrorCode.UNSUPPORTED_OP, 'Script.fromOnnx: { trainable: true } needs variables, which this build does not have');
   const constantInputs = options.constantInputs ?? {};
   const inputs = prog.inputs.filter((i) => !constantInputs[i.name]).map(infoOf);
   const outputs = model.graph.outputs.map(infoOf);
+  if (options.shapes || options.trainable) {
+    // one fixed specialization (variables need a recorded script)
+    const shapes = concreteShapes(prog, options.shapes);
+    for (const k of Object.keys(constantInputs)) delete shapes[k];
+    return prog.traceScript(shapes, name, constantInputs, options.trainable === true);
+  }
+  prog.validate();
   const trace = (shapes: Record<string, number[]>) => prog.trace(shapes, name, constantInputs);
-  const S = Script as unknown as {
-    _fromTracer?: (n: string, i: TensorInfo[], o: TensorInfo[], t: typeof trace) => Script;
-  };
-  if (typeof S._fromTracer === 'function' && !options.shapes)
-    return S._fromTracer(name, inputs as unknown as TensorInfo[], outputs as unknown as TensorInfo[], trace);
-  const shapes = concreteShapes(prog, options.shapes);
-  for (const k of Object.keys(constantInputs)) delete shapes[k];
-  const { ir, constants } = trace(shapes);
-  return Script._create(name, ir, constants);
+  if (inputs.every((i) => i.shape.every((d) => typeof d === 'number'))) trace(concreteShapes(prog)); // static: fail early
+  return Script._fromTracer(name, inputs as unknown as TensorInfo[], outputs as unknown as TensorInfo[], trace);
 }

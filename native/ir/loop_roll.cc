@@ -486,6 +486,81 @@ Graph without_dead(const Graph& g) {
   return d;
 }
 
+// Steps that read batch k of a larger input (`X.narrow(0, k*B, B)`) differ only in the slice's
+// start, which stops them from matching. Rewritten as index_select with a per-step I64 index
+// constant, they match, and the index constants become a table the body indexes by iteration.
+// Only slices of an outer value (an input or a constant) in a group of at least min_trips with
+// the same source, dim, length and step and different starts are rewritten. New constants are
+// appended (hoist() puts them first). If nothing rolls, the caller keeps the original graph.
+Graph slices_as_gathers(const Graph& g, RolledGraph* out, const RollOptions& opts, bool* changed) {
+  *changed = false;
+  struct Norm {
+    bool ok = false;
+    int64_t dim = 0, start = 0, len = 0, step = 1;
+  };
+  auto norm = [&](const Value& v) {
+    Norm r;
+    if (v.kind != ValueKind::Op || v.op != OpCode::Slice || v.attrs.size() != 4 || v.inputs.size() != 1) return r;
+    const Value& src = g.values[v.inputs[0]];
+    if (src.kind != ValueKind::Input && src.kind != ValueKind::Constant) return r;
+    const int64_t rank = (int64_t)src.shape.size();
+    int64_t dim = (int64_t)v.attrs[0];
+    if (dim < 0) dim += rank;
+    if (dim < 0 || dim >= rank) return r;
+    const int64_t size = src.shape[(size_t)dim], start = (int64_t)v.attrs[1], end = (int64_t)v.attrs[2], step = (int64_t)v.attrs[3];
+    if (start < 0 || end > size || start >= end || step < 1) return r;
+    const int64_t len = (end - start + step - 1) / step;
+    if ((size_t)dim >= v.shape.size() || v.shape[(size_t)dim] != len) return r;
+    r = {true, dim, start, len, step};
+    return r;
+  };
+  struct Group {
+    uint32_t count = 0;
+    int64_t first_start = -1;
+    bool differ = false;
+  };
+  auto key = [](uint32_t src, const Norm& n) {
+    return mix(mix(mix(mix(0x51ce, src), (uint64_t)n.dim), (uint64_t)n.len), (uint64_t)n.step);
+  };
+  std::unordered_map<uint64_t, Group> groups;
+  std::vector<Norm> norms(g.values.size());
+  for (uint32_t i = 0; i < g.values.size(); i++) {
+    norms[i] = norm(g.values[i]);
+    if (!norms[i].ok) continue;
+    Group& gr = groups[key(g.values[i].inputs[0], norms[i])];
+    gr.count++;
+    if (gr.first_start < 0) gr.first_start = norms[i].start;
+    else if (gr.first_start != norms[i].start) gr.differ = true;
+  }
+  Graph h = g;
+  const uint32_t n = (uint32_t)g.values.size();
+  for (uint32_t i = 0; i < n; i++) {
+    const Norm& nm = norms[i];
+    if (!nm.ok) continue;
+    const Group& gr = groups[key(g.values[i].inputs[0], nm)];
+    if (gr.count < opts.min_trips || !gr.differ) continue;
+    std::vector<uint8_t> bytes((size_t)nm.len * sizeof(int64_t));
+    for (int64_t k = 0; k < nm.len; k++) {
+      const int64_t idx = nm.start + k * nm.step;
+      std::memcpy(bytes.data() + (size_t)k * sizeof(int64_t), &idx, sizeof idx);
+    }
+    out->owned.push_back(std::move(bytes));
+    out->constants.push_back({out->owned.back().data(), out->owned.back().size()});
+    Value c;
+    c.kind = ValueKind::Constant;
+    c.dtype = DType::I64;
+    c.shape = Shape{nm.len};
+    c.constant = (uint32_t)(out->constants.size() - 1);
+    h.values.push_back(std::move(c));
+    Value& v = h.values[i];
+    v.op = OpCode::IndexSelect;
+    v.inputs = {v.inputs[0], (uint32_t)(h.values.size() - 1)};
+    v.attrs = {(double)nm.dim};
+    *changed = true;
+  }
+  return h;
+}
+
 }  // namespace
 
 RolledGraph roll_loops(const Graph& g, const std::vector<ConstantData>& constants, const RollOptions& opts) {
@@ -496,8 +571,11 @@ RolledGraph roll_loops(const Graph& g, const std::vector<ConstantData>& constant
   // First as recorded: a step's values that only the last step's successors read (its loss) are
   // then part of every step and the whole loop rolls. If that finds no loop (dead values recorded
   // irregularly break the pattern), again without the dead values.
+  bool gathered = false;
+  const Graph base = hoist(slices_as_gathers(g, &out, opts, &gathered));
+  (void)gathered;
   for (int attempt = 0; attempt < 2; attempt++) {
-    Graph cur = hoist(attempt == 0 ? g : without_dead(g));
+    Graph cur = hoist(attempt == 0 ? base : without_dead(base));
     int rolled = 0;
     for (; rolled < opts.max_loops; rolled++) {
       Region r;

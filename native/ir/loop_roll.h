@@ -27,7 +27,9 @@ namespace hodu {
 struct RollOptions {
   uint32_t min_trips = 3;  // fewer repetitions stay unrolled
   size_t min_ops = 8;      // nor are loops with fewer ops (trips x ops per step) worth a loop
-  size_t max_table_elements = 64;  // a varying constant bigger than this ends the loop
+  // a varying constant bigger than this ends the loop (per-step batch indices and the one-hot
+  // rows of stacked outputs are tables: one row per step)
+  size_t max_table_elements = 1 << 16;
   int max_loops = 16;
 };
 

@@ -1,0 +1,244 @@
+// Variables: state that lives across runs of a script (SPEC §5).
+//
+// While a builder records, every concrete tensor an op reads is remembered with its graph value
+// (GraphRecorder.valueOf). At build() (finalizeGraph below) each such tensor becomes either
+//   - a *variable*: a graph input with a reserved name `@var:<name>`, when the recording updated it
+//     (an optimizer step, `tensor.assign`), when it is a parameter (a leaf with requiresGrad), or
+//     when hodu marked it (an optimizer's lr); an updated variable's final value also becomes a
+//     reserved output `@var:<name>`;
+//   - or a constant, frozen at record time (plain data).
+// Dropout's masks are reserved inputs `@rand:<k>` drawn afresh (from the seeded generator) for
+// every run. Reserved names start with '@', which user input and output names may not.
+//
+// ScriptState (one per Script) binds each variable's current memory as an input on every run and
+// copies each updated variable's new value back into the same tensor afterwards (a memcpy per
+// updated variable and run; the native plans still allocate their outputs).
+import { DType } from './dtype';
+import { ErrorCode, HoduError, invalidArg } from './errors';
+import { eager, GraphRecorder, IrOutput, IrValue, ValueKind, tensorBytes } from './ir/graph';
+import { Storage } from './storage';
+import { Tensor } from './tensor';
+
+/** Prefix of the IR names of variables (inputs and outputs). */
+export const VAR_PREFIX = '@var:';
+/** Prefix of the IR names of per-run random inputs. */
+export const RAND_PREFIX = '@rand:';
+
+/** True for IR input/output names that hodu reserves (user names may not start with '@'). */
+export function isReservedName(name: string): boolean {
+  return name.startsWith('@');
+}
+
+/** Throws INVALID_ARGUMENT for a user name that takes the reserved prefix. */
+export function checkUserName(name: string, what: string): void {
+  if (typeof name === 'string' && isReservedName(name))
+    throw invalidArg(`${what}: the name '${name}' starts with '@', which hodu reserves for script variables; choose another name`);
+}
+
+// ---------------------------------------------------------------------------- naming and marks
+
+type Hint = string | (() => string | undefined);
+const hints = new WeakMap<Tensor, Hint>();
+const forced = new WeakSet<Tensor>();
+const refreshers = new WeakMap<Tensor, () => void>();
+
+/**
+ * Names a tensor for `script.variables` (module paths: `0.weight`). The first name given wins,
+ * except that a longer path of the same tensor (`0.weight` after `weight`: the same parameter seen
+ * from an enclosing module) replaces it.
+ */
+export function nameVariable(t: Tensor, name: Hint): void {
+  const old = hints.get(t);
+  if (old === undefined || (typeof old === 'string' && typeof name === 'string' && name.endsWith(`.${old}`))) hints.set(t, name);
+}
+
+function hintOf(t: Tensor): string | undefined {
+  const h = hints.get(t);
+  return typeof h === 'function' ? h() : h;
+}
+
+/** The name given to a tensor with nameVariable, if any. */
+export function variableName(t: Tensor): string | undefined {
+  return hintOf(t);
+}
+
+/**
+ * Makes a tensor a variable of every script that reads it, even if it is neither a parameter nor
+ * updated (an optimizer's lr). `refresh`, when given, runs before every run (to sync it from JS).
+ */
+export function markVariable(t: Tensor, refresh?: () => void): void {
+  forced.add(t);
+  if (refresh) refreshers.set(t, refresh);
+}
+
+/** A uniform [0, 1) tensor drawn afresh on every run when recorded; eager otherwise. */
+export function perRunRandom(shape: readonly number[], dtype: DType): Tensor {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { hooks } = require('./hooks') as typeof import('./hooks');
+  if (hooks.recorder) return hooks.recorder.randomInput(shape.slice(), dtype);
+  return Tensor.rand(shape, dtype);
+}
+
+// ---------------------------------------------------------------------------- build
+
+export interface VariableSpec {
+  name: string;
+  tensor: Tensor;
+  updated: boolean;
+}
+
+export interface FinalGraph {
+  values: IrValue[];
+  outputs: IrOutput[];
+  constants: ArrayBuffer[];
+  variables: VariableSpec[];
+}
+
+function isParameter(t: Tensor): boolean {
+  return t._requiresGrad && t._gradFn === null;
+}
+
+/** Turns the recorder's concrete tensors into variables or constants (see the file comment). */
+export function finalizeGraph(g: GraphRecorder): FinalGraph {
+  const values = g.values.map((v) => ({ ...v }));
+  const taken = new Set<string>();
+  const variables: VariableSpec[] = [];
+  const varIds = new Map<number, VariableSpec>();
+  let generated = 0;
+  for (const [t, id] of g.concrete) {
+    const updated = g.updates.has(t);
+    if (!updated && !forced.has(t) && !isParameter(t)) continue;
+    let base = hintOf(t) ?? '';
+    base = base.replace(/[^\w.\-/:]/g, '_');
+    if (!base) base = `var${generated++}`;
+    let name = base;
+    for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
+    taken.add(name);
+    const spec: VariableSpec = { name, tensor: t, updated };
+    variables.push(spec);
+    varIds.set(id, spec);
+    values[id] = { kind: ValueKind.Input, dtype: values[id].dtype, shape: values[id].shape, name: VAR_PREFIX + name };
+  }
+  const constants: ArrayBuffer[] = [];
+  const tensorOfId = new Map<number, Tensor>();
+  for (const [t, id] of g.concrete) tensorOfId.set(id, t);
+  values.forEach((v, id) => {
+    if (v.kind !== ValueKind.Constant) return;
+    let bytes = g.constants[v.constant!];
+    if (bytes === null) bytes = tensorBytes(tensorOfId.get(id)!); // a deferred copy
+    constants.push(bytes);
+    v.constant = constants.length - 1;
+  });
+  const outputs = g.outputs.slice();
+  for (const spec of variables)
+    if (spec.updated) outputs.push({ name: VAR_PREFIX + spec.name, value: g.updates.get(spec.tensor)! });
+  return { values, outputs, constants, variables };
+}
+
+// ---------------------------------------------------------------------------- runs
+
+/**
+ * The variables of one Script and how its IR inputs/outputs map to them. A script without
+ * variables or random inputs has `stateful === false` and runs exactly as before.
+ */
+export class ScriptState {
+  readonly variables: VariableSpec[];
+  private busy = false;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(variables: VariableSpec[]) {
+    this.variables = variables;
+  }
+
+  /** True when some run writes back (updated variables): runs must not overlap. */
+  get writes(): boolean {
+    return this.variables.some((v) => v.updated);
+  }
+
+  /** `script.variables`: name → the tensor (the same objects the recording used). */
+  record(): Record<string, Tensor> {
+    const r: Record<string, Tensor> = {};
+    for (const v of this.variables) r[v.name] = v.tensor;
+    return r;
+  }
+
+  byIrName(name: string): VariableSpec | undefined {
+    if (!name.startsWith(VAR_PREFIX)) return undefined;
+    const n = name.slice(VAR_PREFIX.length);
+    return this.variables.find((v) => v.name === n);
+  }
+
+  /** Runs each variable's refresher (lr from the optimizer) before a run. */
+  refresh(): void {
+    for (const v of this.variables) {
+      const f = refreshers.get(v.tensor);
+      if (f) f();
+    }
+  }
+
+  /**
+   * The view for a reserved input: a variable's current memory (row-major; a strided one is copied)
+   * or a fresh random draw. `keep` collects storages to retain during an async run.
+   */
+  view(name: string, shape: readonly number[], dtype: DType, scriptName: string): { view: ArrayBufferView; storage: Storage } {
+    let t: Tensor;
+    if (name.startsWith(RAND_PREFIX)) {
+      t = eager(() => Tensor.rand(shape, dtype));
+    } else {
+      const spec = this.byIrName(name);
+      if (!spec) throw new HoduError(ErrorCode.INTERNAL, `script '${scriptName}': reserved input '${name}' has no variable`);
+      t = spec.tensor;
+      if (t.isDisposed)
+        throw new HoduError(ErrorCode.DISPOSED, `script '${scriptName}': variable '${spec.name}' (${t.dtype}[${t.shape.join(', ')}]) was disposed`);
+      if (t.isSymbolic)
+        throw new HoduError(
+          ErrorCode.BUILDER_ALREADY_ACTIVE,
+          `script '${scriptName}': variable '${spec.name}' is being recorded by an active builder; call end() on it before running the script`,
+        );
+      if (!t.isContiguous) t = eager(() => t.contiguous());
+    }
+    const a = t.toTypedArray();
+    return { view: new Uint8Array(a.buffer, a.byteOffset, a.byteLength), storage: t._storage! };
+  }
+
+  /** Copies an updated variable's new value (a row-major output buffer) into its tensor, in place. */
+  writeBack(name: string, out: ArrayBuffer): void {
+    const spec = this.byIrName(name);
+    if (!spec) return;
+    const t = spec.tensor;
+    if (t.isDisposed || t.isSymbolic) return;
+    const src = new Uint8Array(out);
+    if (t.isContiguous) {
+      const a = t.toTypedArray();
+      new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(src.subarray(0, a.byteLength));
+    } else {
+      eager(() => t.assign(Tensor._make(new Storage(out), t.dtype, t.shape.slice())));
+    }
+    t._storage!.bump();
+  }
+
+  /** Guards a synchronous run against an async one still in flight (a torn update). */
+  enterSync(scriptName: string): void {
+    if (this.busy && this.writes)
+      throw new HoduError(
+        ErrorCode.INVALID_ARGUMENT,
+        `script '${scriptName}' updates variables and a runAsync() of it is still in flight; await it before run() (runAsync calls queue up by themselves)`,
+      );
+  }
+
+  /** Runs `f` after every earlier async run of this script has finished (stateful scripts only). */
+  serialize<T>(f: () => Promise<T>): Promise<T> {
+    if (!this.writes) return f();
+    const next = this.queue.then(async () => {
+      this.busy = true;
+      try {
+        return await f();
+      } finally {
+        this.busy = false;
+      }
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
