@@ -97,7 +97,8 @@ function lpNormLower(c: Ctx): void {
   const p = c.attrInt('p', 2);
   const n = p === 1 ? x.abs().sum(axis, true) : x.norm(axis, true);
   if (p !== 1 && p !== 2) c.fail(`p=${p}`);
-  c.out(x.div(n));
+  const zero = n.eq(full(n, 0));
+  c.out(Tensor.where(zero, full(x, 0), x.div(Tensor.where(zero, full(n, 1), n))));
 }
 
 function oneHotLower(c: Ctx): void {
@@ -179,8 +180,8 @@ function attentionLower(c: Ctx): void {
   let Q = c.in(0);
   let K = c.in(1);
   let V = c.in(2);
-  if (c.has(6)) c.fail('nonpad_kv_seqlen is not supported');
-  for (const a of ['left_window_size', 'right_window_size']) if (c.attr(a) && c.attrInt(a, -1) >= 0) c.fail(`${a} is not supported`);
+  const nonpad = c.has(6) ? c.ints(6, 'nonpad_kv_seqlen') : null;
+  const lw = c.attrInt('left_window_size', -1), rw = c.attrInt('right_window_size', -1);
   const rank = Q.ndim;
   const B = Q.shape[0];
   if (rank === 3) {
@@ -215,10 +216,25 @@ function attentionLower(c: Ctx): void {
     }
     bias = m.dtype === DType.BOOL ? Tensor.where(m, full(Q, 0), full(Q, -Infinity)) : m;
   }
-  if (c.attrInt('is_causal', 0)) {
-    const allowed: number[] = [];
-    for (let i = 0; i < S; i++) for (let j = 0; j < L; j++) allowed.push(j <= i + pastLen ? 0 : -Infinity);
-    const cm = Tensor._fromValues(allowed, [S, L], dt);
+  const causal = c.attrInt('is_causal', 0) === 1;
+  if (causal || lw >= 0 || rw >= 0 || nonpad) {
+    // per batch (nonpad) or shared [S, L] masks: causal frontier, sliding window, key padding
+    const nb = nonpad ? B : 1;
+    const m: number[] = [];
+    for (let b = 0; b < nb; b++) {
+      const off = nonpad ? nonpad[b] - S : pastLen;
+      for (let i = 0; i < S; i++)
+        for (let j = 0; j < L; j++) {
+          const diff = i + off - j;
+          let ok = true;
+          if (causal && j > i + off) ok = false;
+          if (lw >= 0 && diff > lw) ok = false;
+          if (rw >= 0 && -diff > rw) ok = false;
+          if (nonpad && j >= nonpad[b]) ok = false;
+          m.push(ok ? 0 : -Infinity);
+        }
+    }
+    const cm = Tensor._fromValues(m, nonpad ? [B, 1, S, L] : [S, L], dt);
     bias = bias ? bias.add(cm) : cm;
   }
   const qh = Q.shape[1];
@@ -274,11 +290,37 @@ function shrinkLower(c: Ctx): void {
   c.out(y.dtype === x.dtype ? y : y.toDtype(x.dtype));
 }
 
+const SIGNED_BITS: Partial<Record<DType, number>> = { [DType.I8]: 8, [DType.I16]: 16, [DType.I32]: 32 };
+
 function bitShiftLower(c: Ctx): void {
   const x = c.in(0);
   const y = c.in(1);
-  const p = y.toDtype(DType.F64).exp2().toDtype(x.dtype);
-  c.out(c.attrString('direction', '') === 'LEFT' ? x.mul(p) : x.div(p));
+  const left = c.attrString('direction', '') === 'LEFT';
+  const W = SIGNED_BITS[x.dtype];
+  if (W === undefined) {
+    const p = y.toDtype(DType.F64).exp2().toDtype(x.dtype);
+    c.out(left ? x.mul(p) : x.div(p));
+    return;
+  }
+  // signed: in int64, shift counts outside [0, W) give 0 (left) or the sign (right)
+  const yi = y.toDtype(DType.I64);
+  const I = (v: number) => Tensor.full([], v, DType.I64);
+  const out = yi.lt(I(0)).logicalOr(yi.ge(I(W)));
+  const ys = Tensor.where(out, I(left ? 0 : W - 1), yi);
+  const p = ys.toDtype(DType.F64).exp2().toDtype(DType.I64);
+  const x64 = x.toDtype(DType.I64);
+  if (left) {
+    const m = I(2 ** W);
+    let r = x64.mul(p);
+    r = r.sub(r.div(m).mul(m)); // wrap to W bits
+    r = Tensor.where(r.lt(I(0)), r.add(m), r);
+    r = Tensor.where(r.ge(I(2 ** (W - 1))), r.sub(m), r);
+    c.out(Tensor.where(out, I(0), r).toDtype(x.dtype));
+  } else {
+    const q = x64.div(p);
+    const fl = Tensor.where(x64.lt(I(0)).logicalAnd(q.mul(p).ne(x64)), q.sub(I(1)), q);
+    c.out(fl.toDtype(x.dtype));
+  }
 }
 
 /** Cumulative product / integer sum along an axis, one slice at a time (small axes). */
@@ -336,7 +378,340 @@ function lpPoolLower(c: Ctx): void {
   c.out(p === 1 ? sum : sum.pow(full(x, 1 / p)));
 }
 
+function einsumLower(c: Ctx): void {
+  const eq = c.attrString('equation', '').replace(/\s/g, '');
+  const [lhs, rhsIn] = eq.split('->');
+  const terms = lhs.split(',');
+  const ins = terms.map((_, i) => c.in(i));
+  if (terms.some((t) => t.includes('.'))) c.fail('ellipsis is not supported');
+  const letters: string[] = [];
+  const size: Record<string, number> = {};
+  terms.forEach((t, i) => {
+    if (new Set(t).size !== t.length) c.fail(`repeated index in '${t}' (diagonals) is not supported`);
+    [...t].forEach((ch, k) => {
+      if (!letters.includes(ch)) letters.push(ch);
+      size[ch] = Math.max(size[ch] ?? 1, ins[i].shape[k]);
+    });
+  });
+  const rhs = rhsIn ?? letters.filter((l) => terms.join('').split(l).length === 2).sort().join('');
+  let acc: Tensor | null = null;
+  terms.forEach((t, i) => {
+    const present = letters.filter((l) => t.includes(l));
+    const perm = present.map((l) => t.indexOf(l));
+    let x = ins[i].permute(perm);
+    x = x.reshape(letters.map((l) => (t.includes(l) ? ins[i].shape[t.indexOf(l)] : 1)));
+    acc = acc ? acc.mul(x) : x;
+  });
+  let r = acc!;
+  const sumAxes = letters.map((l, k) => (rhs.includes(l) ? -1 : k)).filter((k) => k >= 0);
+  if (sumAxes.length) r = r.sum(sumAxes, false);
+  const kept = letters.filter((l) => rhs.includes(l));
+  c.out(kept.length ? r.permute([...rhs].map((l) => kept.indexOf(l))) : r);
+}
+
+function topKLower(c: Ctx): void {
+  const x = c.in(0);
+  const k = c.opset >= 10 ? c.ints(1, 'K')[0] : c.attrInt('k', 1);
+  const axis = c.norm(c.attrInt('axis', -1), x.ndim);
+  const largest = c.attrInt('largest', 1);
+  if (k > 64) c.fail(`k=${k} (at most 64)`);
+  if (!isFloat(x.dtype)) c.fail(`TopK of ${x.dtype}`);
+  let cur = x;
+  const vals: Tensor[] = [];
+  const idxs: Tensor[] = [];
+  const n = x.shape[axis];
+  const iotaSh = new Array(x.ndim).fill(1);
+  iotaSh[axis] = n;
+  const iota = Tensor._fromValues(Array.from({ length: n }, (_, i) => i), iotaSh, DType.I64);
+  for (let i = 0; i < k; i++) {
+    const id = largest ? cur.argmax(axis, true) : cur.argmin(axis, true);
+    idxs.push(id);
+    vals.push(x.gather(axis, id));
+    cur = Tensor.where(iota.eq(id), full(x, largest ? -Infinity : Infinity), cur);
+  }
+  c.out(k === 0 ? x.slice(axis, 0, 0) : Tensor.concat(vals, axis), 0);
+  if (c.n.outputs[1]) c.out(k === 0 ? Tensor.zeros(x.slice(axis, 0, 0).shape.slice(), DType.I64) : Tensor.concat(idxs, axis), 1);
+}
+
+function flatIndex(c: Ctx, idx: Tensor, dims: readonly number[]): Tensor {
+  // idx [..., k] -> flat index over the first k dims of `dims`, negatives wrapped
+  const k = idx.shape[idx.ndim - 1];
+  let i64 = idx.toDtype(DType.I64);
+  const dv = Tensor._fromValues(dims.slice(0, k), [k], DType.I64);
+  i64 = Tensor.where(i64.lt(Tensor.full([], 0, DType.I64)), i64.add(dv), i64);
+  const strides: number[] = [];
+  let a = 1;
+  for (let d = k - 1; d >= 0; d--) {
+    strides[d] = a;
+    a *= dims[d];
+  }
+  return i64.mul(Tensor._fromValues(strides, [k], DType.I64)).sum(-1, false);
+}
+
+function scatterNDLower(c: Ctx): void {
+  const data = c.in(0);
+  const idx = c.in(1);
+  const upd = c.in(2);
+  const red = c.attrString('reduction', 'none');
+  const k = idx.shape[idx.ndim - 1];
+  const lead = data.shape.slice(0, k).reduce((a, b) => a * b, 1);
+  const rest = data.shape.slice(k);
+  const flat = flatIndex(c, idx, data.shape).reshape([-1]);
+  const m = flat.shape[0];
+  const d2 = data.reshape([lead, ...rest]);
+  const u2 = upd.reshape([m, ...rest]);
+  const added = Tensor._op('index_add', [Tensor.zeros(d2.shape.slice(), data.dtype), flat, u2], [0]);
+  if (red === 'add') return c.out(d2.add(added).reshape(data.shape.slice()));
+  if (red !== 'none') c.fail(`reduction '${red}'`);
+  const hit = Tensor._op('index_add', [Tensor.zeros([lead], DType.F32), flat, Tensor.ones([m], DType.F32)], [0]).gt(0);
+  const hs = hit.reshape([lead, ...rest.map(() => 1)]);
+  c.out(Tensor.where(hs, added, d2).reshape(data.shape.slice()));
+}
+
+function gatherNDLower(c: Ctx): void {
+  const data = c.in(0);
+  const idx = c.in(1);
+  const b = c.attrInt('batch_dims', 0);
+  const k = idx.shape[idx.ndim - 1];
+  if (b !== 0) {
+    if (b !== 1) c.fail(`batch_dims=${b}`);
+    const B = data.shape[0];
+    const per = data.shape.slice(1, 1 + k).reduce((x, y) => x * y, 1);
+    const rest = data.shape.slice(1 + k);
+    let f = flatIndex(c, idx, data.shape.slice(1));
+    const off = Tensor._fromValues(Array.from({ length: B }, (_, i) => i * per), [B, ...new Array(f.ndim - 1).fill(1)], DType.I64);
+    f = f.add(off);
+    const g = data.reshape([B * per, ...rest]).indexSelect(0, f.reshape([-1]));
+    return c.out(g.reshape([...idx.shape.slice(0, -1), ...rest]));
+  }
+  const rest = data.shape.slice(k);
+  const lead = data.shape.slice(0, k).reduce((x, y) => x * y, 1);
+  const f = flatIndex(c, idx, data.shape);
+  const g = data.reshape([lead, ...rest]).indexSelect(0, f.reshape([-1]));
+  c.out(g.reshape([...idx.shape.slice(0, -1), ...rest]));
+}
+
+function windowLower(kind: 'hann' | 'hamming' | 'blackman'): Lower {
+  return (c) => {
+    const n = c.ints(0, 'size')[0];
+    const periodic = c.attrInt('periodic', 1);
+    const dt = c.attr('output_datatype') ? dtypeOfOnnx(c.attrInt('output_datatype', 1)) ?? DType.F32 : DType.F32;
+    const N = periodic ? n : n - 1;
+    const v = Array.from({ length: n }, (_, i) => {
+      const t = (2 * Math.PI * i) / N;
+      if (kind === 'hann') return 0.5 - 0.5 * Math.cos(t);
+      if (kind === 'hamming') return 25 / 46 - (21 / 46) * Math.cos(t);
+      return 0.42 - 0.5 * Math.cos(t) + 0.08 * Math.cos(2 * t);
+    });
+    c.out(Tensor._fromValues(v.map((x) => Math.fround(x)), [n], dt));
+  };
+}
+
+function groupNormLower(c: Ctx): void {
+  const x = c.in(0);
+  const g = c.attrInt('num_groups', 1);
+  const eps = c.attrFloat('epsilon', 1e-5);
+  const [N, C] = x.shape;
+  const sp = x.shape.slice(2);
+  const xg = x.reshape([N, g, -1]);
+  const mean = xg.mean(2, true);
+  const xc = xg.sub(mean);
+  const y = xc.div(xc.square().mean(2, true).add(eps).sqrt()).reshape(x.shape.slice());
+  let sc = c.in(1);
+  let bi = c.in(2);
+  if (sc.shape[0] !== C) {
+    // opset 18: per-group scale and bias
+    sc = sc.reshape([g, 1]).broadcastTo([g, C / g]).reshape([C]);
+    bi = bi.reshape([g, 1]).broadcastTo([g, C / g]).reshape([C]);
+  }
+  const bs = [C, ...sp.map(() => 1)];
+  c.out(y.mul(sc.reshape(bs)).add(bi.reshape(bs)));
+}
+
+function mvnLower(c: Ctx): void {
+  const x = c.in(0);
+  const axes = (c.attrInts('axes') ?? [0, 2, 3]).map((a) => c.norm(a, x.ndim));
+  const mean = x.mean(axes, true);
+  const xc = x.sub(mean);
+  c.out(xc.div(xc.square().mean(axes, true).sqrt().add(1e-9)));
+}
+
+function lrnLower(c: Ctx): void {
+  const x = c.in(0);
+  const size = c.attrInt('size', 1);
+  const alpha = c.attrFloat('alpha', 1e-4), beta = c.attrFloat('beta', 0.75), bias = c.attrFloat('bias', 1);
+  const C = x.shape[1];
+  const c1 = Math.floor((size - 1) / 2), c2 = Math.ceil((size - 1) / 2) + 1;
+  const m: number[] = [];
+  for (let i = 0; i < C; i++) for (let j = 0; j < C; j++) m.push(j >= Math.max(0, i - c1) && j < Math.min(C, i + c2) ? 1 : 0);
+  const M = Tensor._fromValues(m, [C, C], x.dtype);
+  const sq = x.square().permute([0, 2, 3, 1]).matmul(M.t()).permute([0, 3, 1, 2]);
+  c.out(x.div(sq.mul(alpha / size).add(bias).pow(full(x, beta))));
+}
+
+function compressLower(c: Ctx): void {
+  const x = c.in(0);
+  const cond = c.ints(1, 'condition');
+  const ax = c.attr('axis');
+  const src = ax && ax.i !== undefined ? x : x.reshape([-1]);
+  const axis = ax && ax.i !== undefined ? c.norm(ax.i, x.ndim) : 0;
+  const idx = cond.map((v, i) => (v ? i : -1)).filter((i) => i >= 0 && i < src.shape[axis]);
+  c.out(src.indexSelect(axis, Tensor._fromValues(idx, [idx.length], DType.I64)));
+}
+
+function reverseSequenceLower(c: Ctx): void {
+  const x = c.in(0);
+  const lens = c.ints(1, 'sequence_lens');
+  const bAx = c.attrInt('batch_axis', 1), tAx = c.attrInt('time_axis', 0);
+  const B = x.shape[bAx], T = x.shape[tAx];
+  const idx = new Array<number>(B * T);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) idx[b * T + t] = t < lens[b] ? lens[b] - 1 - t : t;
+  // gather along the time axis with an index tensor shaped like x
+  const sh = x.shape.map(() => 1);
+  sh[bAx] = B;
+  sh[tAx] = T;
+  const perm = bAx < tAx ? idx : Array.from({ length: B * T }, (_, k) => idx[(k % B) * T + Math.floor(k / B)]);
+  const it = Tensor._fromValues(perm, sh, DType.I64).broadcastTo(x.shape.slice());
+  c.out(x.gather(tAx, it));
+}
+
+function dynQuantLower(c: Ctx): void {
+  const x = c.in(0);
+  const mx = x.max().maximum(full(x, 0));
+  const mn = x.min().minimum(full(x, 0));
+  const scale = mx.sub(mn).div(255);
+  const zp = roundF(full(x, 0).sub(mn.div(scale))).clamp(0, 255);
+  const y = roundF(x.div(scale)).add(zp).clamp(0, 255).toDtype(DType.U8);
+  c.out(y, 0);
+  c.out(scale, 1);
+  c.out(zp.toDtype(DType.U8), 2);
+}
+
+function act(name: string, c: Ctx): (t: Tensor) => Tensor {
+  switch (name.toLowerCase()) {
+    case 'tanh': return (t) => t.tanh();
+    case 'sigmoid': return (t) => t.sigmoid();
+    case 'relu': return (t) => t.relu();
+    default: c.fail(`activation '${name}' is not supported`);
+  }
+}
+
+/** RNN, GRU and LSTM, unrolled over the (static) sequence. */
+function recurrent(kind: 'RNN' | 'GRU' | 'LSTM'): Lower {
+  return (c) => {
+    const G = kind === 'RNN' ? 1 : kind === 'GRU' ? 3 : 4;
+    const layout = c.attrInt('layout', 0);
+    let X = c.in(0);
+    if (layout) X = X.permute([1, 0, 2]);
+    const W = c.in(1), R = c.in(2);
+    const [T, Bt] = X.shape;
+    const H = c.attrInt('hidden_size', R.shape[2]);
+    const dir = c.attrString('direction', 'forward');
+    const nd = dir === 'bidirectional' ? 2 : 1;
+    if (c.has(4)) {
+      const lens = c.ints(4, 'sequence_lens');
+      if (lens.some((l) => l !== T)) c.fail('sequence_lens shorter than the sequence are not supported');
+    }
+    const clip = c.attr('clip')?.f;
+    const acts = c.attr('activations')?.strings.map((b) => Buffer.from(b).toString('utf8'));
+    const defaults = kind === 'RNN' ? ['Tanh'] : kind === 'GRU' ? ['Sigmoid', 'Tanh'] : ['Sigmoid', 'Tanh', 'Tanh'];
+    const nActs = defaults.length;
+    if (c.attr('activation_alpha') || c.attr('activation_beta')) c.fail('activation_alpha/beta are not supported');
+    if (kind === 'LSTM' && c.attrInt('input_forget', 0)) c.fail('input_forget is not supported');
+    const lbr = c.attrInt('linear_before_reset', 0);
+    const Ys: Tensor[][] = [];
+    const Yh: Tensor[] = [];
+    const Yc: Tensor[] = [];
+    for (let d = 0; d < nd; d++) {
+      const fa = (acts ? acts.slice(d * nActs, d * nActs + nActs) : defaults).map((n) => act(n, c));
+      const cl = (t: Tensor) => (clip !== undefined ? t.clamp(-clip, clip) : t);
+      const Wd = W.slice(0, d, d + 1).reshape([G * H, -1]);
+      const Rd = R.slice(0, d, d + 1).reshape([G * H, H]);
+      let Wb: Tensor | null = null, Rb: Tensor | null = null;
+      if (c.has(3)) {
+        const Bd = c.in(3).slice(0, d, d + 1).reshape([2 * G * H]);
+        Wb = Bd.slice(0, 0, G * H);
+        Rb = Bd.slice(0, G * H, 2 * G * H);
+      }
+      let h = c.has(5) ? c.in(5).slice(0, d, d + 1).reshape([Bt, H]) : Tensor.zeros([Bt, H], X.dtype);
+      let cc = kind === 'LSTM' ? (c.has(6) ? c.in(6).slice(0, d, d + 1).reshape([Bt, H]) : Tensor.zeros([Bt, H], X.dtype)) : null;
+      const P = kind === 'LSTM' && c.has(7) ? c.in(7).slice(0, d, d + 1).reshape([3 * H]) : null;
+      let XW = X.matmul(Wd.t()); // [T, B, G*H]
+      if (Wb) XW = XW.add(Wb);
+      const reverse = dir === 'reverse' || d === 1;
+      const ys: Tensor[] = new Array(T);
+      const gate = (t: Tensor, k: number) => t.slice(-1, k * H, (k + 1) * H);
+      for (let s = 0; s < T; s++) {
+        const t = reverse ? T - 1 - s : s;
+        const xw = XW.slice(0, t, t + 1).reshape([Bt, G * H]);
+        if (kind === 'GRU') {
+          const Rz = Rd.slice(0, 0, H), Rr = Rd.slice(0, H, 2 * H), Rh = Rd.slice(0, 2 * H, 3 * H);
+          const rb = (k: number) => (Rb ? gate(Rb, k) : null);
+          const addB = (v: Tensor, b: Tensor | null) => (b ? v.add(b) : v);
+          const z = fa[0](cl(addB(gate(xw, 0).add(h.matmul(Rz.t())), rb(0))));
+          const r = fa[0](cl(addB(gate(xw, 1).add(h.matmul(Rr.t())), rb(1))));
+          const hh = lbr
+            ? fa[1](cl(gate(xw, 2).add(r.mul(addB(h.matmul(Rh.t()), rb(2))))))
+            : fa[1](cl(addB(gate(xw, 2).add(r.mul(h).matmul(Rh.t())), rb(2))));
+          h = Tensor.full([], 1, X.dtype).sub(z).mul(hh).add(z.mul(h));
+        } else {
+          let g = xw.add(h.matmul(Rd.t()));
+          if (Rb) g = g.add(Rb);
+          if (kind === 'RNN') h = fa[0](cl(g));
+          else {
+            let i = gate(g, 0), o = gate(g, 1), f = gate(g, 2);
+            const cg = gate(g, 3);
+            if (P) {
+              i = i.add(P.slice(0, 0, H).mul(cc!));
+              f = f.add(P.slice(0, 2 * H, 3 * H).mul(cc!));
+            }
+            i = fa[0](cl(i));
+            f = fa[0](cl(f));
+            cc = f.mul(cc!).add(i.mul(fa[1](cl(cg))));
+            if (P) o = o.add(P.slice(0, H, 2 * H).mul(cc));
+            o = fa[0](cl(o));
+            h = o.mul(fa[2](cc));
+          }
+        }
+        ys[t] = h;
+      }
+      Ys.push(ys);
+      Yh.push(h);
+      if (cc) Yc.push(cc);
+    }
+    if (c.n.outputs[0]) {
+      // Y: [T, nd, B, H] (layout 0) or [B, T, nd, H] (layout 1)
+      const steps = Array.from({ length: T }, (_, t) => Tensor.concat(Ys.map((ys) => ys[t].unsqueeze(0)), 0).unsqueeze(0));
+      let Y = T === 1 ? steps[0] : Tensor.concat(steps, 0);
+      if (layout) Y = Y.permute([2, 0, 1, 3]);
+      c.out(Y, 0);
+    }
+    const stackDir = (ts: Tensor[]) => {
+      const y = Tensor.concat(ts.map((t) => t.unsqueeze(0)), 0);
+      return layout ? y.permute([1, 0, 2]) : y;
+    };
+    if (c.n.outputs[1]) c.out(stackDir(Yh), 1);
+    if (c.n.outputs[2] && Yc.length) c.out(stackDir(Yc), 2);
+  };
+}
+
 export const EXTRA_OPS: Record<string, Lower> = {
+  RNN: recurrent('RNN'),
+  GRU: recurrent('GRU'),
+  LSTM: recurrent('LSTM'),
+  Einsum: einsumLower,
+  TopK: topKLower,
+  ScatterND: scatterNDLower,
+  GatherND: gatherNDLower,
+  HannWindow: windowLower('hann'),
+  HammingWindow: windowLower('hamming'),
+  BlackmanWindow: windowLower('blackman'),
+  GroupNormalization: groupNormLower,
+  MeanVarianceNormalization: mvnLower,
+  LRN: lrnLower,
+  Compress: compressLower,
+  ReverseSequence: reverseSequenceLower,
+  DynamicQuantizeLinear: dynQuantLower,
   BitShift: bitShiftLower,
   CumProd: cumulative('prod'),
   CumSumInt: cumulative('sum'),

@@ -579,11 +579,21 @@ function globalPool(kind: 'avg' | 'max'): Lower {
 
 function batchNormLower(c: Ctx): void {
   const x = c.in(0);
-  if (c.n.outputs.length > 1 && c.n.outputs.slice(1).some((o) => o)) c.fail('training mode (mean/var outputs) is not supported');
-  if (c.attrInt('training_mode', 0)) c.fail('training_mode=1 is not supported');
   const eps = c.attrFloat('epsilon', 1e-5);
   const C = x.shape[1];
   const bshape = [C, ...new Array(Math.max(x.ndim - 2, 0)).fill(1)];
+  if (c.attrInt('training_mode', 0) || (c.n.outputs.length > 1 && c.n.outputs.slice(1).some((o) => o))) {
+    // training: batch statistics; running stats updated with momentum
+    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    const mean = x.mean(axes, true);
+    const v = x.sub(mean).square().mean(axes, true);
+    const y = x.sub(mean).div(v.add(eps).sqrt()).mul(c.in(1).reshape(bshape)).add(c.in(2).reshape(bshape));
+    const mom = c.attrFloat('momentum', 0.9);
+    c.out(y, 0);
+    if (c.n.outputs[1]) c.out(c.in(3).mul(mom).add(mean.reshape([C]).mul(1 - mom)), 1);
+    if (c.n.outputs[2]) c.out(c.in(4).mul(mom).add(v.reshape([C]).mul(1 - mom)), 2);
+    return;
+  }
   const ks = [1, 2, 3, 4].map((i) => c.known(i));
   if (ks.every((k) => k) && isFloat(x.dtype)) {
     const [sc, bi, mu, va] = ks.map((k) => k!.vals());
@@ -724,7 +734,13 @@ function resizeLower(c: Ctx): void {
   else scales = c.attr('scales')?.floats;
   const axesAttr = c.attrInts('axes');
   const axes = axesAttr && axesAttr.length ? axesAttr.map((a) => c.norm(a, x.ndim)) : x.shape.map((_, i) => i);
-  if (c.attrString('keep_aspect_ratio_policy', 'stretch') !== 'stretch') c.fail('keep_aspect_ratio_policy is not supported');
+  const policy = c.attrString('keep_aspect_ratio_policy', 'stretch');
+  if (policy !== 'stretch' && sizes) {
+    const ratios = axes.map((a, i) => sizes![i] / x.shape[a]);
+    const sc = policy === 'not_larger' ? Math.min(...ratios) : policy === 'not_smaller' ? Math.max(...ratios) : c.fail(`keep_aspect_ratio_policy '${policy}'`);
+    scales = axes.map(() => sc);
+    sizes = axes.map((a) => Math.floor(sc * x.shape[a] + 0.5));
+  }
   let t = x;
   axes.forEach((ax, i) => {
     const n = x.shape[ax];
@@ -735,7 +751,10 @@ function resizeLower(c: Ctx): void {
       switch (ctm) {
         case 'half_pixel': return (o + 0.5) / sc - 0.5;
         case 'pytorch_half_pixel': return out > 1 ? (o + 0.5) / sc - 0.5 : 0;
-        case 'align_corners': return out === 1 ? 0 : (o * (n - 1)) / (out - 1);
+        case 'align_corners': {
+          const len = sizes ? out : n * sc;
+          return len === 1 ? 0 : (o * (n - 1)) / (len - 1);
+        }
         case 'asymmetric': return o / sc;
         case 'half_pixel_symmetric': {
           const adj = out / (sc * n);
