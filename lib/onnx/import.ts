@@ -11,7 +11,7 @@ import { Storage } from '../storage';
 import { finalizeGraph, nameVariable } from '../variables';
 import { hooks } from '../hooks';
 import { Tensor } from '../tensor';
-import { OnnxAttribute, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo, defaultOpset } from './model';
+import { OnnxAttribute, OnnxGraph, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo, defaultOpset } from './model';
 import { ExternalSource, TensorData, dtypeOfOnnx, elementCount, numericValues, onnxTypeName, ownBuffer, tensorData } from './tensor-data';
 import { invalidFile } from './proto';
 
@@ -382,6 +382,39 @@ class Ctx {
     OPS[opType](c2);
     return env2.get(node.outputs[0])!.t!;
   }
+
+  /**
+   * Runs a subgraph (If / Loop / Scan bodies) with the outer scope visible; `inputs` bind the
+   * body's formal inputs in order. Returns the body's outputs.
+   */
+  runGraph(g: OnnxGraph, inputs: (Tensor | { scalar: number; dtype: DType })[]): Tensor[] {
+    if (++this.depth > 16) this.fail('subgraphs nested too deeply');
+    try {
+      const env2 = new Map<string, Val>(this.env);
+      for (const t of g.initializers) env2.set(t.name, { known: this.prog.knownOf(t, false) });
+      g.inputs.forEach((vi, k) => {
+        const v = inputs[k];
+        if (v === undefined) return;
+        if (v instanceof Tensor) env2.set(vi.name, { t: v });
+        else env2.set(vi.name, { known: { dtype: v.dtype, shape: [], vals: () => [v.scalar] } });
+      });
+      const c2 = new Ctx(this.prog, env2);
+      c2.depth = this.depth;
+      for (const n of g.nodes) c2.run(n);
+      const saved = this.node;
+      const outs = g.outputs.map((o) => {
+        const v = env2.get(o.name);
+        if (!v) invalidFileNode(saved, `subgraph output '${o.name}' is produced by no node`);
+        return c2.tensor(v, o.name);
+      });
+      this.node = saved;
+      return outs;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private depth = 0;
 
   get opset(): number {
     return this.prog.opset;

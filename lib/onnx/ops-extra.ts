@@ -410,12 +410,13 @@ function einsumLower(c: Ctx): void {
 }
 
 function topKLower(c: Ctx): void {
-  const x = c.in(0);
+  const xin = c.in(0);
+  if (xin.dtype === DType.I64 || xin.dtype === DType.U64) c.fail(`TopK of ${xin.dtype}`);
+  const x = isFloat(xin.dtype) ? xin : xin.toDtype(DType.F64); // exact for 32-bit and smaller ints
   const k = c.opset >= 10 ? c.ints(1, 'K')[0] : c.attrInt('k', 1);
   const axis = c.norm(c.attrInt('axis', -1), x.ndim);
   const largest = c.attrInt('largest', 1);
   if (k > 64) c.fail(`k=${k} (at most 64)`);
-  if (!isFloat(x.dtype)) c.fail(`TopK of ${x.dtype}`);
   let cur = x;
   const vals: Tensor[] = [];
   const idxs: Tensor[] = [];
@@ -429,7 +430,8 @@ function topKLower(c: Ctx): void {
     vals.push(x.gather(axis, id));
     cur = Tensor.where(iota.eq(id), full(x, largest ? -Infinity : Infinity), cur);
   }
-  c.out(k === 0 ? x.slice(axis, 0, 0) : Tensor.concat(vals, axis), 0);
+  const v = k === 0 ? x.slice(axis, 0, 0) : Tensor.concat(vals, axis);
+  c.out(v.dtype === xin.dtype ? v : v.toDtype(xin.dtype), 0);
   if (c.n.outputs[1]) c.out(k === 0 ? Tensor.zeros(x.slice(axis, 0, 0).shape.slice(), DType.I64) : Tensor.concat(idxs, axis), 1);
 }
 
@@ -695,7 +697,288 @@ function recurrent(kind: 'RNN' | 'GRU' | 'LSTM'): Lower {
   };
 }
 
+function ifLower(c: Ctx): void {
+  const cond = c.ints(0, 'cond');
+  const branch = c.attr(cond[0] ? 'then_branch' : 'else_branch')?.g;
+  if (!branch) c.fail('missing branch');
+  c.runGraph(branch, []).forEach((t, i) => c.out(t.reshape(t.shape.slice()), i));
+}
+
+/** Loop with a trip count or condition known at import: unrolled. */
+function loopLower(c: Ctx): void {
+  const body = c.attr('body')?.g;
+  if (!body) c.fail('missing body');
+  const maxTrip = c.has(0) ? c.ints(0, 'M')[0] : Infinity;
+  let cond = c.has(1) ? c.ints(1, 'cond')[0] : 1;
+  let state: Tensor[] = [];
+  for (let i = 2; i < c.n.inputs.length; i++) state.push(c.in(i));
+  const nState = state.length;
+  const scans: Tensor[][] = [];
+  let it = 0;
+  for (; it < maxTrip && cond; it++) {
+    if (it >= 1024) c.fail('more than 1024 iterations');
+    const outs = c.runGraph(body, [{ scalar: it, dtype: DType.I64 }, { scalar: 1, dtype: DType.BOOL }, ...state]);
+    const cv = outs[0];
+    state = outs.slice(1, 1 + nState);
+    outs.slice(1 + nState).forEach((t, k) => (scans[k] = scans[k] ?? []).push(t.unsqueeze(0)));
+    // a condition computed from data cannot be known at import unless it is a constant of the body
+    if (body.outputs[0] && !Number.isFinite(maxTrip)) c.fail('a data-dependent loop condition is not supported');
+    void cv;
+    cond = 1;
+  }
+  state.forEach((t, i) => c.out(t, i));
+  const nScan = c.n.outputs.length - nState;
+  for (let k = 0; k < nScan; k++) {
+    const parts = scans[k] ?? [];
+    if (parts.length === 0) c.fail('a loop with zero iterations and scan outputs is not supported');
+    c.out(parts.length === 1 ? parts[0] : Tensor.concat(parts, 0), nState + k);
+  }
+}
+
+function scanLower(c: Ctx): void {
+  const body = c.attr('body')?.g;
+  if (!body) c.fail('missing body');
+  const M = c.attrInt('num_scan_inputs', 0);
+  const first = c.opset >= 9 ? 0 : 1; // opset 8 has a sequence_lens input and a batch axis
+  if (first) c.fail('Scan-8 (batched) is not supported');
+  const all: Tensor[] = [];
+  for (let i = 0; i < c.n.inputs.length; i++) all.push(c.in(i));
+  const N = all.length - M;
+  let state = all.slice(0, N);
+  const scanIn = all.slice(N);
+  const inAxes = (c.attrInts('scan_input_axes') ?? scanIn.map(() => 0)).map((a, k) => c.norm(a, scanIn[k].ndim));
+  const inDirs = c.attrInts('scan_input_directions') ?? scanIn.map(() => 0);
+  const T = scanIn.length ? scanIn[0].shape[inAxes[0]] : 0;
+  if (T > 1024) c.fail(`${T} iterations (at most 1024)`);
+  const K = body.outputs.length - N;
+  const outAxesA = c.attrInts('scan_output_axes') ?? new Array(K).fill(0);
+  const outDirs = c.attrInts('scan_output_directions') ?? new Array(K).fill(0);
+  const outs: Tensor[][] = Array.from({ length: K }, () => []);
+  for (let t = 0; t < T; t++) {
+    const slices = scanIn.map((x, k) => {
+      const i = inDirs[k] ? T - 1 - t : t;
+      return x.slice(inAxes[k], i, i + 1).squeeze(inAxes[k]);
+    });
+    const r = c.runGraph(body, [...state, ...slices]);
+    state = r.slice(0, N);
+    r.slice(N).forEach((y, k) => outs[k].push(y));
+  }
+  state.forEach((t, i) => c.out(t.reshape(t.shape.slice()), i));
+  for (let k = 0; k < K; k++) {
+    const ys = outDirs[k] ? outs[k].slice().reverse() : outs[k];
+    if (ys.length === 0) c.fail('zero iterations');
+    const ax = c.norm(outAxesA[k], ys[0].ndim + 1);
+    c.out(Tensor.concat(ys.map((y) => y.unsqueeze(ax)), ax), N + k);
+  }
+}
+
+/** atan on [-1, 1] by a minimax polynomial (|error| < 1e-5), extended by atan(x) = ±pi/2 - atan(1/x). */
+function atanF(x: Tensor): Tensor {
+  const big = x.abs().gt(full(x, 1));
+  const z = Tensor.where(big, x.recip(), x);
+  const z2 = z.square();
+  let p = z2.mul(0.0208351).add(-0.085133);
+  p = p.mul(z2).add(0.180141);
+  p = p.mul(z2).add(-0.3302995);
+  p = p.mul(z2).add(0.999866);
+  const a = p.mul(z);
+  return Tensor.where(big, x.sign().mul(Math.PI / 2).sub(a), a);
+}
+
+function qlinearMatMulLower(c: Ctx): void {
+  const deq = (x: Tensor, s: Tensor, zp: Tensor) => x.toDtype(DType.F32).sub(zp.toDtype(DType.F32)).mul(s.toDtype(DType.F32));
+  const a = deq(c.in(0), c.in(1), c.in(2));
+  const b = deq(c.in(3), c.in(4), c.in(5));
+  const ys = c.in(6).toDtype(DType.F32);
+  const yzp = c.in(7);
+  const rg: Record<string, [number, number]> = { u8: [0, 255], i8: [-128, 127] };
+  const r = rg[yzp.dtype];
+  if (!r) c.fail(`output type ${yzp.dtype}`);
+  const y = roundF(a.matmul(b).div(ys)).add(yzp.toDtype(DType.F32)).clamp(r[0], r[1]);
+  c.out(y.toDtype(yzp.dtype));
+}
+
+const INT_BITS: Partial<Record<DType, [number, boolean]>> = {
+  [DType.U8]: [8, false], [DType.I8]: [8, true], [DType.U16]: [16, false], [DType.I16]: [16, true], [DType.U32]: [32, false], [DType.I32]: [32, true],
+};
+
+/** Bitwise And/Or/Xor on integers up to 32 bits, bit by bit in int64 arithmetic. */
+function bitwise(kind: 'and' | 'or' | 'xor'): Lower {
+  return (c) => {
+    const a = c.in(0), b = c.in(1);
+    const info = INT_BITS[a.dtype];
+    if (!info) c.fail(`bitwise ops on ${a.dtype}`);
+    const [W, signed] = info as [number, boolean];
+    const I = (v: number) => Tensor.full([], v, DType.I64);
+    const unsignedOf = (t: Tensor) => {
+      const x = t.toDtype(DType.I64);
+      return signed ? Tensor.where(x.lt(I(0)), x.add(I(2 ** W)), x) : x;
+    };
+    const ua = unsignedOf(a), ub = unsignedOf(b);
+    let acc: Tensor | null = null;
+    for (let k = 0; k < W; k++) {
+      const p = I(2 ** k), two = I(2);
+      const ba = ua.div(p), bb = ub.div(p);
+      const x = ba.sub(ba.div(two).mul(two)), y = bb.sub(bb.div(two).mul(two));
+      const bit = kind === 'and' ? x.mul(y) : kind === 'or' ? x.add(y).sub(x.mul(y)) : x.add(y).sub(x.mul(y).mul(two));
+      const term = bit.mul(p);
+      acc = acc ? acc.add(term) : term;
+    }
+    let r = acc!;
+    if (signed) r = Tensor.where(r.ge(I(2 ** (W - 1))), r.sub(I(2 ** W)), r);
+    c.out(r.toDtype(a.dtype));
+  };
+}
+
+function bitwiseNot(c: Ctx): void {
+  const x = c.in(0);
+  const info = INT_BITS[x.dtype];
+  if (!info) c.fail(`bitwise ops on ${x.dtype}`);
+  const [W, signed] = info as [number, boolean];
+  const I = (v: number) => Tensor.full([], v, DType.I64);
+  const x64 = x.toDtype(DType.I64);
+  c.out((signed ? x64.neg().sub(I(1)) : I(2 ** W - 1).sub(x64)).toDtype(x.dtype));
+}
+
+/** DFT (opset 17/20) as matmuls with constant cos / sin matrices along the signal axis. */
+function dftLower(c: Ctx): void {
+  let x = c.in(0);
+  const inverse = c.attrInt('inverse', 0), onesided = c.attrInt('onesided', 0);
+  let axis: number;
+  if (c.opset >= 20) axis = c.has(2) ? c.ints(2, 'axis')[0] : -2;
+  else axis = c.attrInt('axis', 1);
+  axis = c.norm(axis, x.ndim);
+  if (axis === x.ndim - 1) c.fail('the last axis holds real/imaginary parts');
+  const n0 = x.shape[axis];
+  const L = c.has(1) && c.meta(1).shape.length >= 0 && c.known(1) ? c.ints(1, 'dft_length')[0] : n0;
+  // pad or crop the signal to L
+  if (L < n0) x = x.slice(axis, 0, L);
+  else if (L > n0) {
+    const sh = x.shape.slice();
+    sh[axis] = L - n0;
+    x = Tensor.concat([x, Tensor.zeros(sh, x.dtype)], axis);
+  }
+  const complexIn = x.shape[x.ndim - 1] === 2;
+  const re = x.slice(-1, 0, 1).squeeze(-1);
+  const im = complexIn ? x.slice(-1, 1, 2).squeeze(-1) : null;
+  const K = onesided ? Math.floor(L / 2) + 1 : L;
+  const sign = inverse ? 1 : -1;
+  const cosM: number[] = [], sinM: number[] = [];
+  for (let k = 0; k < K; k++)
+    for (let t = 0; t < L; t++) {
+      const ang = (2 * Math.PI * k * t) / L;
+      cosM.push(Math.cos(ang) / (inverse ? L : 1));
+      sinM.push((sign * Math.sin(ang)) / (inverse ? L : 1));
+    }
+  const Cm = Tensor._fromValues(cosM, [K, L], x.dtype).t();
+  const Sm = Tensor._fromValues(sinM, [K, L], x.dtype).t();
+  const r = re.ndim;
+  const ax = axis;
+  const perm = Array.from({ length: r }, (_, i) => i).filter((i) => i !== ax).concat([ax]);
+  const inv = perm.map((_, i) => perm.indexOf(i));
+  const mm = (t: Tensor, m: Tensor) => t.permute(perm).matmul(m).permute(inv);
+  let outRe = mm(re, Cm), outIm = mm(re, Sm);
+  if (im) {
+    outRe = outRe.sub(mm(im, Sm));
+    outIm = outIm.add(mm(im, Cm));
+  }
+  c.out(Tensor.concat([outRe.unsqueeze(-1), outIm.unsqueeze(-1)], -1));
+}
+
+/**
+ * Separable N-D pooling (3-D pools, dilated pools): along each spatial axis, the max / sum of the
+ * kernel's strided slices (each slice one kernel tap), with explicit -inf / 0 padding.
+ */
+export function poolSeparable(c: Ctx, kind: 'max' | 'avg'): void {
+  const x = c.in(0);
+  const nsp = x.ndim - 2;
+  const k = c.attrInts('kernel_shape') ?? [];
+  const s = c.attrInts('strides') ?? new Array(nsp).fill(1);
+  const d = c.attrInts('dilations') ?? new Array(nsp).fill(1);
+  const ceil = c.attrInt('ceil_mode', 0);
+  const auto = c.attrString('auto_pad', 'NOTSET');
+  let p = c.attrInts('pads') ?? new Array(2 * nsp).fill(0);
+  if (auto === 'VALID') p = new Array(2 * nsp).fill(0);
+  else if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
+    p = new Array(2 * nsp).fill(0);
+    for (let i = 0; i < nsp; i++) {
+      const n = x.shape[2 + i];
+      const out = Math.ceil(n / s[i]);
+      const total = Math.max((out - 1) * s[i] + (k[i] - 1) * d[i] + 1 - n, 0);
+      const small = Math.floor(total / 2);
+      p[i] = auto === 'SAME_UPPER' ? small : total - small;
+      p[nsp + i] = total - p[i];
+    }
+  } else if (auto !== 'NOTSET') c.fail(`auto_pad '${auto}'`);
+  const include = c.attrInt('count_include_pad', 0) === 1;
+  const padVal = kind === 'max' ? (isFloat(x.dtype) ? -Infinity : 0) : 0;
+  let t = x;
+  const counts: Tensor[] = [];
+  for (let i = 0; i < nsp; i++) {
+    const ax = 2 + i;
+    const n = t.shape[ax];
+    const [pb, pe] = [p[i], p[nsp + i]];
+    const span = (k[i] - 1) * d[i] + 1;
+    let out = (ceil ? Math.ceil((n + pb + pe - span) / s[i]) : Math.floor((n + pb + pe - span) / s[i])) + 1;
+    if (ceil && (out - 1) * s[i] >= n + pb) out--;
+    const extra = Math.max((out - 1) * s[i] + span - (n + pb + pe), 0);
+    if (pb || pe + extra) {
+      const parts: Tensor[] = [];
+      const blk = (m: number) => {
+        const sh = t.shape.slice();
+        sh[ax] = m;
+        return Tensor.full(sh, padVal, t.dtype);
+      };
+      if (pb) parts.push(blk(pb));
+      parts.push(t);
+      if (pe + extra) parts.push(blk(pe + extra));
+      t = Tensor.concat(parts, ax);
+    }
+    let acc: Tensor | null = null;
+    for (let j = 0; j < k[i]; j++) {
+      const st = j * d[i];
+      const tap = t.slice(ax, st, st + (out - 1) * s[i] + 1, s[i]);
+      acc = acc ? (kind === 'max' ? acc.maximum(tap) : acc.add(tap)) : tap;
+    }
+    t = acc!;
+    if (kind === 'avg') {
+      const cnt: number[] = [];
+      for (let o = 0; o < out; o++) {
+        let m = 0;
+        for (let j = 0; j < k[i]; j++) {
+          const pos = o * s[i] + j * d[i] - pb;
+          if (include ? pos >= -pb && pos < n + pe : pos >= 0 && pos < n) m++;
+        }
+        cnt.push(m);
+      }
+      const csh = new Array(x.ndim).fill(1);
+      csh[ax] = out;
+      counts.push(Tensor._fromValues(cnt, csh, x.dtype));
+    }
+  }
+  for (const cnt of counts) t = t.div(cnt);
+  c.out(t);
+}
+
 export const EXTRA_OPS: Record<string, Lower> = {
+  BitwiseAnd: bitwise('and'),
+  BitwiseOr: bitwise('or'),
+  BitwiseXor: bitwise('xor'),
+  BitwiseNot: bitwiseNot,
+  DFT: dftLower,
+  Atan: (c) => c.out(atanF(c.in(0))),
+  Asin: (c) => {
+    const x = c.in(0);
+    c.out(atanF(x.div(full(x, 1).sub(x.square()).sqrt())));
+  },
+  Acos: (c) => {
+    const x = c.in(0);
+    c.out(full(x, Math.PI / 2).sub(atanF(x.div(full(x, 1).sub(x.square()).sqrt()))));
+  },
+  QLinearMatMul: qlinearMatMulLower,
+  If: ifLower,
+  Loop: loopLower,
+  Scan: scanLower,
   RNN: recurrent('RNN'),
   GRU: recurrent('GRU'),
   LSTM: recurrent('LSTM'),

@@ -5,7 +5,7 @@ import { ErrorCode, HoduError } from '../errors';
 import { Tensor } from '../tensor';
 import type { Ctx } from './import';
 import { dtypeOfOnnx, numericValues, tensorData } from './tensor-data';
-import { EXTRA_OPS } from './ops-extra';
+import { EXTRA_OPS, poolSeparable } from './ops-extra';
 
 type Lower = (c: Ctx) => void;
 
@@ -515,6 +515,8 @@ function convTransposeLower(c: Ctx): void {
 function poolLower(kind: 'max' | 'avg'): Lower {
   return (c) => {
     const x0 = c.in(0);
+    const dil = c.attrInts('dilations');
+    if ((x0.ndim === 5 || (dil && dil.some((v) => v !== 1))) && !(c.n.outputs.length > 1 && c.n.outputs[1])) return poolSeparable(c, kind);
     if (c.n.outputs.length > 1 && c.n.outputs[1]) c.fail('the Indices output is not supported');
     const { x, undo, sp } = as2d(x0, c);
     const nsp = x0.ndim - 2;
