@@ -453,7 +453,8 @@ class Ctx {
       this.outKnown({ dtype: DType.I64, shape: [], vals: [prod(this.meta(0).shape)] });
       return true;
     }
-    if (!FOLDABLE.has(op) || !this.allKnown()) return false;
+    if (!this.allKnown()) return false;
+    if (!FOLDABLE.has(op)) return this.foldEager();
     const k = (i: number) => this.known(i)!;
     const kv = (i: number) => k(i).vals();
     switch (op) {
@@ -550,6 +551,55 @@ class Ctx {
       default:
         return false;
     }
+  }
+
+  /**
+   * Folds any other op whose inputs are all known and small: its own lowering runs eagerly on
+   * concrete tensors (hodu's kernels), and the outputs become known values.
+   */
+  private foldEager(): boolean {
+    const op = this.node.opType;
+    const f = OPS[op];
+    if (!f) return false;
+    return eager(() => {
+      try {
+        const env2 = new Map<string, Val>(this.env);
+        const names: string[] = [];
+        this.node.inputs.forEach((nm, i) => {
+          const v = this.val(i);
+          if (!v) {
+            names.push(nm);
+            return;
+          }
+          const k = v.known!;
+          const alias = `\u0000fold-in-${i}`;
+          env2.set(alias, { known: { dtype: k.dtype, shape: k.shape, vals: k.vals } });
+          names.push(alias);
+        });
+        const outs = this.node.outputs.map((o, i) => (o ? `\u0000fold-out-${i}` : ''));
+        const c2 = new Ctx(this.prog, env2);
+        c2.node = { ...this.node, inputs: names, outputs: outs };
+        f(c2);
+        const results: { dtype: DType; shape: number[]; vals: number[] }[] = [];
+        for (const o of outs) {
+          if (!o) {
+            results.push({ dtype: DType.F32, shape: [], vals: [] });
+            continue;
+          }
+          const t = env2.get(o)?.t;
+          if (!t) return false;
+          const a = t.contiguous().toTypedArray();
+          const vals = numericValues({ dtype: t.dtype, shape: t.shape.slice(), bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) });
+          results.push({ dtype: t.dtype, shape: t.shape.slice(), vals });
+        }
+        results.forEach((r, i) => {
+          if (this.node.outputs[i]) this.outKnown(r, i);
+        });
+        return true;
+      } catch {
+        return false; // the regular lowering reports its own error
+      }
+    });
   }
 
   /**

@@ -411,8 +411,8 @@ function einsumLower(c: Ctx): void {
 
 function topKLower(c: Ctx): void {
   const xin = c.in(0);
-  if (xin.dtype === DType.I64 || xin.dtype === DType.U64) c.fail(`TopK of ${xin.dtype}`);
-  const x = isFloat(xin.dtype) ? xin : xin.toDtype(DType.F64); // exact for 32-bit and smaller ints
+  // integers compare in float64: exact up to 2^53 (64-bit values beyond that may tie)
+  const x = isFloat(xin.dtype) ? xin : xin.toDtype(DType.F64);
   const k = c.opset >= 10 ? c.ints(1, 'K')[0] : c.attrInt('k', 1);
   const axis = c.norm(c.attrInt('axis', -1), x.ndim);
   const largest = c.attrInt('largest', 1);
@@ -960,7 +960,81 @@ export function poolSeparable(c: Ctx, kind: 'max' | 'avg'): void {
   c.out(t);
 }
 
+function rotaryLower(c: Ctx): void {
+  const x0 = c.in(0);
+  let x = x0.ndim === 4 ? x0.permute([0, 2, 1, 3]) : x0;
+  const [B, S] = x.shape;
+  if (x.ndim === 3) {
+    const nh = c.attrInt('num_heads', 0);
+    if (!nh) c.fail('3-D input needs num_heads');
+    x = x.reshape([B, S, nh, x.shape[2] / nh]);
+  }
+  const D = x.shape[3];
+  const rd = c.attrInt('rotary_embedding_dim', 0) || D;
+  const half = rd / 2;
+  let cos = c.in(1), sin = c.in(2);
+  if (c.has(3)) {
+    const pos = c.in(3).toDtype(DType.I64);
+    const take = (t: Tensor) => t.indexSelect(0, pos.reshape([-1])).reshape([...pos.shape, t.shape[t.ndim - 1]]);
+    cos = take(cos);
+    sin = take(sin);
+  }
+  cos = cos.unsqueeze(-2);
+  sin = sin.unsqueeze(-2);
+  const xr = x.slice(3, 0, rd);
+  const inter = c.attrInt('interleaved', 0);
+  const x1 = inter ? xr.slice(3, 0, rd, 2) : xr.slice(3, 0, half);
+  const x2 = inter ? xr.slice(3, 1, rd, 2) : xr.slice(3, half, rd);
+  const real = cos.mul(x1).sub(sin.mul(x2));
+  const imag = sin.mul(x1).add(cos.mul(x2));
+  let rot = inter ? Tensor.concat([real.unsqueeze(-1), imag.unsqueeze(-1)], -1).reshape(xr.shape.slice()) : Tensor.concat([real, imag], 3);
+  if (rd < D) rot = Tensor.concat([rot, x.slice(3, rd, D)], 3);
+  c.out(x0.ndim === 3 ? rot.reshape(x0.shape.slice()) : rot.permute([0, 2, 1, 3]));
+}
+
+function maxUnpoolLower(c: Ctx): void {
+  const x = c.in(0);
+  const idx = c.in(1).toDtype(DType.I64);
+  const k = c.attrInts('kernel_shape') ?? [];
+  const s = c.attrInts('strides') ?? k.map(() => 1);
+  const p = c.attrInts('pads') ?? new Array(2 * k.length).fill(0);
+  let outShape: number[];
+  if (c.has(2)) outShape = c.ints(2, 'output_shape');
+  else outShape = [...x.shape.slice(0, 2), ...x.shape.slice(2).map((n, i) => (n - 1) * s[i] + k[i] - p[i] - p[k.length + i])];
+  const total = outShape.reduce((a, b) => a * b, 1);
+  const flat = Tensor._op('index_add', [Tensor.zeros([total], x.dtype), idx.reshape([-1]), x.reshape([-1])], [0]);
+  c.out(flat.reshape(outShape));
+}
+
+/** MatMulInteger / ConvInteger: exact in float64 for the small integer ranges they carry. */
+function integerLower(kind: 'matmul' | 'conv'): Lower {
+  return (c) => {
+    const f = (i: number, zp: number) => {
+      let t = c.in(i).toDtype(DType.F64);
+      if (c.has(zp)) {
+        let z = c.in(zp).toDtype(DType.F64);
+        if (kind === 'conv' && i === 1 && z.ndim === 1 && z.shape[0] > 1) z = z.reshape([-1, 1, 1, 1]);
+        if (kind === 'matmul' && i === 1 && z.ndim === 1 && z.shape[0] > 1) z = z.reshape([1, -1]);
+        t = t.sub(z);
+      }
+      return t;
+    };
+    const a = f(0, 2), b = f(1, 3);
+    if (kind === 'matmul') {
+      c.out(a.matmul(b).toDtype(DType.I32));
+      return;
+    }
+    const name = '\u0000ci';
+    const y = c.sub({ ...c.n, inputs: [name + 'x', name + 'w'], outputs: [name + 'y'] }, { [name + 'x']: a, [name + 'w']: b }, 'Conv');
+    c.out(y.toDtype(DType.I32));
+  };
+}
+
 export const EXTRA_OPS: Record<string, Lower> = {
+  RotaryEmbedding: rotaryLower,
+  MaxUnpool: maxUnpoolLower,
+  MatMulInteger: integerLower('matmul'),
+  ConvInteger: integerLower('conv'),
   BitwiseAnd: bitwise('and'),
   BitwiseOr: bitwise('or'),
   BitwiseXor: bitwise('xor'),
