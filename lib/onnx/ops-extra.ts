@@ -1030,7 +1030,110 @@ function integerLower(kind: 'matmul' | 'conv'): Lower {
   };
 }
 
+function reflectF(v: Tensor, lo: number, hi: number): Tensor {
+  const rng = hi - lo;
+  const f = (t: number) => full(v, t);
+  const even = (n: Tensor) => n.sub(floorF(n.mul(0.5)).mul(2)).eq(f(0));
+  const dxl = f(lo).sub(v);
+  const nl = truncF(dxl.div(rng));
+  const rl = dxl.sub(nl.mul(rng));
+  const below = Tensor.where(even(nl), f(lo).add(rl), f(hi).sub(rl));
+  const dxh = v.sub(f(hi));
+  const nh = truncF(dxh.div(rng));
+  const rh = dxh.sub(nh.mul(rng));
+  const above = Tensor.where(even(nh), f(hi).sub(rh), f(lo).add(rh));
+  return Tensor.where(v.lt(f(lo)), below, Tensor.where(v.gt(f(hi)), above, v));
+}
+
+function cubicCoeffs(t: Tensor): Tensor[] {
+  const A = -0.75;
+  const x = t.abs();
+  const x1 = x.add(1), x2 = full(x, 1).sub(x), x3 = full(x, 2).sub(x);
+  return [
+    x1.mul(A).sub(5 * A).mul(x1).add(8 * A).mul(x1).sub(4 * A),
+    x.mul(A + 2).sub(A + 3).mul(x).mul(x).add(1),
+    x2.mul(A + 2).sub(A + 3).mul(x2).mul(x2).add(1),
+    x3.mul(A).sub(5 * A).mul(x3).add(8 * A).mul(x3).sub(4 * A),
+  ];
+}
+
+function gridSampleLower(c: Ctx): void {
+  const X = c.in(0);
+  let grid = c.in(1);
+  if (!isFloat(X.dtype)) c.fail(`GridSample of ${X.dtype}`);
+  if (grid.dtype !== X.dtype) grid = grid.toDtype(X.dtype);
+  const modeRaw = c.attrString('mode', c.opset >= 20 ? 'linear' : 'bilinear');
+  const mode = modeRaw === 'bilinear' ? 'linear' : modeRaw === 'bicubic' ? 'cubic' : modeRaw;
+  const pad = c.attrString('padding_mode', 'zeros');
+  const ac = c.attrInt('align_corners', 0) === 1;
+  const [N, C] = X.shape;
+  const dims = X.shape.slice(2);
+  const nd = dims.length;
+  const outSp = grid.shape.slice(1, -1);
+  const Q = outSp.reduce((a, b) => a * b, 1);
+  const P = dims.reduce((a, b) => a * b, 1);
+  // coordinate per spatial dim k (grid's last axis is reversed: x, y(, z))
+  const coords: Tensor[] = [];
+  for (let k = 0; k < nd; k++) {
+    const d = dims[k];
+    const g = grid.slice(-1, nd - 1 - k, nd - k).reshape([N, Q]);
+    let x = ac ? g.add(1).mul(0.5 * (d - 1)) : g.add(1).mul(d).sub(1).mul(0.5);
+    if (mode === 'nearest') x = roundF(x);
+    const lo = ac ? 0 : -0.5, hi = ac ? d - 1 : d - 0.5;
+    if (pad === 'border') x = Tensor.where(x.lt(full(x, lo)).logicalOr(x.gt(full(x, hi))), x.clamp(0, d - 1), x);
+    else if (pad === 'reflection') x = reflectF(x, lo, hi);
+    coords.push(x);
+  }
+  // taps per dim: integer positions and weights
+  const taps: { idx: Tensor; w: Tensor | null }[][] = coords.map((x, k) => {
+    const d = dims[k];
+    const lo = ac ? 0 : -0.5, hi = ac ? d - 1 : d - 0.5;
+    const fix = (i: Tensor): { idx: Tensor; valid: Tensor | null } => {
+      if (pad === 'zeros') return { idx: i.clamp(0, d - 1), valid: i.ge(full(i, 0)).logicalAnd(i.le(full(i, d - 1))) };
+      if (pad === 'border') return { idx: i.clamp(0, d - 1), valid: null };
+      return { idx: truncF(reflectF(i, lo, hi)).clamp(0, d - 1), valid: null };
+    };
+    const mk = (i: Tensor, w: Tensor | null) => {
+      const f = fix(i);
+      let ww = w;
+      if (f.valid) ww = ww ? ww.mul(f.valid.toDtype(X.dtype)) : f.valid.toDtype(X.dtype);
+      return { idx: f.idx.toDtype(DType.I64), w: ww };
+    };
+    if (mode === 'nearest') return [mk(x, null)];
+    const x0 = floorF(x);
+    const fr = x.sub(x0);
+    if (mode === 'linear') return [mk(x0, full(fr, 1).sub(fr)), mk(x0.add(1), fr)];
+    if (mode !== 'cubic') c.fail(`mode '${modeRaw}'`);
+    const cf = cubicCoeffs(fr);
+    return [-1, 0, 1, 2].map((o, j) => mk(x0.add(o), cf[j]));
+  });
+  const strides: number[] = [];
+  let acc = 1;
+  for (let k = nd - 1; k >= 0; k--) {
+    strides[k] = acc;
+    acc *= dims[k];
+  }
+  const Xf = X.reshape([N, C, P]);
+  let out: Tensor | null = null;
+  const rec = (k: number, flat: Tensor | null, w: Tensor | null) => {
+    if (k === nd) {
+      const idx = flat!.reshape([N, 1, Q]).broadcastTo([N, C, Q]);
+      let v = Xf.gather(2, idx);
+      if (w) v = v.mul(w.reshape([N, 1, Q]));
+      out = out ? out.add(v) : v;
+      return;
+    }
+    for (const t of taps[k]) {
+      const term = t.idx.mul(Tensor.full([], strides[k], DType.I64));
+      rec(k + 1, flat ? flat.add(term) : term, t.w ? (w ? w.mul(t.w) : t.w) : w);
+    }
+  };
+  rec(0, null, null);
+  c.out(out!.reshape([N, C, ...outSp]));
+}
+
 export const EXTRA_OPS: Record<string, Lower> = {
+  GridSample: gridSampleLower,
   RotaryEmbedding: rotaryLower,
   MaxUnpool: maxUnpoolLower,
   MatMulInteger: integerLower('matmul'),
