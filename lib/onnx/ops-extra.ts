@@ -1132,7 +1132,72 @@ function gridSampleLower(c: Ctx): void {
   c.out(out!.reshape([N, C, ...outSp]));
 }
 
+/** CausalConvWithState: depthwise 1-D conv over [past_state, input], optional SiLU; new state = last k-1 steps. */
+function causalConvLower(c: Ctx): void {
+  const x = c.in(0);
+  const w = c.in(1);
+  const [B, Ch] = x.shape;
+  const k = w.shape[2];
+  const past = c.has(3) ? c.in(3) : Tensor.zeros([B, Ch, k - 1], x.dtype);
+  const padded = k > 1 ? Tensor.concat([past, x], 2) : x;
+  let y = padded.unsqueeze(2).conv2d(w.unsqueeze(2), c.has(2) ? c.in(2) : null, { groups: Ch }).squeeze(2);
+  const actName = c.attrString('activation', 'none');
+  if (actName === 'silu' || actName === 'swish') y = y.mul(y.sigmoid());
+  else if (actName !== 'none') c.fail(`activation '${actName}'`);
+  c.out(y, 0);
+  if (c.n.outputs[1]) {
+    const L = padded.shape[2];
+    c.out(padded.slice(2, L - (k - 1), L), 1);
+  }
+}
+
+/** LinearAttention (linear / gated / delta / gated_delta recurrences), unrolled over time in float32. */
+function linearAttentionLower(c: Ctx): void {
+  const rule = c.attrString('update_rule', 'gated_delta');
+  const qh = c.attrInt('q_num_heads', 0), kvh = c.attrInt('kv_num_heads', 0);
+  if (!qh || !kvh || qh % kvh) c.fail('q_num_heads must be a positive multiple of kv_num_heads');
+  const gating = rule === 'gated' || rule === 'gated_delta';
+  const delta = rule === 'delta' || rule === 'gated_delta';
+  const q0 = c.in(0);
+  const odt = q0.dtype;
+  const f32 = (t: Tensor) => (t.dtype === DType.F32 ? t : t.toDtype(DType.F32));
+  const [B, T] = q0.shape;
+  const unpack = (t: Tensor, h: number) => f32(t).reshape([B, T, h, t.shape[2] / h]).permute([0, 2, 1, 3]);
+  const q = unpack(q0, qh), k = unpack(c.in(1), kvh), v = unpack(c.in(2), kvh);
+  const dk = q.shape[3], dv = v.shape[3];
+  const scaleA = c.attrFloat('scale', 0);
+  const scale = scaleA ? scaleA : 1 / Math.sqrt(dk);
+  let state = c.has(3) ? f32(c.in(3)) : Tensor.zeros([B, kvh, dk, dv], DType.F32);
+  const stateDt = c.has(3) ? c.in(3).dtype : odt;
+  let decay: Tensor | null = null;
+  if (gating) {
+    const d = f32(c.in(4));
+    decay = d.shape[2] === kvh ? d.reshape([B, T, kvh, 1]).permute([0, 2, 1, 3]) : unpack(d, kvh);
+  }
+  const beta = delta ? f32(c.in(5)).reshape([B, T, c.in(5).shape[2], 1]).permute([0, 2, 1, 3]) : null;
+  const group = qh / kvh;
+  const outs: Tensor[] = [];
+  const at = (t: Tensor, i: number) => t.slice(2, i, i + 1).squeeze(2);
+  for (let i = 0; i < T; i++) {
+    const kt = at(k, i);
+    let vt = at(v, i);
+    if (decay) state = state.mul(at(decay, i).exp().unsqueeze(-1));
+    if (beta) {
+      const retrieved = kt.unsqueeze(2).matmul(state).squeeze(2);
+      vt = at(beta, i).mul(vt.sub(retrieved));
+    }
+    state = state.add(kt.unsqueeze(-1).mul(vt.unsqueeze(-2)));
+    const read = group === 1 ? state : state.unsqueeze(2).broadcastTo([B, kvh, group, dk, dv]).reshape([B, qh, dk, dv]);
+    outs.push(at(q, i).unsqueeze(2).matmul(read).mul(scale)); // [B, qh, 1, dv]
+  }
+  const o = (T === 1 ? outs[0] : Tensor.concat(outs, 2)).permute([0, 2, 1, 3]).reshape([B, T, qh * dv]);
+  c.out(o.dtype === odt ? o : o.toDtype(odt), 0);
+  if (c.n.outputs[1]) c.out(state.dtype === stateDt ? state : state.toDtype(stateDt), 1);
+}
+
 export const EXTRA_OPS: Record<string, Lower> = {
+  LinearAttention: linearAttentionLower,
+  CausalConvWithState: causalConvLower,
   GridSample: gridSampleLower,
   RotaryEmbedding: rotaryLower,
   MaxUnpool: maxUnpoolLower,
