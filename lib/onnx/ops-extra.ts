@@ -1195,7 +1195,35 @@ function linearAttentionLower(c: Ctx): void {
   if (c.n.outputs[1]) c.out(state.dtype === stateDt ? state : state.toDtype(stateDt), 1);
 }
 
+function affineGridLower(c: Ctx): void {
+  const theta = c.in(0);
+  const size = c.ints(1, 'size');
+  const ac = c.attrInt('align_corners', 0) === 1;
+  const N = size[0];
+  const sp = size.slice(2);
+  const nd = sp.length;
+  const lin = (n: number) => Array.from({ length: n }, (_, i) => (ac ? (n === 1 ? 0 : -1 + (2 * i) / (n - 1)) : (2 * i + 1) / n - 1));
+  const axes = sp.map(lin);
+  // base rows (x, y[, z], 1) over the output grid, x fastest
+  const rows: number[] = [];
+  const total = sp.reduce((a, b) => a * b, 1);
+  for (let f = 0; f < total; f++) {
+    const idx: number[] = [];
+    let r = f;
+    for (let k = nd - 1; k >= 0; k--) {
+      idx[k] = r % sp[k];
+      r = Math.floor(r / sp[k]);
+    }
+    for (let k = nd - 1; k >= 0; k--) rows.push(axes[k][idx[k]]);
+    rows.push(1);
+  }
+  const base = Tensor._fromValues(rows, [total, nd + 1], theta.dtype);
+  const g = base.matmul(theta.permute([0, 2, 1])); // [N, total, nd]
+  c.out(g.reshape([N, ...sp, nd]));
+}
+
 export const EXTRA_OPS: Record<string, Lower> = {
+  AffineGrid: affineGridLower,
   LinearAttention: linearAttentionLower,
   CausalConvWithState: causalConvLower,
   GridSample: gridSampleLower,
