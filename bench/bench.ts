@@ -4,6 +4,7 @@
 // machine's measured roofline. Every peer's output is checked against hodu's before it is timed;
 // the process exits non-zero only on wrong results. Writes bench/results.md and bench/results.svg
 // (with --quick: bench/out/results-quick.{md,svg}).
+import { mnistStepRows } from './mnist-step';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -349,6 +350,9 @@ async function main(): Promise<void> {
     };
     await peerRows('train_step_mlp_b64', new Float32Array([first]), 1e-4, (p) => p.trainStep(data), undefined, paramsDiff);
   }
+
+  // one per-batch training step of the MNIST CNN (Adam) with script variables (bench/mnist-step.ts)
+  wrong += mnistStepRows(row);
 
   // loop rolling: the seed's training script at 1000 and 10 000 epochs, rolled and unrolled, one
   // process per configuration (bench/seed-loop.ts) so that each peak RSS is its own

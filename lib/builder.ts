@@ -86,6 +86,13 @@ export class Builder {
     const fin = finalizeGraph(this._graph);
     const stacked = applyStacks(fin.values, fin.outputs, fin.constants, [...this._graph.stacks].map(([name, values]) => ({ name, values })));
     const ir = encodeGraph(stacked.values, stacked.outputs);
-    return Script._create(this.name, ir, fin.constants, fin.variables, this._graph.symbols.decls);
+    return Script._create(
+      this.name,
+      ir,
+      fin.constants,
+      fin.variables,
+      fin.variables.some((v) => v.bakeable) ? stacked : undefined,
+      this._graph.symbols.decls,
+    );
   }
 }

@@ -24,18 +24,22 @@ const info = (name: string, dtype: DType, shape: readonly Dim[]): DeclaredTensor
   Object.freeze({ name, dtype, shape: Object.freeze(shape.slice()) });
 
 export class ScriptShapes {
-  /** The user's inputs and outputs (reserved ones, named '@...': variables, per-run random draws, left out). */
+  /** The user's inputs (reserved ones, named '@...': variables, per-run random draws, left out). */
   readonly inputs: readonly DeclaredTensor[];
-  readonly outputs: readonly DeclaredTensor[];
   /** Values of variables stored in a file after the constants (read by the Script), else null. */
   storedValues: ArrayBuffer[] | null = null;
+  private outputsMemo: readonly DeclaredTensor[] | null = null;
+  private allOutputsMemo: readonly DeclaredTensor[] | null = null;
 
   private constructor(
     readonly ir: Uint8Array,
     readonly constants: ArrayBuffer[],
-    /** Every IR input and output, reserved ones included. */
+    /** Every IR input, reserved ones included. */
     readonly allInputs: readonly DeclaredTensor[],
-    readonly allOutputs: readonly DeclaredTensor[],
+    /** Every IR output (name and dtype; shapes as recorded). */
+    readonly outputSlots: readonly DeclaredTensor[],
+    /** The declared outputs (symbolic dims found by a probe, run when first asked for). */
+    private readonly outputsFn: () => readonly DeclaredTensor[],
     /** Whether some input has a symbolic dim. */
     readonly symbolic: boolean,
     /** Whether the graph comes from a tracer (not saveable). */
@@ -43,7 +47,18 @@ export class ScriptShapes {
     private readonly deriveFn: (shapes: (number[] | null)[]) => ConcreteGraph,
   ) {
     this.inputs = Object.freeze(allInputs.filter((t) => !isReservedName(t.name)));
-    this.outputs = Object.freeze(allOutputs.filter((t) => !isReservedName(t.name)));
+  }
+
+  /** Every IR output with its declared shape, reserved ones included. */
+  get allOutputs(): readonly DeclaredTensor[] {
+    if (!this.allOutputsMemo) this.allOutputsMemo = Object.freeze(this.outputsFn().slice());
+    return this.allOutputsMemo;
+  }
+
+  /** The user's outputs with their declared shapes (symbolic dims as null or names). */
+  get outputs(): readonly DeclaredTensor[] {
+    if (!this.outputsMemo) this.outputsMemo = Object.freeze(this.allOutputs.filter((t) => !isReservedName(t.name)));
+    return this.outputsMemo;
   }
 
   /** The concrete graph for the user inputs' shapes (in `inputs` order). */
@@ -75,7 +90,7 @@ export class ScriptShapes {
     if (!decls || decls.size === 0) {
       const inputs = d.inputs.map((i) => info(i.name, dtypeFromCode(i.dtype), i.shape));
       const g: ConcreteGraph = { ir, constants, outputShapes: d.outputs.map((o) => o.shape) };
-      const s = new ScriptShapes(ir, constants, Object.freeze(inputs), Object.freeze(outputsFixed), false, false, () => g);
+      const s = new ScriptShapes(ir, constants, Object.freeze(inputs), outputsFixed, () => outputsFixed, false, false, () => g);
       s.storedValues = stored;
       return s;
     }
@@ -113,13 +128,16 @@ export class ScriptShapes {
       }),
     );
     const spec = new GraphSpecializer(name, ir, constants);
-    const outDims = spec.outputDims(
-      inputs,
-      inputs.map((t) => isReservedName(t.name)),
-    );
-    const outputs = d.outputs.map((o, k) => info(o.name, dtypeFromCode(o.dtype), outDims[k]));
+    // which output dims vary: a probe specialization, run when script.outputs is first read
+    const outputs = (): DeclaredTensor[] => {
+      const outDims = spec.outputDims(
+        inputs,
+        inputs.map((t) => isReservedName(t.name)),
+      );
+      return d.outputs.map((o, k) => info(o.name, dtypeFromCode(o.dtype), outDims[k]));
+    };
     const user = inputs.filter((t) => !isReservedName(t.name));
-    const s = new ScriptShapes(ir, constants, Object.freeze(inputs), Object.freeze(outputs), true, false, (shapes) =>
+    const s = new ScriptShapes(ir, constants, Object.freeze(inputs), outputsFixed, outputs, true, false, (shapes) =>
       spec.specialize(shapes, () => formatShapes(user, shapes.filter((x): x is number[] => x !== null))),
     );
     s.storedValues = stored;
@@ -163,7 +181,7 @@ export class ScriptShapes {
       });
       return { ir: g.ir, constants: g.constants, outputShapes: d.outputs.map((o) => o.shape) };
     };
-    return new ScriptShapes(new Uint8Array(0), [], Object.freeze(inputs), Object.freeze(outputs), hasSymbolicDims(inputs), true, derive);
+    return new ScriptShapes(new Uint8Array(0), [], Object.freeze(inputs), outputs, () => outputs, hasSymbolicDims(inputs), true, derive);
   }
 
   /** A script read from a file: `meta.shapes` (format 2) holds the declared symbolic input shapes. */

@@ -10,7 +10,9 @@ import { eager } from './ir/graph';
 import { Dim } from './symbolic';
 import { ShapeStats, Specialization, SpecializationCache, formatShapes, shapeSignature, shapesFromRecord } from './specialize';
 import { ScriptShapes, feedInput, shapesMeta } from './script-shapes';
-import { ScriptState, VariableSpec, isReservedName, VAR_PREFIX } from './variables';
+import { Baked, ScriptState, VariableSpec, bakeReadOnly, isReservedName, isStale, VAR_PREFIX } from './variables';
+import { IrOutput, IrValue } from './ir/graph';
+import { encodeGraph } from './ir/encode';
 
 export type { Dim } from './symbolic';
 
@@ -114,7 +116,6 @@ const HODU_BACKEND: NativeBackend = {
 export class Script {
   readonly name: string;
   readonly inputs: readonly TensorInfo[];
-  readonly outputs: readonly TensorInfo[];
   /** @internal The recorded graph (sizes of symbolic dims are tracer sizes); empty for a traced script. */ readonly _ir: Uint8Array;
   /** @internal */ readonly _constants: ArrayBuffer[];
   /** @internal How this script gets a concrete graph per input shapes (lib/script-shapes.ts). */ readonly _shapes: ScriptShapes;
@@ -127,7 +128,14 @@ export class Script {
   private native: NativeBackend | null = null;
   /** @internal every IR input/output, reserved ones (variables, random draws) included */
   readonly _allInputs: readonly TensorInfo[];
-  /** @internal */ readonly _allOutputs: readonly TensorInfo[];
+  /** The outputs (name, dtype, shape; symbolic dims as null or the name of the input dim they are). */
+  get outputs(): readonly TensorInfo[] {
+    return this._shapes.outputs;
+  }
+  /** @internal */
+  get _allOutputs(): readonly TensorInfo[] {
+    return this._shapes.allOutputs;
+  }
   /** @internal variables and per-run random inputs (null when the script has none) */
   readonly _state: ScriptState | null;
 
@@ -137,13 +145,11 @@ export class Script {
     this._ir = shapes.ir;
     this._constants = shapes.constants;
     this._allInputs = shapes.allInputs;
-    this._allOutputs = shapes.allOutputs;
     this.inputs = shapes.inputs;
-    this.outputs = shapes.outputs;
     this.cache = new SpecializationCache((s) => shapes.derive(s));
     const reserved = this._allInputs.some((i) => isReservedName(i.name));
     let vars = variables;
-    if (!vars && reserved) vars = ownVariables(this._allInputs, this._allOutputs, shapes.storedValues ?? []);
+    if (!vars && reserved) vars = ownVariables(this._allInputs, shapes.outputSlots, shapes.storedValues ?? []);
     this._state = reserved || (vars && vars.length) ? new ScriptState(vars ?? []) : null;
   }
 
@@ -156,10 +162,16 @@ export class Script {
     ir: Uint8Array,
     constants: ArrayBuffer[],
     variables?: VariableSpec[],
+    parts?: { values: IrValue[]; outputs: IrOutput[] },
     decls?: ReadonlyMap<string, readonly Dim[]>,
   ): Script {
-    return new Script(name, ScriptShapes.recorded(name, ir, constants, decls), variables);
+    const s = new Script(name, ScriptShapes.recorded(name, ir, constants, decls), variables);
+    s._parts = parts ?? null;
+    return s;
   }
+
+  /** @internal the recorded graph of a built script (HODU bakes read-only parameters in from it) */
+  _parts: { values: IrValue[]; outputs: IrOutput[] } | null = null;
 
   /**
    * The script's variables by name (SPEC §5): the same tensor objects the recording used
@@ -379,6 +391,23 @@ export class Script {
     this.dropCompiled();
   }
 
+  /** Baked parameter bytes (a copy per bake) are shared by every specialization while the parameter is unchanged. */
+  private readonly bakedBytes = new WeakMap<object, { version: number; bytes: ArrayBuffer }>();
+
+  private shareBaked(baked: Baked, base: number): void {
+    baked.stamps.forEach(([, storage, version], i) => {
+      const k = base + i;
+      const seen = this.bakedBytes.get(storage);
+      if (seen && seen.version === version && seen.bytes.byteLength === baked.constants[k].byteLength) baked.constants[k] = seen.bytes;
+      else this.bakedBytes.set(storage, { version, bytes: baked.constants[k] });
+    });
+  }
+
+  /** @internal The plan of the specialization used last (null when none is compiled); tests read it. */
+  private get handle(): unknown {
+    return this.native !== null && this.cache.last ? this.cache.last.handle : null;
+  }
+
   private release(h: unknown): void {
     if (this.native) this.native.release(h);
   }
@@ -394,9 +423,20 @@ export class Script {
     const key = checkedKey ?? shapeSignature(this.inputs, shapes);
     if (this.native === null) this.compile(this.options);
     const e = this.cache.get(key, shapes, (h) => this.release(h));
+    // HODU: read-only parameters compile in as constants (folded, pre-packed), rebuilt when changed
+    if (e.handle !== null && e.baked && isStale(e.baked)) {
+      this.release(e.handle);
+      e.handle = null;
+    }
     return this.cache.compiled(e, (g) => {
       try {
-        return this.native!.compile(g.ir, g.constants, this.options);
+        const parts = this._shapes.symbolic ? g.parts : this._parts;
+        const baked: Baked | null =
+          this._backend === Backend.HODU && this._state && parts ? bakeReadOnly(parts.values, parts.outputs, g.constants, this._state, encodeGraph) : null;
+        if (baked) this.shareBaked(baked, g.constants.length);
+        const h = this.native!.compile(baked ? baked.ir : g.ir, baked ? baked.constants : g.constants, this.options);
+        e.baked = baked;
+        return h;
       } catch (err) {
         const h = fromNative(err);
         if (!this._shapes.symbolic) throw h;
@@ -461,7 +501,9 @@ export class Script {
       views.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
       storages.push(c._storage!);
     }
-    const key = shapeSignature(this.inputs, shapes);
+    // the shapes of the run before (the common case) were checked then: no new signature to build
+    const last = this.cache.last;
+    const key = last !== null && sameShapes(last.shapes, shapes) ? last.key : shapeSignature(this.inputs, shapes);
     for (const check of dtypeChecks) check();
     const entry = this.specialization(shapes, key);
     if (!this._state) return { views, storages, entry };
@@ -471,11 +513,13 @@ export class Script {
     const allStorages: Storage[] = storages.slice();
     const concrete = entry.graph.inputShapes;
     let k = 0;
+    const baked = entry.baked;
     this._allInputs.forEach((info, i) => {
       if (!isReservedName(info.name)) {
         allViews.push(views[k++]);
         return;
       }
+      if (baked && !baked.keep(info)) return; // compiled in as a constant
       const shape = concrete ? concrete[i] : (info.shape as number[]);
       const r = this._state!.view(info.name, shape, info.dtype, this.name);
       allViews.push(r.view);
@@ -486,12 +530,23 @@ export class Script {
 
   private wrapOutputs(outs: ArrayBuffer[], shapes: number[][]): Record<string, Tensor> {
     const r: Record<string, Tensor> = {};
-    this._allOutputs.forEach((o, i) => {
+    this._shapes.outputSlots.forEach((o, i) => {
       if (isReservedName(o.name)) this._state!.writeBack(o.name, outs[i]);
       else r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, shapes[i].slice());
     });
     return r;
   }
+}
+
+function sameShapes(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) {
+    const x = a[k];
+    const y = b[k];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  }
+  return true;
 }
 
 /** The variables of a loaded script: its own tensors, from the values stored after the constants. */

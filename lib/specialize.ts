@@ -13,7 +13,7 @@ import { DType, dtypeCode, dtypeFromCode, dtypeInfo } from './dtype';
 import { ErrorCode, HoduError, fromNative } from './errors';
 import { DecodedGraph, decodeGraph } from './ir/decode';
 import { encodeGraph } from './ir/encode';
-import { IrValue, ValueKind } from './ir/graph';
+import { IrOutput, IrValue, ValueKind } from './ir/graph';
 import { NativeDesc, binding, opName, opcode } from './native';
 import { Dim, PROBE_PRIMES, TRACER_PRIMES, formatDims, isSymbolicDim, isTracerPrime } from './symbolic';
 
@@ -32,9 +32,17 @@ export interface ConcreteGraph {
   outputShapes: number[][];
   /** Shapes of every IR input (reserved ones included); absent when they are the declared ones. */
   inputShapes?: number[][];
+  /** The rewritten graph's values and outputs (a specialization of a recorded graph). */
+  parts?: { values: IrValue[]; outputs: IrOutput[] };
 }
 
 const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function numel(s: readonly number[]): number {
   let n = 1;
@@ -305,6 +313,64 @@ const OP = {
   avgPoolGrad: opcode('avg_pool2d_grad'),
 };
 
+// Shape inference in JS for the ops whose output shape is a plain function of their input shapes
+// (elementwise, reductions, permute, reshape/broadcast targets): a specialization of a big
+// recorded graph (an unrolled training loop) then makes few native calls. The native compile
+// validates the whole rewritten graph again.
+const OP_NAMES: string[] = binding.opTable().map((o) => o.name);
+const SAME_SHAPE = new Set([
+  'cast', 'copy', 'neg', 'abs', 'sign', 'square', 'relu', 'clamp', 'sqrt', 'recip', 'sigmoid', 'tanh', 'gelu', 'softplus',
+  'sin', 'cos', 'tan', 'exp', 'exp2', 'exp10', 'ln', 'log2', 'log10', 'leaky_relu', 'elu', 'silu', 'logical_not', 'softmax',
+  'log_softmax',
+]);
+const BROADCAST = new Set([
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'logical_and', 'logical_or', 'logical_xor', 'eq', 'ne', 'lt', 'le',
+  'gt', 'ge', 'where',
+]);
+const REDUCE = new Set(['sum', 'mean', 'max', 'min', 'prod', 'var', 'std', 'norm', 'argmax', 'argmin']);
+
+/** The output shape, or null where the native infer() should decide. */
+function fastInfer(op: number, attrs: readonly number[], ins: readonly (readonly number[])[]): number[] | null {
+  const name = OP_NAMES[op];
+  if (SAME_SHAPE.has(name)) return ins.length === 1 ? ins[0].slice() : null;
+  if (name === 'reshape') return ins.length === 1 && numel(attrs) === numel(ins[0]) ? attrs.slice() : null;
+  if (name === 'broadcast_to') {
+    if (ins.length !== 1 || attrs.length < ins[0].length) return null;
+    const lead = attrs.length - ins[0].length;
+    return ins[0].every((d, i) => d === 1 || d === attrs[lead + i]) ? attrs.slice() : null;
+  }
+  if (BROADCAST.has(name)) {
+    const rank = Math.max(...ins.map((s) => s.length));
+    const out: number[] = [];
+    for (let i = 0; i < rank; i++) {
+      let d = 1;
+      for (const s of ins) {
+        const v = s[i - (rank - s.length)] ?? 1;
+        if (v === 1) continue;
+        if (d !== 1 && d !== v) return null; // let the native infer word the error
+        d = v;
+      }
+      out.push(d);
+    }
+    return out;
+  }
+  if (REDUCE.has(name) && ins.length === 1 && attrs.length >= 1) {
+    const rank = ins[0].length;
+    const dims = new Set(attrs.slice(1).map((d) => (d < 0 ? d + rank : d)));
+    if ([...dims].some((d) => !(d >= 0 && d < rank))) return null;
+    const keep = attrs[0] !== 0;
+    const out: number[] = [];
+    ins[0].forEach((d, i) => {
+      if (!dims.has(i)) out.push(d);
+      else if (keep) out.push(1);
+    });
+    return out;
+  }
+  if (name === 'permute' && ins.length === 1 && attrs.length === ins[0].length)
+    return attrs.map((p) => ins[0][p < 0 ? p + attrs.length : p]);
+  return null;
+}
+
 /** Attributes of an op whose sizes are rewritten (indices), other than the shape-list ops above. */
 const SIZE_ATTRS = new Map<number, number[]>([
   [OP.convGradInput, [7, 8]],
@@ -406,10 +472,11 @@ export class GraphSpecializer {
       if (v.kind === ValueKind.Input) {
         const given = shapes[inputK++];
         now = given ? given.slice() : v.shape.map((d) => map.factor(d) ?? d);
+        if (sameNumbers(now, v.shape)) now = v.shape;
         inputShapes.push(now);
         out[i] = { ...v, shape: now };
       } else if (v.kind === ValueKind.Constant) {
-        now = v.shape.slice();
+        now = v.shape;
         out[i] = v;
         if (numel(v.shape) === 1 && map.sizes.size > 0) {
           const c = v.constant!;
@@ -432,20 +499,30 @@ export class GraphSpecializer {
         const oldIns = v.inputs!.map((id) => values[id].shape);
         const newIns = v.inputs!.map((id) => shapesNow[id]);
         let attrs: number[];
-        let res: [number, number[], ...unknown[]];
         try {
           attrs = rewriteAttrs(v, oldIns, newIns, map, what);
-          const descs: NativeDesc[] = v.inputs!.map((id) => [dtypeCode(out[id].dtype), shapesNow[id], contiguousStrides(shapesNow[id]), 0]);
-          res = binding.infer(v.op!, attrs, descs);
+          if (newIns.every((s, k) => s === oldIns[k]) && sameNumbers(attrs, v.attrs!)) {
+            // nothing this op sees changed: its recorded shape stands (the common case in big graphs)
+            now = v.shape;
+            out[i] = v;
+          } else {
+            const fast = fastInfer(v.op!, attrs, newIns);
+            let res: [number, number[], ...unknown[]];
+            if (fast && fast.length === v.shape.length) res = [dtypeCode(v.dtype), fast];
+            else {
+              const descs: NativeDesc[] = v.inputs!.map((id) => [dtypeCode(out[id].dtype), shapesNow[id], contiguousStrides(shapesNow[id]), 0]);
+              res = binding.infer(v.op!, attrs, descs);
+            }
+            now = sameNumbers(res[1], v.shape) ? v.shape : res[1];
+            if (now.length !== v.shape.length || dtypeFromCode(res[0]) !== v.dtype)
+              throw new HoduError(ErrorCode.INTERNAL, `${what()}: re-inferred ${dtypeFromCode(res[0])}${shapeStr(res[1])} for recorded ${v.dtype}${shapeStr(v.shape)}`);
+            out[i] = { ...v, shape: now, attrs };
+          }
         } catch (e) {
           const err = fromNative(e);
-          if (err.message.startsWith(`script '${this.scriptName}'`)) throw err;
+          if (err.message.startsWith(`script '${this.scriptName}'`) || err.code === ErrorCode.INTERNAL) throw err;
           throw new HoduError(ErrorCode.SHAPE_MISMATCH, `${what()}: ${err.message}`);
         }
-        now = res[1];
-        if (now.length !== v.shape.length || dtypeFromCode(res[0]) !== v.dtype)
-          throw new HoduError(ErrorCode.INTERNAL, `${what()}: re-inferred ${dtypeFromCode(res[0])}${shapeStr(now)} for recorded ${v.dtype}${shapeStr(v.shape)}`);
-        out[i] = { ...v, shape: now, attrs };
       }
       shapesNow[i] = now;
       map.learn(v.shape, now);
@@ -455,6 +532,7 @@ export class GraphSpecializer {
       constants,
       outputShapes: outputs.map((o) => shapesNow[o.value].slice()),
       inputShapes,
+      parts: { values: out, outputs },
     };
   }
 
@@ -493,6 +571,8 @@ export interface Specialization {
   readonly shapes: number[][];
   readonly graph: ConcreteGraph;
   handle: unknown;
+  /** HODU: the read-only parameters compiled in as constants (lib/variables.ts bakeReadOnly), or null. */
+  baked?: import('./variables').Baked | null;
 }
 
 /** Counters of script.stats(). */

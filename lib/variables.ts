@@ -85,6 +85,8 @@ export interface VariableSpec {
   name: string;
   tensor: Tensor;
   updated: boolean;
+  /** A read-only parameter: HODU may compile it in as a constant (rebuilt when its value changes). */
+  bakeable?: boolean;
 }
 
 export interface FinalGraph {
@@ -114,7 +116,7 @@ export function finalizeGraph(g: GraphRecorder): FinalGraph {
     let name = base;
     for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
     taken.add(name);
-    const spec: VariableSpec = { name, tensor: t, updated };
+    const spec: VariableSpec = { name, tensor: t, updated, bakeable: !updated && !forced.has(t) };
     variables.push(spec);
     varIds.set(id, spec);
     values[id] = { kind: ValueKind.Input, dtype: values[id].dtype, shape: values[id].shape, name: VAR_PREFIX + name };
@@ -133,6 +135,49 @@ export function finalizeGraph(g: GraphRecorder): FinalGraph {
   for (const spec of variables)
     if (spec.updated) outputs.push({ name: VAR_PREFIX + spec.name, value: g.updates.get(spec.tensor)! });
   return { values, outputs, constants, variables };
+}
+
+// ---------------------------------------------------------------------------- baking (HODU)
+
+/** A compile of the graph with read-only parameters in as constants, and what it was made from. */
+export interface Baked {
+  ir: Uint8Array;
+  constants: ArrayBuffer[];
+  /** The IR inputs that remain (user inputs, updated variables, random draws), in order. */
+  keep: (info: { name: string }) => boolean;
+  /** Each baked variable's storage and version at bake time. */
+  stamps: [Tensor, Storage, number][];
+}
+
+/**
+ * Read-only parameters as constants (HODU: its compile folds and pre-packs constant weights, as
+ * before variables existed). Null when there are none. `encode` is the IR encoder (the caller's).
+ */
+export function bakeReadOnly(
+  values: readonly IrValue[],
+  outputs: readonly IrOutput[],
+  constants: readonly ArrayBuffer[],
+  state: ScriptState,
+  encode: (values: readonly IrValue[], outputs: readonly IrOutput[]) => Uint8Array,
+): Baked | null {
+  const bake = new Map<string, VariableSpec>();
+  for (const v of state.variables) if (v.bakeable && !v.tensor.isDisposed && !v.tensor.isSymbolic) bake.set(VAR_PREFIX + v.name, v);
+  if (bake.size === 0) return null;
+  const cs = constants.slice();
+  const stamps: [Tensor, Storage, number][] = [];
+  const vs = values.map((v) => {
+    if (v.kind !== ValueKind.Input || !bake.has(v.name!)) return v;
+    const t = bake.get(v.name!)!.tensor;
+    cs.push(tensorBytes(t));
+    stamps.push([t, t._storage!, t._storage!.version]);
+    return { kind: ValueKind.Constant, dtype: v.dtype, shape: v.shape, constant: cs.length - 1 } as IrValue;
+  });
+  return { ir: encode(vs, outputs), constants: cs, keep: (i) => !bake.has(i.name), stamps };
+}
+
+/** Whether a baked variable changed since (a hodu write, or a new storage). */
+export function isStale(b: Baked): boolean {
+  return b.stamps.some(([t, st, ver]) => t._storage !== st || st.version !== ver);
 }
 
 // ---------------------------------------------------------------------------- runs

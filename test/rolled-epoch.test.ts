@@ -110,3 +110,27 @@ test('stacked outputs: a shape mismatch between steps and a name clash are refus
   b.end();
   expect(() => b.build()).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
 });
+
+test('an epoch with Dropout still rolls (one random pool input sliced per step) and equals the unrolled plan', () => {
+  manualSeed(3);
+  const m = new nn.Sequential(new nn.Linear(IN, 16), new nn.ReLU(), new nn.Dropout(0.3), new nn.Linear(16, OUT));
+  const s = epochScript(m, new nn.SGD(0.05), false);
+  const { X, Y } = data();
+  s.addInput('X', X).addInput('Y', Y);
+  const start = Object.values(s.variables).map((t) => t.contiguous().add(0));
+  s.compile();
+  expect(s.planInfo().loops.length).toBe(1);
+  manualSeed(9);
+  const rolled = flat(s.run()['losses']);
+  const after = m.parameters().map(flat).flat();
+  Object.values(s.variables).forEach((t, i) => t.assign(start[i]));
+  s.compile({ rollLoops: false });
+  manualSeed(9);
+  const unrolled = flat(s.run()['losses']);
+  expect(maxRel(rolled, unrolled)).toBeLessThan(1e-5);
+  expect(maxRel(m.parameters().map(flat).flat(), after)).toBeLessThan(1e-5);
+  // a different seed gives other masks
+  Object.values(s.variables).forEach((t, i) => t.assign(start[i]));
+  manualSeed(10);
+  expect(maxRel(flat(s.run()['losses']), unrolled)).toBeGreaterThan(1e-6);
+});

@@ -209,6 +209,25 @@ describe('loadStateDict errors name the key', () => {
     expect(m.namedParameters().map(([n]) => n)).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
   });
 
+  test('namedParameters: array fields and nested modules give PyTorch-style paths', () => {
+    class Net extends nn.Module {
+      layers = [new nn.Linear(2, 3), new nn.ReLU(), new nn.Linear(3, 1, false)];
+      head = new nn.Sequential(new nn.Linear(1, 1));
+      forward(x: Tensor): Tensor {
+        return this.head.forward(this.layers.reduce((h, l) => l.forward(h), x));
+      }
+    }
+    const net = new Net();
+    expect(net.namedParameters().map(([n, t]) => [n, t.shape])).toEqual([
+      ['layers.0.weight', [3, 2]],
+      ['layers.0.bias', [3]],
+      ['layers.2.weight', [1, 3]],
+      ['head.0.weight', [1, 1]],
+      ['head.0.bias', [1]],
+    ]);
+    expect(Object.keys(net.stateDict())).toEqual(net.namedParameters().map(([n]) => n));
+  });
+
   test('optimizer state dicts continue training exactly', () => {
     const data = Tensor.fromArray([[1, 2, 3], [0, -1, 2]]);
     const target = Tensor.fromArray([[1, 0], [0, 1]]);

@@ -155,6 +155,14 @@ describe.each(backends)('per-batch training script on %s', (backend) => {
     dyn.step(model.parameters());
     model.zeroGrad();
     expectClose(flat(evalScript.run()['y']), flat(model.forward(x)), 1e-5, 'eval after a dynamic step');
+    // unchanged weights: no recompile; a hodu write (assign): seen
+    const handle = (): unknown => (evalScript as unknown as { handle: unknown }).handle;
+    const h0 = handle();
+    evalScript.run();
+    expect(handle()).toBe(h0);
+    const w = (model.layers[0] as nn.Linear).weight;
+    w.assign(w.mul(0.5));
+    expectClose(flat(evalScript.run()['y']), flat(model.forward(x)), 1e-5, 'eval after assign');
   });
 
   test('dynamic steps and script runs on the same parameters interleave', () => {
@@ -289,12 +297,12 @@ describe('assign', () => {
     const view = t.narrow(1, 1, 2);
     const mem = t.toTypedArray();
     t.assign(Tensor.fromArray([1, 2, 3]));
-    expect(Array.from(mem)).toEqual([1, 2, 3, 1, 2, 3]);
+    expect(Array.from(mem as Float32Array)).toEqual([1, 2, 3, 1, 2, 3]);
     expect(view.toArray()).toEqual([[2, 3], [2, 3]]);
     view.assign(Tensor.fromArray([[7, 8], [9, 10]], undefined, DType.F64));
     expect(t.toArray()).toEqual([[1, 7, 8], [1, 9, 10]]);
     t.assign(5);
-    expect(Array.from(mem)).toEqual([5, 5, 5, 5, 5, 5]);
+    expect(Array.from(mem as Float32Array)).toEqual([5, 5, 5, 5, 5, 5]);
     expect(codeOf(() => t.assign(Tensor.ones([4])))).toBe('SHAPE_MISMATCH');
   });
 
@@ -345,6 +353,11 @@ describe('traps', () => {
     const e = errOf(() => y.item === undefined || y.toArray());
     expect(e.message).toContain("'left_open'");
     expect(e.message).toContain('end()');
+    // a failing op while recording says where it went
+    const f = errOf(() => Tensor.ones([2, 3]).matmul(Tensor.ones([2, 3])));
+    expect(f.code).toBe('SHAPE_MISMATCH');
+    expect(f.message).toContain("builder 'left_open'");
+    expect(f.message).toContain('end()');
     b.end();
   });
 });

@@ -111,10 +111,24 @@ export class GraphRecorder implements Recorder {
     this.updates.set(t, this.valueOf(value));
   }
 
+  /** Per (shape, dtype): one random input [draws, ...shape] that every draw slices its row from. */
+  private readonly randomPools = new Map<string, { id: number; count: number }>();
+
   randomInput(shape: number[], dtype: DType): Tensor {
-    const id = this.values.length;
-    this.values.push({ kind: ValueKind.Input, dtype, shape: shape.slice(), name: `@rand:${this.randomCount++}` });
-    return this.symbolic(id);
+    // Draw k of a shape is row k of one pool input: steps of a recorded loop then differ only in a
+    // slice start, which the loop roller turns into a per-step index table (the loop still rolls).
+    const key = `${dtype}:${shape.join(',')}`;
+    let pool = this.randomPools.get(key);
+    if (!pool) {
+      const id = this.values.length;
+      this.values.push({ kind: ValueKind.Input, dtype, shape: [0, ...shape], name: `@rand:${this.randomCount++}` });
+      pool = { id, count: 0 };
+      this.randomPools.set(key, pool);
+    }
+    const k = pool.count++;
+    this.values[pool.id].shape = [k + 1, ...shape]; // grows with every draw; final at build
+    const row = this.record('slice', [this.symbolic(pool.id)], [0, k, k + 1, 1]);
+    return this.record('reshape', [row], shape.slice());
   }
 
   private symbolic(id: number): Tensor {
@@ -132,7 +146,16 @@ export class GraphRecorder implements Recorder {
       const v = this.values[id];
       return [dtypeCode(v.dtype), v.shape, contiguousStrides(v.shape), 0];
     });
-    const r = this.symbols.explain(op, () => call(() => binding.infer(code, attrs, descs)));
+    let r: ReturnType<typeof binding.infer>;
+    try {
+      r = this.symbols.explain(op, () => call(() => binding.infer(code, attrs, descs)));
+    } catch (e) {
+      // the op was recorded, not run: say so (a builder left active makes eager code record)
+      const err = e as HoduError;
+      if (err && typeof err.message === 'string' && !err.message.includes('is recording'))
+        err.message += ` (recorded into builder '${this.owner}', which is recording; to run ops eagerly, call end() on it first)`;
+      throw err;
+    }
     const id = this.values.length;
     this.values.push({ kind: ValueKind.Op, dtype: dtypeFromCode(r[0]), shape: r[1], op: code, inputs: ids, attrs: attrs.slice() });
     const out = this.symbolic(id);
