@@ -15,6 +15,7 @@ export const ErrorCode = {
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
   DEVICE_UNAVAILABLE: 'DEVICE_UNAVAILABLE',
   COMPILE_FAILED: 'COMPILE_FAILED',
+  UNSUPPORTED_OP: 'UNSUPPORTED_OP',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

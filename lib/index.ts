@@ -33,6 +33,8 @@ export { Progress } from './progress';
 export type { ProgressOptions, ProgressInfo } from './progress';
 export { curvesSvg, writeCurvesSvg } from './viz/curves';
 export type { Series, CurvesOptions } from './viz/curves';
+export { decodeOnnx } from './onnx/model';
+export type { OnnxOptions } from './onnx';
 export { saveSafetensors, loadSafetensors, safetensorsMetadata, toSafetensorsBytes } from './safetensors';
 export { setXlaCache, xlaCacheDir, xlaCacheCounters, clearXlaCache, DEFAULT_XLA_CACHE_MAX_BYTES } from './xla-cache';
 export type { XlaCacheCounters } from './xla-cache';

@@ -386,6 +386,17 @@ export class Script {
     return writeScriptFile(path, this.toBytes());
   }
 
+  /**
+   * Imports an ONNX model (a `.onnx` path, with any external data files beside it, or its bytes).
+   * Inputs and outputs keep their ONNX names and dtypes; initializers become constants shared by
+   * every specialization. See README "Running ONNX models".
+   */
+  static fromOnnx(src: string | Uint8Array, options?: import('./onnx').OnnxOptions): Script {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { scriptFromOnnx } = require('./onnx') as typeof import('./onnx');
+    return scriptFromOnnx(src, options);
+  }
+
   static load(path: string): Script {
     const f = decodeScriptFile(readScriptFile(path));
     return Script._fromParts(f.name, f.ir, f.constants, f.meta);

@@ -94,6 +94,17 @@ export class GraphRecorder implements Recorder {
     return id;
   }
 
+  /**
+   * A constant whose bytes are `buffer` itself (not copied): importers pass the same ArrayBuffer
+   * to every graph they trace, so specializations share weights. The caller must not mutate it.
+   */
+  sharedConstant(buffer: ArrayBuffer, dtype: DType, shape: number[]): Tensor {
+    this.constants.push(buffer);
+    const id = this.values.length;
+    this.values.push({ kind: ValueKind.Constant, dtype, shape: shape.slice(), constant: this.constants.length - 1 });
+    return this.symbolic(id);
+  }
+
   noteUpdate(t: Tensor, value: Tensor): void {
     if (t._graph === this && !this.updates.has(t)) return; // a graph value rebound: no state
     if (t._graph !== this) this.valueOf(t); // the variable's value before the first update
