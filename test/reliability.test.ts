@@ -101,8 +101,11 @@ describe('allocation failures are HoduErrors (R3, R4, R10)', () => {
     hoduError(() => Tensor.ones([1, 1, 1, 1]).conv2d(Tensor.ones([1, 1, 1, 1]), null, { padding: 2 ** 20 }));
   });
 
-  it('indexSelect on a size-0 dim throws', () => {
-    hoduError(() => Tensor.zeros([0, 2 ** 40]).indexSelect(0, [0]));
+  it('indexSelect on a size-0 dim throws the index error before allocating', () => {
+    expect(hoduError(() => Tensor.zeros([0, 2 ** 40]).indexSelect(0, [0]), 'INVALID_ARGUMENT')).toMatch(/index 0 is out of range/);
+    // an empty output does not hide out-of-range indices either
+    expect(hoduError(() => Tensor.zeros([2, 0, 3]).indexSelect(0, [1, 2, 3]), 'INVALID_ARGUMENT')).toMatch(/index 2/);
+    expect(Tensor.zeros([2, 0, 3]).indexSelect(0, [1, 0, 1]).shape).toEqual([3, 0, 3]);
   });
 
   it('toArray of an empty tensor with a huge leading dim throws INVALID_ARGUMENT; toString does not throw', () => {
