@@ -980,6 +980,14 @@ export class Tensor {
 
   indexSelect(dim: number, indices: Tensor | number[]): Tensor {
     this._check();
+    if (Array.isArray(indices)) {
+      // checked before any output is allocated (and also when the output would be empty)
+      const d = normDim(dim, this.ndim, 'indexSelect');
+      const size = this._shape[d];
+      for (const i of indices)
+        if (typeof i === 'number' && Number.isInteger(i) && (i < 0 || i >= size))
+          throw invalidArg(`indexSelect: index ${i} is out of range for dim ${d} of size ${size}${size ? ` (expected 0..${size - 1})` : ' (the dim is empty)'}`);
+    }
     const idx = indices instanceof Tensor ? indices : Tensor.fromArray(indices, undefined, DType.I64);
     return Tensor._op('index_select', [this, idx], [dim]);
   }

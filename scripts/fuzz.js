@@ -40,7 +40,7 @@ const TARGETS = {
     dnnl: true,
   },
 };
-const JS_TARGETS = { api: 'test/fuzz/api-fuzz.ts', script_file_js: 'test/fuzz/script-file-fuzz.ts' };
+const JS_TARGETS = { api: 'test/fuzz/api-fuzz.ts', script_file_js: 'test/fuzz/script-file-fuzz.ts', onnx: 'test/fuzz/onnx-fuzz.ts' };
 
 function ccFiles(entries) {
   const r = [];

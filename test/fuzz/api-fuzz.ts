@@ -62,7 +62,7 @@ export function fuzzApi(seconds: number, seed = Date.now() % 2 ** 31, xla = fals
     () => Tensor.arange(int(-3, 10) as number, int(0, 20) as number, pick([1, 2, -1, 0.5, 0, NaN]) as number, pick(DTYPES)),
     () => Tensor.fromArray(pick([[1, 2, 3], [[1, 2], [3, 4]], [[1], [2, 3]], [NaN, -0, Infinity], [], [[[]]]]) as number[], undefined, pick(DTYPES)),
     () => Tensor.fromArray(new Float32Array([1, NaN, -2, 4]), pick([[4], [2, 2], [1, 4], [3], [0]]) as number[]),
-    () => Tensor.zeros(pick([[26563938, 0], [0, 694428065361], [2 ** 28, 0], [0, 2 ** 40]]) as number[]),
+    () => Tensor.zeros(pick([[0, 694428065361], [0, 2 ** 40], [2, 0, 2 ** 36]]) as number[]),
   ];
   const methods: ((t: Tensor) => unknown)[] = [
     ...['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'logicalAnd', 'logicalOr', 'logicalXor', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'].map(

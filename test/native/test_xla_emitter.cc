@@ -65,9 +65,9 @@ HODU_TEST(xla_emit_golden_matmul_add_relu) {
       "    // relu -> %v5\n"
       "    %k4 = \"stablehlo.constant\"() {value = dense<0x00000000> : tensor<f32>} : () -> tensor<f32>\n"
       "    %t5 = \"stablehlo.broadcast_in_dim\"(%k4) {broadcast_dimensions = array<i64>} : (tensor<f32>) -> tensor<2x4xf32>\n"
-      "    %t6 = \"stablehlo.compare\"(%t3, %t5) {comparison_direction = #stablehlo<comparison_direction GT>, "
+      "    %t6 = \"stablehlo.compare\"(%t3, %t5) {comparison_direction = #stablehlo<comparison_direction LE>, "
       "compare_type = #stablehlo<comparison_type FLOAT>} : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xi1>\n"
-      "    %t7 = \"stablehlo.select\"(%t6, %t3, %t5) : (tensor<2x4xi1>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>\n"
+      "    %t7 = \"stablehlo.select\"(%t6, %t5, %t3) : (tensor<2x4xi1>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>\n"
       "    \"func.return\"(%t7) : (tensor<2x4xf32>) -> ()\n"
       "  }\n"
       "}\n";
