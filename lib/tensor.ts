@@ -502,6 +502,7 @@ export class Tensor {
     const sh = shape === undefined ? [length] : checkShape(shape);
     if (numelOf(sh) !== length)
       throw new HoduError(ErrorCode.SHAPE_MISMATCH, `wrap: ${length} elements do not fill shape ${describe(sh)} (${numelOf(sh)} elements)`);
+    refuseSymbolic(sh, 'wrap');
     const t = Tensor._make(new Storage(data.buffer as ArrayBuffer, false), dt, sh, undefined, data.byteOffset / dtypeInfo(dt).size);
     return Tensor._withRecorder(t);
   }
@@ -513,6 +514,7 @@ export class Tensor {
    */
   static _fromTypedArrayCopy(data: ArrayBufferView, natural: DType, shape: number[], dtype: DType): Tensor | null {
     if (dtype === DType.BOOL || dtype === DType.F16 || dtype === DType.BF16) return null;
+    refuseSymbolic(shape, 'fromArray');
     const info = dtypeInfo(dtype);
     const n = (data as unknown as { length: number }).length;
     const bigDst = dtype === DType.I64 || dtype === DType.U64;

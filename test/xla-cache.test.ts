@@ -201,7 +201,7 @@ describeXla('the persistent XLA compile cache', () => {
     const good = fs.readFileSync(file);
     const other = fs.readFileSync(path.join(dir, names.find((n) => n !== mine)!));
     const flipped = Buffer.from(good);
-    flipped[88 + (flipped.length - 88) / 2] ^= 0x40;
+    flipped[88 + Math.floor((flipped.length - 88) / 2)] ^= 0x40;
     const cases: [string, Buffer][] = [
       ['a flipped payload byte', flipped],
       ['a truncated file', good.subarray(0, good.length - 100)],
