@@ -7,8 +7,24 @@ export type NativeDesc = [number, number[], number[], number];
 /** [buffer, dtype code, shape, strides, offset] */
 export type NativeInput = [ArrayBuffer, number, number[], number[], number];
 
+/** One row of the native op table (native/core/ops.def), indexed by opcode. */
+export interface OpTableEntry {
+  name: string;
+  /** Number of tensor inputs; -1 = one or more. */
+  arity: number;
+  /** The attribute schema, e.g. "keepdim, dims..." (a last name ending in "..." takes zero or more values). */
+  attrs: string;
+  /** Shape/dtype family, e.g. "UnaryFloat". */
+  family: string;
+  /** "vjp" (lib/autograd/vjp.ts has its VJP), "none" (not differentiable) or "internal" (a gradient op). */
+  grad: 'vjp' | 'none' | 'internal';
+  /** Fixed attribute count; with attrVariadic, the minimum. */
+  attrCount: number;
+  attrVariadic: boolean;
+}
+
 export interface Binding {
-  opTable(): { name: string; arity: number; attrs: string }[];
+  opTable(): OpTableEntry[];
   infer(op: number, attrs: number[], inputs: NativeDesc[]): [number, number[], number[], number, boolean];
   exec(op: number, attrs: number[], inputs: NativeInput[]): [ArrayBuffer, number, number[]] | [null, number, number[], number[], number];
   kernelImpl(op: number, attrs: number[], inputs: NativeDesc[]): string;
@@ -52,17 +68,28 @@ export const binding: Binding = load();
 
 /** Opcode by op name, from the native op table (native/core/ops.def). */
 const OPCODES = new Map<string, number>();
-binding.opTable().forEach((o, i) => OPCODES.set(o.name, i));
+const OP_TABLE = binding.opTable();
+OP_TABLE.forEach((o, i) => OPCODES.set(o.name, i));
+
+/** The native op table, indexed by opcode. */
+export function opTable(): readonly OpTableEntry[] {
+  return OP_TABLE;
+}
+
+/** Checks a call site's attribute list against the op's schema in ops.def (INTERNAL: a bug in hodu). */
+export function checkAttrs(code: number, attrs: readonly number[]): void {
+  const o = OP_TABLE[code];
+  if (o.attrVariadic ? attrs.length < o.attrCount : attrs.length !== o.attrCount)
+    throw new HoduError(
+      ErrorCode.INTERNAL,
+      `${o.name}: expected ${o.attrVariadic ? 'at least ' : ''}${o.attrCount} attribute(s) (${o.attrs}), got ${attrs.length}`,
+    );
+}
 
 export function opcode(name: string): number {
   const c = OPCODES.get(name);
   if (c === undefined) throw new HoduError(ErrorCode.INTERNAL, `unknown op '${name}'`);
   return c;
-}
-
-export function opName(code: number): string {
-  const t = binding.opTable();
-  return t[code]?.name ?? `op#${code}`;
 }
 
 /** Calls into the addon, turning native errors into HoduErrors thrown from the caller's stack. */
