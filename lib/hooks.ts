@@ -18,5 +18,4 @@ export const hooks: {
   afterOp: ((op: string, inputs: Tensor[], attrs: number[], out: Tensor) => void) | null;
   /** Installed by autograd. */
   backward: ((root: Tensor, grad?: Tensor) => void) | null;
-  zeroGrad: ((t: Tensor) => void) | null;
-} = { recorder: null, afterOp: null, backward: null, zeroGrad: null };
+} = { recorder: null, afterOp: null, backward: null };

@@ -7,6 +7,7 @@ import { decodeScriptFile, encodeScriptFile, readScriptFile, writeScriptFile } f
 import { Storage } from './storage';
 import { Tensor } from './tensor';
 import { eager } from './ir/graph';
+import { irToText, planToText } from './ir/text';
 
 export interface TensorInfo {
   readonly name: string;
@@ -171,10 +172,33 @@ export class Script {
     return this;
   }
 
-  /** Details of the compiled plan (kernels, memory); compiles first if needed. */
+  /**
+   * Details of the compiled plan (kernels, memory); compiles first if needed. Its `toString()` is a
+   * readable dump: a summary line, then one line per step (the same text as `asText('plan')`).
+   */
   planInfo(): PlanInfo {
     if (!this.isCompiled) this.compile();
-    return call(() => this.native!.info(this.handle));
+    const info = call(() => this.native!.info(this.handle));
+    Object.defineProperty(info, 'toString', { value: () => planToText(info), enumerable: false });
+    return info;
+  }
+
+  /**
+   * A stage of the script as text (like JAX's `as_text()`):
+   * - `'ir'` (default): the recorded graph, one value per line (`%3 = add(%1, %2) : f32[2, 3]`);
+   * - `'plan'`: the compiled plan of the current backend (compiles first if needed);
+   * - `'stablehlo'`: the StableHLO module the XLA backend compiles (needs an addon built with the
+   *   PJRT header, not the plugin).
+   */
+  asText(stage: 'ir' | 'plan' | 'stablehlo' = 'ir'): string {
+    if (stage === 'ir') return irToText(this._ir);
+    if (stage === 'plan') return planToText(this.planInfo());
+    if (stage === 'stablehlo') {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const { emitStableHlo } = require('./xla') as { emitStableHlo(s: Script): string };
+      return emitStableHlo(this);
+    }
+    throw invalidArg(`asText: stage must be 'ir', 'plan' or 'stablehlo', got ${describe(stage)}`);
   }
 
   run(): Record<string, Tensor> {
@@ -197,11 +221,12 @@ export class Script {
     const handle = this.handle;
     // keep the input memory alive even if a tensor is disposed during the run
     for (const s of inputs.storages) s.retain();
+    const callSite = new Error(); // the caller's stack, for errors reported by the worker thread
     return new Promise((resolve, reject) => {
       try {
         native.runAsync(handle, inputs.views, (err, outs) => {
           for (const s of inputs.storages) s.release();
-          if (err) reject(fromNative(err));
+          if (err) reject(withStack(fromNative(err), callSite));
           else resolve(this.wrapOutputs(outs!));
         });
       } catch (e) {
@@ -308,3 +333,9 @@ export class Script {
   }
 }
 
+/** An error from an async native call, with the stack of the call that started it. */
+function withStack(e: HoduError, callSite: Error): HoduError {
+  const frames = (callSite.stack ?? '').split('\n').slice(1).join('\n');
+  e.stack = `${e.name}: ${e.message}\n${frames}`;
+  return e;
+}

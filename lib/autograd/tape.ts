@@ -118,12 +118,7 @@ function backward(root: Tensor, grad?: Tensor): void {
   });
 }
 
-function zeroGrad(t: Tensor): void {
-  t._grad = null;
-}
-
 hooks.afterOp = afterOp;
 hooks.backward = backward;
-hooks.zeroGrad = zeroGrad;
 
 export { DType };
