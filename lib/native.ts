@@ -1,6 +1,8 @@
 // The only place that loads the native addon. Everything else imports `binding` from here.
 import * as path from 'path';
 import { HoduError, ErrorCode, fromNative } from './errors';
+import type { ScriptBinding } from './script';
+import type { XlaBinding } from './xla';
 
 /** [dtype code, shape, strides, offset] */
 export type NativeDesc = [number, number[], number[], number];
@@ -23,7 +25,8 @@ export interface OpTableEntry {
   attrVariadic: boolean;
 }
 
-export interface Binding {
+/** The core functions of the addon (native/binding/addon.cc). */
+export interface CoreBinding {
   opTable(): OpTableEntry[];
   infer(op: number, attrs: number[], inputs: NativeDesc[]): [number, number[], number[], number, boolean];
   exec(op: number, attrs: number[], inputs: NativeInput[]): [ArrayBuffer, number, number[]] | [null, number, number[], number[], number];
@@ -31,7 +34,15 @@ export interface Binding {
   fillRandom(buf: ArrayBuffer, dtype: number, kind: number, a: number, b: number, seedHi: number, seedLo: number): void;
   detach(buf: ArrayBuffer): void;
   info(): { onednn: string; threads: number };
+  /** The machine's fp32 peak and triad bandwidth, measured now (about a second; bench/). */
+  roofline(threads: number): { peakGflops: number; bandwidthGBs: number };
 }
+
+/**
+ * The whole native surface, typed once: the core functions above, the HODU backend's compiled
+ * plans (lib/script.ts ScriptBinding) and the XLA backend's executables (lib/xla.ts XlaBinding).
+ */
+export interface Binding extends CoreBinding, ScriptBinding, XlaBinding {}
 
 /**
  * OpenMP (libgomp, which oneDNN uses) reads its settings once, when the addon loads it. Its default

@@ -65,14 +65,17 @@ interface NativeBackend {
   info(handle: unknown): PlanInfo;
 }
 
-const scriptNative = binding as unknown as {
+/** The HODU backend's native functions (native/binding/script_wrap.cc); part of lib/native.ts Binding. */
+export interface ScriptBinding {
   describeIr(ir: Uint8Array, constants: ArrayBuffer[]): { inputs: { name: string; dtype: number; shape: number[] }[]; outputs: { name: string; dtype: number; shape: number[] }[] };
   compilePlan(ir: Uint8Array, constants: ArrayBuffer[], options: CompileOptions): unknown;
   runPlan(h: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
   runPlanAsync(h: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
   planStats(h: unknown): PlanInfo;
   releasePlan(h: unknown): void;
-};
+}
+
+const scriptNative: ScriptBinding = binding;
 
 const HODU_BACKEND: NativeBackend = {
   compile: (ir, constants, options) => scriptNative.compilePlan(ir, constants, options),
