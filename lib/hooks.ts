@@ -26,5 +26,4 @@ export const hooks: {
   afterOp: ((op: string, inputs: Tensor[], attrs: number[], out: Tensor) => void) | null;
   /** Installed by autograd. */
   backward: ((root: Tensor, grad?: Tensor, retainGraph?: boolean) => void) | null;
-  zeroGrad: ((t: Tensor) => void) | null;
-} = { recorder: null, afterOp: null, backward: null, zeroGrad: null };
+} = { recorder: null, afterOp: null, backward: null };

@@ -2,21 +2,48 @@
 import * as path from 'path';
 import { HoduError, ErrorCode, fromNative } from './errors';
 import { loadAddon } from './load-addon';
+import type { ScriptBinding } from './script';
+import type { XlaBinding } from './xla';
 
 /** [dtype code, shape, strides, offset] */
 export type NativeDesc = [number, number[], number[], number];
 /** [buffer, dtype code, shape, strides, offset] */
 export type NativeInput = [ArrayBuffer, number, number[], number[], number];
 
-export interface Binding {
-  opTable(): { name: string; arity: number; attrs: string }[];
+/** One row of the native op table (native/core/ops.def), indexed by opcode. */
+export interface OpTableEntry {
+  name: string;
+  /** Number of tensor inputs; -1 = one or more. */
+  arity: number;
+  /** The attribute schema, e.g. "keepdim, dims..." (a last name ending in "..." takes zero or more values). */
+  attrs: string;
+  /** Shape/dtype family, e.g. "UnaryFloat". */
+  family: string;
+  /** "vjp" (lib/autograd/vjp.ts has its VJP), "none" (not differentiable) or "internal" (a gradient op). */
+  grad: 'vjp' | 'none' | 'internal';
+  /** Fixed attribute count; with attrVariadic, the minimum. */
+  attrCount: number;
+  attrVariadic: boolean;
+}
+
+/** The core functions of the addon (native/binding/addon.cc). */
+export interface CoreBinding {
+  opTable(): OpTableEntry[];
   infer(op: number, attrs: number[], inputs: NativeDesc[]): [number, number[], number[], number, boolean];
   exec(op: number, attrs: number[], inputs: NativeInput[]): [ArrayBuffer, number, number[]] | [null, number, number[], number[], number];
   kernelImpl(op: number, attrs: number[], inputs: NativeDesc[]): string;
   fillRandom(buf: ArrayBuffer, dtype: number, kind: number, a: number, b: number, seedHi: number, seedLo: number): void;
   detach(buf: ArrayBuffer): void;
   info(): { onednn: string; threads: number };
+  /** The machine's fp32 peak and triad bandwidth, measured now (about a second; bench/). */
+  roofline(threads: number): { peakGflops: number; bandwidthGBs: number };
 }
+
+/**
+ * The whole native surface, typed once: the core functions above, the HODU backend's compiled
+ * plans (lib/script.ts ScriptBinding) and the XLA backend's executables (lib/xla.ts XlaBinding).
+ */
+export interface Binding extends CoreBinding, ScriptBinding, XlaBinding {}
 
 /**
  * OpenMP (libgomp, which oneDNN uses) reads its settings once, when the addon loads it. Its default
@@ -42,7 +69,23 @@ export const binding: Binding = load();
 
 /** Opcode by op name, from the native op table (native/core/ops.def). */
 const OPCODES = new Map<string, number>();
-binding.opTable().forEach((o, i) => OPCODES.set(o.name, i));
+const OP_TABLE = binding.opTable();
+OP_TABLE.forEach((o, i) => OPCODES.set(o.name, i));
+
+/** The native op table, indexed by opcode. */
+export function opTable(): readonly OpTableEntry[] {
+  return OP_TABLE;
+}
+
+/** Checks a call site's attribute list against the op's schema in ops.def (INTERNAL: a bug in hodu). */
+export function checkAttrs(code: number, attrs: readonly number[]): void {
+  const o = OP_TABLE[code];
+  if (o.attrVariadic ? attrs.length < o.attrCount : attrs.length !== o.attrCount)
+    throw new HoduError(
+      ErrorCode.INTERNAL,
+      `${o.name}: expected ${o.attrVariadic ? 'at least ' : ''}${o.attrCount} attribute(s) (${o.attrs}), got ${attrs.length}`,
+    );
+}
 
 export function opcode(name: string): number {
   const c = OPCODES.get(name);
@@ -50,6 +93,7 @@ export function opcode(name: string): number {
   return c;
 }
 
+/** The op name of an opcode (for messages). */
 export function opName(code: number): string {
   const t = binding.opTable();
   return t[code]?.name ?? `op#${code}`;

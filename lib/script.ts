@@ -16,6 +16,7 @@ import { IrOutput, IrValue } from './ir/graph';
 import { encodeGraph } from './ir/encode';
 import { DevicesOptions, checkDevices, checkHoduDevices, countCache } from './script-devices';
 import { decodeGraph } from './ir/decode';
+import { irToText, planToText } from './ir/text';
 
 export type { DevicesOptions } from './script-devices';
 
@@ -106,14 +107,17 @@ interface NativeBackend {
   info(handle: unknown): PlanInfo;
 }
 
-const scriptNative = binding as unknown as {
+/** The HODU backend's native functions (native/binding/script_wrap.cc); part of lib/native.ts Binding. */
+export interface ScriptBinding {
   describeIr(ir: Uint8Array, constants: ArrayBuffer[]): { inputs: { name: string; dtype: number; shape: number[] }[]; outputs: { name: string; dtype: number; shape: number[] }[] };
   compilePlan(ir: Uint8Array, constants: ArrayBuffer[], options: CompileOptions): unknown;
   runPlan(h: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
   runPlanAsync(h: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
   planStats(h: unknown): PlanInfo;
   releasePlan(h: unknown): void;
-};
+}
+
+const scriptNative: ScriptBinding = binding;
 
 const HODU_BACKEND: NativeBackend = {
   compile: (ir, constants, options) => scriptNative.compilePlan(ir, constants, options),
@@ -319,7 +323,36 @@ export class Script {
         e = this.cache.last!;
       }
     }
-    return call(() => this.native!.info(e!.handle));
+    const info = call(() => this.native!.info(e!.handle));
+    Object.defineProperty(info, 'toString', { value: () => planToText(info), enumerable: false });
+    return info;
+  }
+
+  /**
+   * A stage of the script as text (like JAX's `as_text()`):
+   * - `'ir'` (default): the graph, one value per line (`%3 = add(%1, %2) : f32[2, 3]`): for a script
+   *   with symbolic dims or an ONNX import, the graph of the specialization used last (if any), else
+   *   the recorded one;
+   * - `'plan'`: the compiled plan of the current backend (compiles first if needed);
+   * - `'stablehlo'`: the StableHLO module the XLA backend compiles for that graph (needs an addon
+   *   built with the PJRT header, not the plugin).
+   */
+  asText(stage: 'ir' | 'plan' | 'stablehlo' = 'ir'): string {
+    const g = this.cache.last?.graph;
+    const ir = g ? g.ir : this._ir;
+    const constants = g ? g.constants : this._constants;
+    if (stage === 'ir') {
+      if (ir.length === 0) throw invalidArg(`asText: script '${this.name}' is traced per input shapes; run it (or compile({ shapes })) first`);
+      return irToText(ir);
+    }
+    if (stage === 'plan') return planToText(this.planInfo());
+    if (stage === 'stablehlo') {
+      if (ir.length === 0) throw invalidArg(`asText: script '${this.name}' is traced per input shapes; run it (or compile({ shapes })) first`);
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const { emitStableHlo } = require('./xla') as { emitStableHlo(s: { _ir: Uint8Array; _constants: ArrayBuffer[] }): string };
+      return emitStableHlo({ _ir: ir, _constants: constants });
+    }
+    throw invalidArg(`asText: stage must be 'ir', 'plan' or 'stablehlo', got ${describe(stage)}`);
   }
 
   /** Counters: native compiles, specializations made (one per new shape signature), runs. */
@@ -364,11 +397,12 @@ export class Script {
     // keep the input memory alive even if a tensor is disposed during the run
     for (const s of inputs.storages) s.retain();
     this.cache.counts.runs++;
+    const callSite = new Error(); // the caller's stack, for errors reported by the worker thread
     return new Promise((resolve, reject) => {
       try {
         native.runAsync(handle, inputs.views, (err, outs) => {
           for (const s of inputs.storages) s.release();
-          if (err) reject(fromNative(err));
+          if (err) reject(withStack(fromNative(err), callSite));
           else resolve(this.wrapOutputs(outs!, outShapes));
         });
       } catch (err) {
@@ -618,4 +652,11 @@ function saveVariables(inputs: readonly TensorInfo[], state: ScriptState, consta
     );
   }
   return out;
+}
+
+/** An error from an async native call, with the stack of the call that started it. */
+function withStack(e: HoduError, callSite: Error): HoduError {
+  const frames = (callSite.stack ?? '').split('\n').slice(1).join('\n');
+  e.stack = `${e.name}: ${e.message}\n${frames}`;
+  return e;
 }

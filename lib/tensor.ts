@@ -13,7 +13,8 @@ import { Device } from './device';
 import { ErrorCode, HoduError, describe, invalidArg } from './errors';
 import { formatNested } from './format';
 import { hooks } from './hooks';
-import { NativeDesc, NativeInput, binding, call, opcode } from './native';
+import { NativeDesc, NativeInput, binding, call, checkAttrs, opcode } from './native';
+import { checkInt, checkPair as pair, checkShape, normDim } from './check';
 import { nextSeed } from './random';
 import { Storage } from './storage';
 import { f16BitsToNumber, bf16BitsToNumber } from './half';
@@ -83,23 +84,6 @@ function numelOf(shape: Shape): number {
   return n;
 }
 
-function checkInt(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidArg(`${what} must be an integer, got ${describe(v)}`);
-  return v;
-}
-
-/** Validates a shape argument: an array of non-negative integers. */
-export function checkShape(shape: unknown, what = 'shape'): number[] {
-  if (!Array.isArray(shape)) throw invalidArg(`${what} must be an array of non-negative integers, got ${describe(shape)}`);
-  for (const d of shape)
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
-      throw invalidArg(`${what} ${describe(shape)} must contain only non-negative integers (found ${describe(d)})`);
-  if (shape.length > 16) throw invalidArg(`${what} ${describe(shape)} has rank ${shape.length}; at most 16 is supported`);
-  if (shapeExtent(shape as number[]) > MAX_ELEMENTS)
-    throw invalidArg(`${what} ${describe(shape)} has too many elements (the product of its non-zero dims exceeds 2^40)`);
-  return shape.slice() as number[];
-}
-
 /** While a builder records: the first dim of `shape` that stands for a symbolic input dim, or -1. */
 function symbolicDim(shape: Shape): number {
   const r = hooks.recorder;
@@ -112,19 +96,7 @@ function refuseSymbolic(shape: Shape, what: string): void {
   if (d >= 0) throw symbolicSizeError(what, shape, d);
 }
 
-function normDim(dim: unknown, rank: number, what: string): number {
-  const d = checkInt(dim, `${what}: dim`);
-  if (d < -rank || d >= rank || rank === 0)
-    throw invalidArg(`${what}: dim ${d} is out of range for a tensor of rank ${rank}${rank ? ` (expected ${-rank}..${rank - 1})` : ''}`);
-  return d < 0 ? d + rank : d;
-}
-
-function pair(v: number | [number, number] | undefined, dflt: number, what: string): [number, number] {
-  if (v === undefined) return [dflt, dflt];
-  if (typeof v === 'number') return [checkInt(v, what), v];
-  if (Array.isArray(v) && v.length === 2) return [checkInt(v[0], what), checkInt(v[1], what)];
-  throw invalidArg(`${what} must be a number or a pair of numbers, got ${describe(v)}`);
-}
+export { checkShape };
 
 /**
  * An n-dimensional array. In dynamic mode every op runs at once on the native core; while a
@@ -364,9 +336,10 @@ export class Tensor {
   /** @internal Runs (or records) one op of the native op table. */
   static _op(op: string, inputs: Tensor[], attrs: number[] = []): Tensor {
     for (const t of inputs) t._check();
+    const code = opcode(op);
+    checkAttrs(code, attrs);
     const rec = hooks.recorder;
     if (rec) return rec.record(op, inputs, attrs);
-    const code = opcode(op);
     const r = call(() => binding.exec(code, attrs, inputs.map((t) => t._native())));
     let out: Tensor;
     if (r[0] === null) {
@@ -504,7 +477,7 @@ export class Tensor {
       throw new HoduError(ErrorCode.SHAPE_MISMATCH, `wrap: ${length} elements do not fill shape ${describe(sh)} (${numelOf(sh)} elements)`);
     refuseSymbolic(sh, 'wrap');
     const t = Tensor._make(new Storage(data.buffer as ArrayBuffer, false), dt, sh, undefined, data.byteOffset / dtypeInfo(dt).size);
-    return Tensor._withRecorder(t);
+    return t;
   }
 
   /**
@@ -526,7 +499,7 @@ export class Tensor {
     } else {
       (new info.ctor(buf, 0, n) as unknown as { set(a: ArrayLike<number>): void }).set(data as unknown as ArrayLike<number>);
     }
-    return Tensor._withRecorder(Tensor._make(new Storage(buf), dtype, shape));
+    return Tensor._make(new Storage(buf), dtype, shape);
   }
 
   /** @internal Copies JS values into a new tensor of `dtype`. */
@@ -549,12 +522,7 @@ export class Tensor {
     } else {
       for (let i = 0; i < n; i++) view[i] = Number(values[i]);
     }
-    return Tensor._withRecorder(Tensor._make(new Storage(buf), dtype, shape));
-  }
-
-  /** @internal A tensor made with data while a builder is active becomes a graph constant. */
-  static _withRecorder(t: Tensor): Tensor {
-    return t;
+    return Tensor._make(new Storage(buf), dtype, shape);
   }
 
   /** @internal cast that runs eagerly even while recording (used to build constants) */
@@ -578,7 +546,7 @@ export class Tensor {
     if (dt === DType.I64 || dt === DType.U64) view.fill(BigInt(Number.isFinite(Number(value)) ? Math.trunc(Number(value)) : 0));
     else if (dt === DType.BOOL) view.fill(value ? 1 : 0);
     else if (Number(value) !== 0) view.fill(Number(value));
-    return Tensor._withRecorder(Tensor._make(new Storage(buf), dt, sh));
+    return Tensor._make(new Storage(buf), dt, sh);
   }
 
   static zeros(shape: Shape, dtype: DType = DType.F32): Tensor {
@@ -612,7 +580,7 @@ export class Tensor {
     if (n > 0) call(() => binding.fillRandom(buf, dtypeCode(base), kind, a, b, hi, lo));
     let t = Tensor._make(new Storage(buf), base, sh);
     if (base !== dt) t = t._castNoRecord(dt);
-    return Tensor._withRecorder(t);
+    return t;
   }
 
   /** Normal(mean, std) samples; reproducible after manualSeed(). */
@@ -770,6 +738,8 @@ export class Tensor {
   log2(): Tensor { return this._unary('log2'); }
   log10(): Tensor { return this._unary('log10'); }
   silu(): Tensor { return this._unary('silu'); }
+  /** The error function erf(x) = 2/√π ∫₀ˣ e^(-t²) dt (float dtypes; f32 within ~1 ulp of float64). */
+  erf(): Tensor { return this._unary('erf'); }
   leakyRelu(slope = 0.01): Tensor {
     if (typeof slope !== 'number') throw invalidArg(`leakyRelu: slope must be a number, got ${describe(slope)}`);
     return this._unary('leaky_relu', [slope]);

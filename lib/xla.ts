@@ -74,7 +74,8 @@ export interface XlaClientInfo {
   attributes: Record<string, string>;
 }
 
-interface XlaBinding {
+/** The XLA backend's native functions (native/binding/xla_wrap.cc); part of lib/native.ts Binding. */
+export interface XlaBinding {
   xlaAvailable(): boolean;
   xlaCompile(
     target: XlaTarget,
@@ -91,7 +92,7 @@ interface XlaBinding {
   xlaCompileText(target: XlaTarget, text: string): number;
 }
 
-const xb = binding as unknown as XlaBinding;
+const xb: XlaBinding = binding;
 
 /** The shape of Script's backend object (lib/script.ts NativeBackend). */
 export interface XlaNativeBackend {

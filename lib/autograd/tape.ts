@@ -134,12 +134,7 @@ function backward(root: Tensor, grad?: Tensor, retainGraph = false): void {
   });
 }
 
-function zeroGrad(t: Tensor): void {
-  t._grad = null;
-}
-
 hooks.afterOp = afterOp;
 hooks.backward = backward;
-hooks.zeroGrad = zeroGrad;
 
 export { DType };

@@ -124,6 +124,7 @@ export const VJP: Record<string, Vjp> = {
   log10: ({ inputs: [x], grad }) => [grad.div(x.mul(LN10))],
   leaky_relu: ({ inputs: [x], attrs: [slope], grad }) => [grad.mul(Tensor.where(x.gt(0), 1, slope).toDtype(grad.dtype))],
   elu: ({ inputs: [x], attrs: [alpha], out, grad }) => [grad.mul(Tensor.where(x.gt(0), Tensor.onesLike(out), out.add(alpha)))],
+  erf: ({ inputs: [x], grad }) => [grad.mul(x.square().neg().exp().mul(2 / Math.sqrt(Math.PI)))],
   silu: ({ inputs: [x], grad }) => {
     const s = x.sigmoid();
     return [grad.mul(s.mul(x.mul(s.neg().add(1)).add(1)))];

@@ -1,20 +1,14 @@
 // Layers and activations. Weights follow PyTorch's layouts (Linear [out, in], Conv2d OIHW) and
 // default initialisation (uniform ±1/√fan_in), drawn from the seeded generator (manualSeed).
+import { checkFloatDtype, checkPositiveInt } from '../check';
 import { DType, isFloat } from '../dtype';
 import { ErrorCode, HoduError, describe, invalidArg } from '../errors';
 import { Tensor } from '../tensor';
 import { Module } from './module';
 import { perRunRandom } from '../variables';
 
-function positiveInt(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw invalidArg(`${what} must be a positive integer, got ${describe(v)}`);
-  return v;
-}
-
-function floatDtype(d: DType, what: string): DType {
-  if (!isFloat(d)) throw new HoduError(ErrorCode.DTYPE_MISMATCH, `${what}: parameters need a float dtype, got ${d}`);
-  return d;
-}
+const positiveInt = checkPositiveInt;
+const floatDtype = (d: DType, what: string): DType => checkFloatDtype(d, `${what}: parameter dtype`);
 
 function uniformParam(shape: number[], bound: number, dtype: DType): Tensor {
   return Tensor.rand(shape, dtype, -bound, bound).setRequiresGrad(true);

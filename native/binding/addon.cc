@@ -88,6 +88,10 @@ class Addon : public Napi::Addon<Addon> {
       e.Set("name", o.name);
       e.Set("arity", o.arity);
       e.Set("attrs", o.attrs);
+      e.Set("family", family_name(o.family));
+      e.Set("grad", grad_name(o.grad));
+      e.Set("attrCount", o.attr_count);
+      e.Set("attrVariadic", o.attr_variadic);
       a.Set((uint32_t)i, e);
     }
     return a;

@@ -54,7 +54,7 @@ Napi::Value DescribeIr(const Napi::CallbackInfo& info) {
   });
 }
 
-// compilePlan(irBytes, constants[], {foldConstants}) -> handle
+// compilePlan(irBytes, constants[], {foldConstants, fuse, rollLoops, channelsLast}) -> handle
 Napi::Value CompilePlan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {

@@ -1,6 +1,6 @@
 // The XLA backend's N-API surface, mirroring script_wrap.cc (the HODU backend):
 //   xlaAvailable() -> bool                        this build has the PJRT client
-//   xlaCompile(target, ir, constants[]) -> handle  target = {plugin, platform: 'cpu'|'cuda', device}
+//   xlaCompile(target, ir, constants[], {optLevel?}) -> handle  target = {plugin, platform: 'cpu'|'cuda', device}
 //   xlaRun(handle, inputs[]) -> ArrayBuffer[]      outputs in graph order
 //   xlaRunAsync(handle, inputs[], cb(err, outs))   on the libuv thread pool
 //   xlaRelease(handle), xlaInfo(handle) -> stats, xlaClientInfo(plugin, platform) -> client/devices,

@@ -2,13 +2,31 @@
 
 namespace hodu {
 
-static const OpInfo kOps[] = {
-#define HODU_OP(E, name, fam, arity, attrs) {OpCode::E, name, OpFamily::fam, arity, attrs},
-#include "ops.def"
-#undef HODU_OP
-};
-static_assert(sizeof(kOps) / sizeof(kOps[0]) == kNumOps, "op table size");
+const char* family_name(OpFamily f) {
+  switch (f) {
+#define HODU_X(name) \
+  case OpFamily::name: return #name;
+    HODU_OP_FAMILIES(HODU_X)
+#undef HODU_X
+  }
+  return "?";
+}
 
-const OpInfo& op_info(OpCode op) { return kOps[(int)op]; }
+const char* grad_name(OpGrad g) {
+  switch (g) {
+    case OpGrad::Vjp: return "vjp";
+    case OpGrad::None: return "none";
+    case OpGrad::Internal: return "internal";
+  }
+  return "?";
+}
+
+std::vector<OpCode> ops_of(std::initializer_list<OpFamily> fams) {
+  std::vector<OpCode> r;
+  for (const OpInfo& o : kOpTable)
+    for (OpFamily f : fams)
+      if (o.family == f) r.push_back(o.code);
+  return r;
+}
 
 }  // namespace hodu

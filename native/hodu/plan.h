@@ -1,9 +1,21 @@
 // The HODU backend: compiles a validated graph into a Plan of oneDNN-backed kernels over a
 // pre-planned arena, then runs it many times.
 //
-// compile: dead-code elimination -> constant folding -> view resolution (reshape/permute/
-//          broadcast/slice become strided aliases, no copies) -> kernel creation (oneDNN
-//          primitives made once) -> memory planning (arena offsets reused by liveness).
+// compile: loop rolling (native/ir/loop_roll.h), then these passes over one PlanBuilder
+//          (plan_builder.h), in this order:
+//   1. eliminate_dead_code        keep what the outputs need                        (passes.cc)
+//   2. bind_inputs_and_constants  inputs and live constants get their memory        (passes.cc)
+//   3. count_readers              live readers per value, for the fusion decisions  (passes.cc)
+//   4. mark_elementwise_groups    elementwise ops computed inside their reader      (passes.cc)
+//   5. mark_channels_last         4-D values only convs/pools read may stay nhwc    (passes.cc)
+//   6. lower_values               per live value, in graph order: a rolled loop; a view (a
+//                                 strided alias, no copy); constant folding; post-op fusion
+//                                 (matmul/conv + bias + activations, oneDNN post-ops); an
+//                                 elementwise group (one fused kernel); else its kernel (lower.cc)
+//   7. copy_unbound_outputs       outputs that are inputs, constants, views or repeated (memory.cc)
+//   8. free_unread_constants      weights every reader packed, inputs of folded ops (memory.cc)
+//   9. plan_arena                 arena offsets reused by liveness; scratchpad      (memory.cc)
+//  10. finish_stats               step count and per-step implementations           (memory.cc)
 // run:     bind input and output pointers, execute the kernels in order. No allocation.
 #pragma once
 #include <memory>

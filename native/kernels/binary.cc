@@ -74,9 +74,11 @@ struct BinaryRows {
 // ---------------------------------------------------------------------------------------------
 // Loop factory.
 
-constexpr bool is_arith(OpCode op) {
-  return op == OpCode::Add || op == OpCode::Sub || op == OpCode::Mul || op == OpCode::Div || op == OpCode::Pow ||
-         op == OpCode::Maximum || op == OpCode::Minimum;
+constexpr bool is_arith(OpCode op) { return op_family(op) == OpFamily::Binary; }
+
+constexpr bool is_binary_kernel_op(OpCode op) {
+  const OpFamily f = op_family(op);
+  return f == OpFamily::Binary || f == OpFamily::Logical || f == OpFamily::Compare;
 }
 
 template <OpCode OP>
@@ -85,7 +87,9 @@ std::unique_ptr<Kernel> make_loop_for(const KernelSpec& s) {
   return dispatch_dtype(a.dtype, [&](auto tag) -> std::unique_ptr<Kernel> {
     using T = decltype(tag);
     using C = compute_t<T>;
-    if constexpr (is_arith(OP) && std::is_same_v<T, bool_t>) {
+    if constexpr (!is_binary_kernel_op(OP)) {
+      return nullptr;  // not a binary op
+    } else if constexpr (is_arith(OP) && std::is_same_v<T, bool_t>) {
       return nullptr;  // infer() rejects bool arithmetic
     } else {
       using Out = std::conditional_t<is_arith(OP), T, bool_t>;
@@ -115,17 +119,15 @@ std::unique_ptr<Kernel> make_loop_for(const KernelSpec& s) {
   });
 }
 
+// Every op of the families Binary, Logical and Compare (ops.def); others decline.
 std::unique_ptr<Kernel> make_binary_loop(const KernelSpec& s) {
   switch (s.op) {
-#define HODU_BINARY_CASE(E) \
+#define HODU_OP(E, name, code, fam, arity, attrs, grad) \
   case OpCode::E: return make_loop_for<OpCode::E>(s);
-    HODU_BINARY_CASE(Add) HODU_BINARY_CASE(Sub) HODU_BINARY_CASE(Mul) HODU_BINARY_CASE(Div) HODU_BINARY_CASE(Pow)
-    HODU_BINARY_CASE(Maximum) HODU_BINARY_CASE(Minimum) HODU_BINARY_CASE(LogicalAnd) HODU_BINARY_CASE(LogicalOr)
-    HODU_BINARY_CASE(LogicalXor) HODU_BINARY_CASE(Eq) HODU_BINARY_CASE(Ne) HODU_BINARY_CASE(Lt) HODU_BINARY_CASE(Le)
-    HODU_BINARY_CASE(Gt) HODU_BINARY_CASE(Ge)
-#undef HODU_BINARY_CASE
-    default: return nullptr;
+#include "../core/ops.def"
+#undef HODU_OP
   }
+  return nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,10 +250,7 @@ std::unique_ptr<Kernel> make_dnnl_binary(const KernelSpec& s) {
   return build_dnnl_binary(s);
 }
 
-KernelRegistrar reg_loop({OpCode::Add, OpCode::Sub, OpCode::Mul, OpCode::Div, OpCode::Pow, OpCode::Maximum,
-                          OpCode::Minimum, OpCode::LogicalAnd, OpCode::LogicalOr, OpCode::LogicalXor, OpCode::Eq,
-                          OpCode::Ne, OpCode::Lt, OpCode::Le, OpCode::Gt, OpCode::Ge},
-                         &make_binary_loop, 0);
+KernelRegistrar reg_loop(ops_of({OpFamily::Binary, OpFamily::Logical, OpFamily::Compare}), &make_binary_loop, 0);
 KernelRegistrar reg_dnnl({OpCode::Add, OpCode::Sub, OpCode::Mul, OpCode::Div}, &make_dnnl_binary, 1);
 
 }  // namespace

@@ -205,100 +205,54 @@ void set_binary(Instr& ins, const F& f) {
   }
 }
 
-// The functor of an op; false for an op the fused kernel does not run.
-bool bind_op(Instr& ins, OpCode op, const Attrs& attrs) {
+// The functor of one op of the families Binary, UnarySigned and UnaryFloat (ops.def); false for
+// any other op or missing attributes. Libm-bound ops (pow, sin, cos, tan) compile the baseline only.
+template <OpCode OP>
+bool bind_op_for(Instr& ins, const Attrs& attrs) {
   using V = ew::Variants;
-  constexpr V All = V::All, Base = V::Base;
-  ins.cost = 1;
-  switch (op) {
-#define HODU_FUSED_BINARY(E, VAR)                          \
-  case OpCode::E:                                          \
-    set_binary<ew::BinaryFn<OpCode::E, float>, VAR>(ins, {}); \
+  constexpr OpFamily fam = op_family(OP);
+  if constexpr (fam == OpFamily::Binary) {
+    constexpr bool libm = OP == OpCode::Pow;
+    set_binary<ew::BinaryFn<OP, float>, libm ? V::Base : V::All>(ins, {});
+    ins.cost = libm ? 12 : 1;
     return true;
-    HODU_FUSED_BINARY(Add, All)
-    HODU_FUSED_BINARY(Sub, All)
-    HODU_FUSED_BINARY(Mul, All)
-    HODU_FUSED_BINARY(Div, All)
-    HODU_FUSED_BINARY(Maximum, All)
-    HODU_FUSED_BINARY(Minimum, All)
-#undef HODU_FUSED_BINARY
-    case OpCode::Pow:
-      set_binary<ew::BinaryFn<OpCode::Pow, float>, Base>(ins, {});
-      ins.cost = 12;  // libm
-      return true;
-    default:
-      break;
-  }
-  ins.cost = (double)ew::unary_cost(op, false);
-  switch (op) {
-#define HODU_FUSED_UNARY(E, VAR)                               \
-  case OpCode::E:                                              \
-    set_unary<ew::UnaryFn<OpCode::E, float>, VAR>(ins, {});   \
-    return true;
-    HODU_FUSED_UNARY(Neg, All)
-    HODU_FUSED_UNARY(Abs, All)
-    HODU_FUSED_UNARY(Sign, All)
-    HODU_FUSED_UNARY(Square, All)
-    HODU_FUSED_UNARY(Relu, All)
-    HODU_FUSED_UNARY(Recip, All)
-    HODU_FUSED_UNARY(Sigmoid, All)
-    HODU_FUSED_UNARY(Tanh, All)
-    HODU_FUSED_UNARY(Gelu, All)
-    HODU_FUSED_UNARY(Softplus, All)
-    HODU_FUSED_UNARY(Exp, All)
-    HODU_FUSED_UNARY(Exp2, All)
-    HODU_FUSED_UNARY(Exp10, All)
-    HODU_FUSED_UNARY(Ln, All)
-    HODU_FUSED_UNARY(Log2, All)
-    HODU_FUSED_UNARY(Log10, All)
-    HODU_FUSED_UNARY(Silu, All)
-    HODU_FUSED_UNARY(Sin, Base)
-    HODU_FUSED_UNARY(Cos, Base)
-    HODU_FUSED_UNARY(Tan, Base)
-#undef HODU_FUSED_UNARY
-    case OpCode::Sqrt:
-      set_unary<SqrtFn, All>(ins, {});
+  } else if constexpr (fam == OpFamily::UnarySigned || fam == OpFamily::UnaryFloat) {
+    if (attrs.size() < (size_t)op_info(OP).attr_count) return false;
+    ins.cost = (double)ew::unary_cost(OP, false);
+    if constexpr (OP == OpCode::Sqrt) {
+      set_unary<SqrtFn, V::All>(ins, {});
       ins.cost = 1;  // a vector instruction here
-      return true;
-    case OpCode::LeakyRelu:
-    case OpCode::Elu: {
-      if (attrs.size() < 1) return false;
-      if (op == OpCode::LeakyRelu) {
-        ew::UnaryFn<OpCode::LeakyRelu, float> f;
-        f.a = (float)attrs[0];
-        set_unary<decltype(f), All>(ins, f);
-      } else {
-        ew::UnaryFn<OpCode::Elu, float> f;
-        f.a = (float)attrs[0];
-        set_unary<decltype(f), All>(ins, f);
-      }
-      return true;
+    } else if constexpr (OP == OpCode::Clamp) {
+      set_unary<ew::ClampFn<float>, V::All>(ins, ew::ClampFn<float>::make(attrs[0], attrs[1]));
+    } else {
+      ew::UnaryFn<OP, float> f;
+      if constexpr (op_info(OP).attr_count == 1) f.a = (float)attrs[0];  // leaky_relu slope, elu alpha
+      constexpr bool libm = ew::unary_cost(OP, false) == ew::Cost::Libm;
+      set_unary<decltype(f), libm ? V::Base : V::All>(ins, f);
     }
-    case OpCode::Clamp:
-      if (attrs.size() < 2) return false;
-      set_unary<ew::ClampFn<float>, All>(ins, ew::ClampFn<float>::make(attrs[0], attrs[1]));
-      return true;
-    default:
-      return false;
+    return true;
+  } else {
+    return false;
   }
+}
+
+bool bind_op(Instr& ins, OpCode op, const Attrs& attrs) {
+  switch (op) {
+#define HODU_OP(E, name, code, fam, arity, attrs_, grad) \
+  case OpCode::E: return bind_op_for<OpCode::E>(ins, attrs);
+#include "../core/ops.def"
+#undef HODU_OP
+  }
+  return false;
 }
 
 bool is_binary(OpCode op) { return op_info(op).family == OpFamily::Binary; }
 
+// The ops bind_op runs (the same family test), in f32 only.
 bool fused_supports(OpCode op, DType dtype) {
-  if (dtype != DType::F32) return false;
-  switch (op) {
-    case OpCode::Add: case OpCode::Sub: case OpCode::Mul: case OpCode::Div: case OpCode::Pow:
-    case OpCode::Maximum: case OpCode::Minimum:
-    case OpCode::Neg: case OpCode::Abs: case OpCode::Sign: case OpCode::Square: case OpCode::Relu:
-    case OpCode::Clamp: case OpCode::Sqrt: case OpCode::Recip: case OpCode::Sigmoid: case OpCode::Tanh:
-    case OpCode::Gelu: case OpCode::Softplus: case OpCode::Sin: case OpCode::Cos: case OpCode::Tan:
-    case OpCode::Exp: case OpCode::Exp2: case OpCode::Exp10: case OpCode::Ln: case OpCode::Log2:
-    case OpCode::Log10: case OpCode::LeakyRelu: case OpCode::Elu: case OpCode::Silu:
-      return true;
-    default:
-      return false;
-  }
+  if (dtype != DType::F32 || !opcode_valid((int)op)) return false;
+  const OpFamily f = op_family(op);
+  return f == OpFamily::Binary || f == OpFamily::UnarySigned || f == OpFamily::UnaryFloat;
 }
 
 class FusedKernel final : public Kernel {

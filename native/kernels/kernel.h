@@ -74,6 +74,8 @@ using KernelFactory = std::unique_ptr<Kernel> (*)(const KernelSpec&);
 // A factory may return nullptr to decline a spec; the next registered factory for the op is tried.
 struct KernelRegistrar {
   KernelRegistrar(std::initializer_list<OpCode> ops, KernelFactory f, int priority = 0);
+  // The ops of a family selection (ops_of in core/op.h).
+  KernelRegistrar(const std::vector<OpCode>& ops, KernelFactory f, int priority = 0);
 };
 
 // Makes the kernel for a spec (highest priority factory that accepts it). INTERNAL if none does.

@@ -17,7 +17,10 @@ std::vector<Entry>* table() {
 }
 }  // namespace
 
-KernelRegistrar::KernelRegistrar(std::initializer_list<OpCode> ops, KernelFactory f, int priority) {
+KernelRegistrar::KernelRegistrar(std::initializer_list<OpCode> ops, KernelFactory f, int priority)
+    : KernelRegistrar(std::vector<OpCode>(ops), f, priority) {}
+
+KernelRegistrar::KernelRegistrar(const std::vector<OpCode>& ops, KernelFactory f, int priority) {
   for (OpCode op : ops) {
     auto& v = table()[(int)op];
     v.push_back({priority, f});

@@ -79,13 +79,10 @@ using ew::Cost;
 
 template <OpCode OP, class T>
 constexpr bool op_accepts() {
-  const OpFamily fam = OP == OpCode::LogicalNot ? OpFamily::LogicalNot
-                       : (OP == OpCode::Neg || OP == OpCode::Abs || OP == OpCode::Sign || OP == OpCode::Square ||
-                          OP == OpCode::Relu || OP == OpCode::Clamp)
-                           ? OpFamily::UnarySigned
-                           : OpFamily::UnaryFloat;
+  constexpr OpFamily fam = op_family(OP);
   if (fam == OpFamily::LogicalNot) return true;
   if (fam == OpFamily::UnarySigned) return !std::is_same_v<T, bool_t>;
+  if (fam != OpFamily::UnaryFloat) return false;  // not a unary op
   return std::is_same_v<T, f16_t> || std::is_same_v<T, bf16_t> || std::is_same_v<T, float> ||
          std::is_same_v<T, double>;
 }
@@ -136,20 +133,15 @@ std::unique_ptr<Kernel> make_loop_for(const KernelSpec& s) {
   });
 }
 
+// Every unary op of ops.def (families LogicalNot, UnarySigned, UnaryFloat); others decline.
 std::unique_ptr<Kernel> make_unary_loop(const KernelSpec& s) {
   switch (s.op) {
-#define HODU_UNARY_CASE(E) \
+#define HODU_OP(E, name, code, fam, arity, attrs, grad) \
   case OpCode::E: return make_loop_for<OpCode::E>(s);
-    HODU_UNARY_CASE(LogicalNot) HODU_UNARY_CASE(Neg) HODU_UNARY_CASE(Abs) HODU_UNARY_CASE(Sign)
-    HODU_UNARY_CASE(Square) HODU_UNARY_CASE(Relu) HODU_UNARY_CASE(Clamp) HODU_UNARY_CASE(Sqrt)
-    HODU_UNARY_CASE(Recip) HODU_UNARY_CASE(Sigmoid) HODU_UNARY_CASE(Tanh) HODU_UNARY_CASE(Gelu)
-    HODU_UNARY_CASE(Softplus) HODU_UNARY_CASE(Sin) HODU_UNARY_CASE(Cos) HODU_UNARY_CASE(Tan)
-    HODU_UNARY_CASE(Exp) HODU_UNARY_CASE(Exp2) HODU_UNARY_CASE(Exp10) HODU_UNARY_CASE(Ln)
-    HODU_UNARY_CASE(Log2) HODU_UNARY_CASE(Log10) HODU_UNARY_CASE(LeakyRelu) HODU_UNARY_CASE(Elu)
-    HODU_UNARY_CASE(Silu)
-#undef HODU_UNARY_CASE
-    default: return nullptr;
+#include "../core/ops.def"
+#undef HODU_OP
   }
+  return nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,6 +226,12 @@ std::unique_ptr<Kernel> build_dnnl_eltwise(const KernelSpec& s) {
   }
 }
 
+std::vector<OpCode> dnnl_use_ops() {
+  std::vector<OpCode> r;
+  for (const DnnlUse& u : kDnnlUse) r.push_back(u.op);
+  return r;
+}
+
 std::unique_ptr<Kernel> make_dnnl_eltwise(const KernelSpec& s) {
   const DType t = s.output.dtype;
   const int64_t n = s.output.numel();
@@ -245,15 +243,8 @@ std::unique_ptr<Kernel> make_dnnl_eltwise(const KernelSpec& s) {
   return nullptr;
 }
 
-KernelRegistrar reg_loop({OpCode::LogicalNot, OpCode::Neg, OpCode::Abs, OpCode::Sign, OpCode::Square, OpCode::Relu,
-                          OpCode::Clamp, OpCode::Sqrt, OpCode::Recip, OpCode::Sigmoid, OpCode::Tanh, OpCode::Gelu,
-                          OpCode::Softplus, OpCode::Sin, OpCode::Cos, OpCode::Tan, OpCode::Exp, OpCode::Exp2,
-                          OpCode::Exp10, OpCode::Ln, OpCode::Log2, OpCode::Log10, OpCode::LeakyRelu, OpCode::Elu,
-                          OpCode::Silu},
-                         &make_unary_loop, 0);
-KernelRegistrar reg_dnnl({OpCode::Sqrt, OpCode::Tanh, OpCode::Sigmoid, OpCode::Silu, OpCode::Gelu, OpCode::Relu,
-                          OpCode::LeakyRelu, OpCode::Abs, OpCode::Square, OpCode::Recip},
-                         &make_dnnl_eltwise, 1);
+KernelRegistrar reg_loop(ops_of({OpFamily::LogicalNot, OpFamily::UnarySigned, OpFamily::UnaryFloat}), &make_unary_loop, 0);
+KernelRegistrar reg_dnnl(dnnl_use_ops(), &make_dnnl_eltwise, 1);
 
 }  // namespace
 

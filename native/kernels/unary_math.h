@@ -224,6 +224,35 @@ inline float sigmoid(float x) {
   return blend(x >= 0.0f, s, e * s);
 }
 
+// erf for float, computed in double (the loop vectorises the conversions) to stay within ~1 ulp of
+// the float64 erf: |x| < 1: x·P(x²); 1 <= |x| < 4: 1 - exp(Q(|x| - 2.5)) (Q fits log erfc, whose
+// error in erf is at most erfc(1)·|ΔQ|, and exp's float rounding costs a quarter ulp there); from 4
+// on erf rounds to ±1. Least-squares fits with relative (P) and erfc (Q) weights; measured over
+// the float range by test/native/test_elementwise.cc. The XLA lowering evaluates the same
+// polynomials (stablehlo_emitter.cc).
+inline constexpr double kErfSmall[] = {1.1283791650034185,    -0.3761262500073332,    0.1128358667929172,
+                                       -0.02685410972847968,  0.0051891947247917364, -0.0008019873542955598,
+                                       7.891571023311468e-05};
+inline constexpr double kErfLarge[] = {-7.806815266390378,    -5.35268065234117,      -0.9438935154378327,
+                                       -0.010858714568626348, 0.002162636341814214,   -0.0004238925383888907,
+                                       7.816165981637042e-05, -8.238670318356336e-06, 5.17657697720036e-06,
+                                       7.803680993289712e-07};
+constexpr double kErfSplit = 1.0, kErfOne = 4.0, kErfCenter = 2.5;
+
+inline float erf(float x) {
+  const double a = std::fabs((double)x);
+  const double t = a * a;
+  double p = kErfSmall[6];
+  for (int k = 5; k >= 0; k--) p = p * t + kErfSmall[k];
+  const double s = (a < kErfOne ? a : kErfOne) - kErfCenter;  // NaN -> 4 (fixed below)
+  double q = kErfLarge[9];
+  for (int k = 8; k >= 0; k--) q = q * s + kErfLarge[k];
+  const float small = (float)(a * p);
+  const float large = (float)(1.0 - (double)exp((float)q));
+  const float r = copysign(blend(a < kErfSplit, small, large), x);
+  return blend(x != x, x, r);
+}
+
 }  // namespace vmath
 
 // The functions the unary ops use, per compute type: float -> vmath, double -> libm.
@@ -247,6 +276,8 @@ inline float log1p_unit(float x) { return vmath::log1p_unit(x); }
 inline double log1p_unit(double x) { return std::log1p(x); }
 inline float tanh(float x) { return vmath::tanh(x); }
 inline double tanh(double x) { return std::tanh(x); }
+inline float erf(float x) { return vmath::erf(x); }
+inline double erf(double x) { return std::erf(x); }
 
 // c ? a : b for the unary ops: a bit blend for float (see vmath::blend), a plain conditional for
 // the other types (double math calls libm and does not vectorise anyway; integers cannot trap).

@@ -19,8 +19,13 @@ void need_inputs(OpCode op, const std::vector<TensorDesc>& in) {
   if (arity < 0 && in.empty()) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": expected at least one input tensor");
 }
 
-void need_attr_count(OpCode op, const Attrs& a, size_t n) {
-  if (a.size() != n) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": expected ", n, " attribute(s), got ", a.size());
+// The attribute count from the op's schema in ops.def ("keepdim, dims..." = one or more).
+void need_attr_count(OpCode op, const Attrs& a) {
+  const OpInfo& o = op_info(op);
+  const size_t n = (size_t)o.attr_count;
+  if (o.attr_variadic ? a.size() < n : a.size() != n)
+    fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": expected ", o.attr_variadic ? "at least " : "", n, " attribute(s) (",
+         o.attrs, "), got ", a.size());
 }
 
 void need_same_dtype(OpCode op, const TensorDesc& a, const TensorDesc& b) {
@@ -147,17 +152,16 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
     check_shape(t.shape, nm(op));
   }
   const OpInfo& info = op_info(op);
+  need_attr_count(op, attrs);
   InferResult r;
   switch (info.family) {
     case OpFamily::Cast: {
-      need_attr_count(op, attrs, 1);
       int64_t code = attr_int(attrs, 0, nm(op), "dtype");
       if (!dtype_valid((int)code) || code < 0) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": unknown dtype code ", code);
       r.out = contiguous((DType)code, in[0].shape);
       break;
     }
     case OpFamily::Copy:
-      need_attr_count(op, attrs, 0);
       r.out = contiguous(in[0].dtype, in[0].shape);
       break;
     case OpFamily::View: {
@@ -234,7 +238,6 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
     case OpFamily::Binary:
     case OpFamily::Logical:
     case OpFamily::Compare: {
-      need_attr_count(op, attrs, 0);
       need_same_dtype(op, in[0], in[1]);
       if (info.family == OpFamily::Binary) need_numeric(op, in[0].dtype);
       Shape s = broadcast_shapes(in[0].shape, in[1].shape, nm(op));
@@ -242,13 +245,10 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
       break;
     }
     case OpFamily::LogicalNot:
-      need_attr_count(op, attrs, 0);
       r.out = contiguous(DType::Bool, in[0].shape);
       break;
     case OpFamily::UnarySigned:
     case OpFamily::UnaryFloat: {
-      size_t want = (op == OpCode::Clamp) ? 2 : (op == OpCode::LeakyRelu || op == OpCode::Elu) ? 1 : 0;
-      need_attr_count(op, attrs, want);
       for (double v : attrs)
         if (std::isnan(v)) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": attribute is NaN");
       if (info.family == OpFamily::UnaryFloat) need_float(op, in[0].dtype);
@@ -257,7 +257,6 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
       break;
     }
     case OpFamily::Where: {
-      need_attr_count(op, attrs, 0);
       if (in[0].dtype != DType::Bool)
         fail(ErrorCode::DTYPE_MISMATCH, "where: condition must have dtype bool, got ", dtype_name(in[0].dtype));
       need_same_dtype(op, in[1], in[2]);
@@ -266,7 +265,6 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
       break;
     }
     case OpFamily::Matmul: {
-      need_attr_count(op, attrs, 0);
       need_same_dtype(op, in[0], in[1]);
       need_numeric(op, in[0].dtype);
       const Shape &a = in[0].shape, &b = in[1].shape;
@@ -311,7 +309,6 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
       break;
     }
     case OpFamily::Concat: {
-      need_attr_count(op, attrs, 1);
       const TensorDesc& f = in[0];
       if (f.ndim() == 0) fail(ErrorCode::INVALID_ARGUMENT, "concat: cannot concatenate tensors of rank 0");
       int dim = norm_dim(attr_int(attrs, 0, nm(op), "dim"), f.ndim(), nm(op));
@@ -332,7 +329,6 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
       break;
     }
     case OpFamily::IndexSelect: {
-      need_attr_count(op, attrs, 1);
       const TensorDesc &x = in[0], &idx = in[1];
       if (x.ndim() == 0) fail(ErrorCode::INVALID_ARGUMENT, "index_select: input must have at least 1 dim");
       int dim = norm_dim(attr_int(attrs, 0, nm(op), "dim"), x.ndim(), nm(op));
@@ -346,7 +342,6 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
       break;
     }
     case OpFamily::Gather: {
-      need_attr_count(op, attrs, 1);
       const TensorDesc &x = in[0], &idx = in[1];
       if (x.ndim() == 0) fail(ErrorCode::INVALID_ARGUMENT, "gather: input must have at least 1 dim");
       int dim = norm_dim(attr_int(attrs, 0, nm(op), "dim"), x.ndim(), nm(op));
@@ -363,7 +358,6 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
       break;
     }
     case OpFamily::SoftmaxLike: {
-      need_attr_count(op, attrs, 1);
       need_float(op, in[0].dtype);
       if (in[0].ndim() == 0) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": input must have at least 1 dim");
       norm_dim(attr_int(attrs, 0, nm(op), "dim"), in[0].ndim(), nm(op));
@@ -477,7 +471,6 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
     }
     case OpFamily::ScatterAdd:
     case OpFamily::IndexAdd: {
-      need_attr_count(op, attrs, 1);
       const TensorDesc &base = in[0], &idx = in[1], &src = in[2];
       need_numeric(op, base.dtype);
       need_same_dtype(op, base, src);

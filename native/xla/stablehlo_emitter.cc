@@ -1,4 +1,5 @@
 #include "stablehlo_emitter.h"
+#include "../kernels/unary_math.h"
 
 #include <algorithm>
 #include <array>
@@ -198,7 +199,8 @@ class Emitter {
   // emitted is reused (common subexpressions: a recorded training loop repeats the same transposes,
   // broadcasts and constant arithmetic in every step).
   V op(const char* name, const std::vector<V>& args, const std::string& attrs, DType dt, const Shape& shape) {
-    std::string rhs = std::string("\"stablehlo.") + name + "\"(";
+    // a name with a dialect ("chlo.erf") is used as is; others are StableHLO ops
+    std::string rhs = std::string("\"") + (std::strchr(name, '.') ? "" : "stablehlo.") + name + "\"(";
     for (size_t i = 0; i < args.size(); i++) rhs += (i ? ", " : "") + args[i].id;
     rhs += ")";
     if (!attrs.empty()) rhs += " {" + attrs + "}";
@@ -616,6 +618,26 @@ V lower_unary(Ctx& c) {
       return e.select(e.cmp("GT", x, k(0)), x, e.bin("multiply", a, e.un("exponential_minus_one", x)));
     }
     case OpCode::Silu: return e.bin("multiply", x, e.un("logistic", x));
+    case OpCode::Erf: {
+      // f64: XLA's own erf (CHLO, decomposed by the compiler). Narrower floats: the kernel's
+      // polynomials (unary_math.h vmath::erf), evaluated in f64 as the kernel does.
+      if (t == DType::F64) return e.un("chlo.erf", x);
+      const DType d = DType::F64;
+      V xd = cast_to(e, x, d);
+      auto kd = [&](double v) { return e.splat(d, x.shape, v); };
+      auto horner = [&](const double* c, int n, V u) {
+        V p = kd(c[n - 1]);
+        for (int i = n - 2; i >= 0; i--) p = e.bin("add", e.bin("multiply", p, u), kd(c[i]));
+        return p;
+      };
+      V a = e.un("abs", xd);
+      V small = e.bin("multiply", a, horner(vmath::kErfSmall, 7, e.bin("multiply", a, a)));
+      V s = e.bin("subtract", e.bin("minimum", a, kd(vmath::kErfOne)), kd(vmath::kErfCenter));
+      V large = e.bin("subtract", kd(1), e.un("exponential", horner(vmath::kErfLarge, 10, s)));
+      V mag = e.select(e.cmp("LT", a, kd(vmath::kErfSplit)), small, large);
+      V r = e.select(e.cmp("LT", xd, kd(0)), e.un("negate", mag), mag);
+      return cast_to(e, e.select(e.cmp("NE", xd, xd), xd, r), t);  // NaN passes through
+    }
     default: break;
   }
   fail(ErrorCode::INTERNAL, "xla: not a unary op");
@@ -1080,7 +1102,7 @@ V lower_avg_pool2d_grad(Ctx& c) {
 
 std::array<LowerFn, kNumOps> make_table() {
   std::array<LowerFn, kNumOps> t{};
-  auto set = [&](std::initializer_list<OpCode> ops, LowerFn f) {
+  auto set = [&](const std::vector<OpCode>& ops, LowerFn f) {
     for (OpCode op : ops) t[(size_t)op] = f;
   };
   set({OpCode::Cast}, lower_cast);
@@ -1089,25 +1111,21 @@ std::array<LowerFn, kNumOps> make_table() {
   set({OpCode::Permute}, lower_permute);
   set({OpCode::BroadcastTo}, lower_broadcast_to);
   set({OpCode::Slice}, lower_slice);
-  set({OpCode::Add, OpCode::Sub, OpCode::Mul, OpCode::Div, OpCode::Pow, OpCode::Maximum, OpCode::Minimum}, lower_binary);
-  set({OpCode::LogicalAnd, OpCode::LogicalOr, OpCode::LogicalXor}, lower_logical);
-  set({OpCode::Eq, OpCode::Ne, OpCode::Lt, OpCode::Le, OpCode::Gt, OpCode::Ge}, lower_compare);
+  set(ops_of({OpFamily::Binary}), lower_binary);
+  set(ops_of({OpFamily::Logical}), lower_logical);
+  set(ops_of({OpFamily::Compare}), lower_compare);
   set({OpCode::LogicalNot}, lower_logical_not);
-  set({OpCode::Neg, OpCode::Abs, OpCode::Sign, OpCode::Square, OpCode::Relu, OpCode::Clamp, OpCode::Sqrt, OpCode::Recip,
-       OpCode::Sigmoid, OpCode::Tanh, OpCode::Gelu, OpCode::Softplus, OpCode::Sin, OpCode::Cos, OpCode::Tan, OpCode::Exp,
-       OpCode::Exp2, OpCode::Exp10, OpCode::Ln, OpCode::Log2, OpCode::Log10, OpCode::LeakyRelu, OpCode::Elu, OpCode::Silu},
-      lower_unary);
+  set(ops_of({OpFamily::UnarySigned, OpFamily::UnaryFloat}), lower_unary);
   set({OpCode::Where}, lower_where);
   set({OpCode::Matmul}, lower_matmul);
-  set({OpCode::Sum, OpCode::Mean, OpCode::Max, OpCode::Min, OpCode::Prod, OpCode::Var, OpCode::Std, OpCode::Norm},
-      lower_reduce);
-  set({OpCode::Argmax, OpCode::Argmin}, lower_arg_reduce);
+  set(ops_of({OpFamily::Reduce, OpFamily::ReduceFloat}), lower_reduce);
+  set(ops_of({OpFamily::ArgReduce}), lower_arg_reduce);
   set({OpCode::Concat}, lower_concat);
   set({OpCode::IndexSelect}, lower_index_select);
   set({OpCode::Gather}, lower_gather);
-  set({OpCode::Softmax, OpCode::LogSoftmax}, lower_softmax);
+  set(ops_of({OpFamily::SoftmaxLike}), lower_softmax);
   set({OpCode::Conv2d}, lower_conv2d);
-  set({OpCode::MaxPool2d, OpCode::AvgPool2d}, lower_pool2d);
+  set(ops_of({OpFamily::Pool2d}), lower_pool2d);
   set({OpCode::Conv2dGradInput}, lower_conv2d_grad_input);
   set({OpCode::Conv2dGradWeight}, lower_conv2d_grad_weight);
   set({OpCode::MaxPool2dGrad}, lower_max_pool2d_grad);
