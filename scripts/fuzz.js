@@ -146,7 +146,8 @@ function runNative(name, exe, seeds) {
 }
 
 function runJs(name, file) {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(root, file), String(seconds)], {
+  const seed = Number(opt('--seed', String(Date.now() % 2 ** 31)));
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(root, file), String(seconds), String(seed)], {
     cwd: root, encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, PJRT_NPROC: '1' },
   });
   const last = `${r.stdout}`.trim().split('\n').pop() || '{}';
@@ -156,7 +157,7 @@ function runJs(name, file) {
   } catch {
     stats = { raw: last.slice(0, 500) };
   }
-  const entry = { target: name, kind: 'js', seconds, ...stats, exit: r.status, ok: r.status === 0 };
+  const entry = { target: name, kind: 'js', seconds, seed, ...stats, exit: r.status, signal: r.signal, ok: r.status === 0 };
   if (!entry.ok) fs.writeFileSync(path.join(out, `${name}.log`), `${r.stdout}${r.stderr}`.slice(-200000));
   record(entry);
   return entry.ok;

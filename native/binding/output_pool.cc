@@ -167,8 +167,10 @@ Napi::ArrayBuffer uninitialized_buffer(Napi::Env env, size_t bytes, void** data)
       *data = m;
       return Napi::ArrayBuffer(env, ab);
     }
-    std::free(m);
+    // Not freed here: Node may already have run free_block on this failure path (a second free
+    // crashed). The block was never touched, so it costs address space only.
     clear_pending();
+    fail(ErrorCode::INTERNAL, "out of memory: V8 refused an ArrayBuffer of ", bytes, " bytes");
   } else {
     fail(ErrorCode::INTERNAL, "out of memory: cannot allocate ", bytes, " bytes");
   }
