@@ -223,3 +223,43 @@ describe('malformed files', () => {
     expect(codes.get('INVALID_FILE') ?? 0).toBeGreaterThan(100);
   }, 300000);
 });
+
+describe('Script.fromOnnx({ trainable: true })', () => {
+  // y = x·W + B; reference in float64 written here
+  const Wv = [0.5, -1, 2, 0.25, -0.75, 1.5]; // [3, 2]
+  const Bv = [0.1, -0.2];
+  const bytes = W.model({
+    name: 'affine',
+    nodes: [W.node('MatMul', ['x', 'W'], ['xw']), W.node('Add', ['xw', 'B'], ['y'])],
+    initializers: [W.tensor('W', [3, 2], new Float32Array(Wv)), W.tensor('B', [2], new Float32Array(Bv))],
+    inputs: [W.valueInfo('x', ['n', 3])],
+    outputs: [W.valueInfo('y', ['n', 2])],
+  });
+  const xv = [1, 2, 3, -1, 0.5, 4, 0, 0, 1, 2, -2, 0.5]; // [4, 3]
+  const ref = (w: number[], b: number[]): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 2; j++) out.push(b[j] + [0, 1, 2].reduce((a, k) => a + xv[i * 3 + k] * w[k * 2 + j], 0));
+    return out;
+  };
+  const close = (got: Float32Array, want: number[]) => want.forEach((v, i) => expect(Math.abs(got[i] - v)).toBeLessThan(1e-5));
+
+  test('float initializers become variables read at their current value on every run', () => {
+    const s = Script.fromOnnx(bytes, { trainable: true, shapes: { x: [4, 3] } });
+    expect(Object.keys(s.variables).sort()).toEqual(['B', 'W']);
+    expect(Array.from(s.variables['W'].shape)).toEqual([3, 2]);
+    close(s.variables['W'].toTypedArray() as Float32Array, Wv);
+    const x = Tensor.fromArray(xv, [4, 3]);
+    close(s.run({ x })['y'].toTypedArray() as Float32Array, ref(Wv, Bv));
+    const W2 = Wv.map((v) => v * -2 + 0.5);
+    s.variables['W'].assign(Tensor.fromArray(W2, [3, 2]));
+    s.variables['B'].assign(Tensor.fromArray([1, 2], [2]));
+    close(s.run({ x })['y'].toTypedArray() as Float32Array, ref(W2, [1, 2]));
+  });
+
+  test('without it, initializers stay constants; trainable needs fixed shapes for symbolic inputs', () => {
+    const s = Script.fromOnnx(bytes);
+    expect(Object.keys(s.variables)).toEqual([]);
+    close(s.run({ x: Tensor.fromArray(xv, [4, 3]) })['y'].toTypedArray() as Float32Array, ref(Wv, Bv));
+    expect(codeOf(() => Script.fromOnnx(bytes, { trainable: true }))).toBe('INVALID_ARGUMENT');
+  });
+});
