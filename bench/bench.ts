@@ -656,6 +656,16 @@ function writeResults(v: { hodu: string; onednn: string; threads: number }, roof
   });
   fs.writeFileSync(path.join(dir, `${base}.svg`), renderChart(`hodu benchmark, ${new Date().toISOString().slice(0, 10)}`, groups));
   console.log(`\nwrote ${path.relative(process.cwd(), path.join(dir, base))}.{md,svg}`);
+  // real ONNX models against onnxruntime-node: their own process and results file
+  // (bench/onnx-models.ts, bench/onnx-models-results.md); `--no-onnx` skips them
+  if (!quick && !process.argv.includes('--no-onnx')) {
+    console.log('\nreal ONNX models (bench/onnx-models.ts)');
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(__dirname, 'onnx-models.ts')], { stdio: 'inherit' });
+    if (r.status !== 0) {
+      console.error(`bench/onnx-models.ts failed (exit ${r.status})`);
+      process.exitCode = 1;
+    }
+  }
 }
 
 main().catch((e) => {
