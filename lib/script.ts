@@ -167,6 +167,10 @@ export class Script {
     let vars = variables;
     if (!vars && reserved) vars = ownVariables(this._allInputs, shapes.outputSlots, shapes.storedValues ?? []);
     this._state = reserved || (vars && vars.length) ? new ScriptState(vars ?? []) : null;
+    // a reserved output writes back a variable: it needs that variable's input (a damaged file may lack it)
+    for (const o of shapes.outputSlots)
+      if (isReservedName(o.name) && !this._allInputs.some((i) => i.name === o.name))
+        throw new HoduError(ErrorCode.INVALID_FILE, `invalid script '${name}': output '${o.name}' updates a variable the script does not read`);
   }
 
   /**
