@@ -29,16 +29,20 @@ class Executable {
  public:
   virtual ~Executable() = default;
 
-  virtual size_t num_inputs() const = 0;
-  virtual size_t num_outputs() const = 0;
-  virtual const TensorDesc& input_desc(size_t i) const = 0;
-  virtual const TensorDesc& output_desc(size_t i) const = 0;
+  // graph input i / output j: dtype and shape (contiguous)
+  size_t num_inputs() const { return input_descs_.size(); }
+  size_t num_outputs() const { return output_descs_.size(); }
+  const TensorDesc& input_desc(size_t i) const { return input_descs_[i]; }
+  const TensorDesc& output_desc(size_t i) const { return output_descs_[i]; }
 
   // inputs[i]: data of graph input i (graph.input_ids order), contiguous, of the recorded dtype/shape.
   // outputs[j]: contiguous memory for graph output j, written by the run. HoduError on failure.
   virtual void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs) = 0;
 
   virtual ExecutableInfo common_info() const = 0;
+
+ protected:
+  std::vector<TensorDesc> input_descs_, output_descs_;  // set by the backend's compile
 };
 
 }  // namespace hodu

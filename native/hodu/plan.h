@@ -73,10 +73,6 @@ class Plan : public Executable {
     std::lock_guard<std::mutex> lock(mu_);
     return adaptive_threads_ ? threads_.mode() : "all";
   }
-  size_t num_inputs() const override { return input_descs_.size(); }
-  size_t num_outputs() const override { return output_descs_.size(); }
-  const TensorDesc& input_desc(size_t i) const override { return input_descs_[i]; }
-  const TensorDesc& output_desc(size_t i) const override { return output_descs_[i]; }
   ExecutableInfo common_info() const override {
     ExecutableInfo r;
     r.steps = stats_.steps;
@@ -98,7 +94,6 @@ class Plan : public Executable {
   Plan() = default;
   std::unique_ptr<Impl> impl_;
   PlanStats stats_;
-  std::vector<TensorDesc> input_descs_, output_descs_;
   std::mutex mu_;
   bool adaptive_threads_ = true;
   ThreadPolicy threads_;

@@ -78,10 +78,6 @@ class XlaPlan : public Executable {
   // the read-only constant buffers).
   void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs) override;
 
-  size_t num_inputs() const override { return input_descs_.size(); }
-  size_t num_outputs() const override { return output_descs_.size(); }
-  const TensorDesc& input_desc(size_t i) const override { return input_descs_[i]; }
-  const TensorDesc& output_desc(size_t i) const override { return output_descs_[i]; }
   // PlanInfo's common fields: steps = StableHLO ops, one kernel "xla:<platform>", no arena/scratch
   // (XLA's own), nothing folded/viewed/fused by hodu; loops report trip counts only.
   ExecutableInfo common_info() const override {
@@ -102,7 +98,6 @@ class XlaPlan : public Executable {
   std::unique_ptr<Impl> impl_;
   XlaStats stats_;
   std::string text_;
-  std::vector<TensorDesc> input_descs_, output_descs_;
 };
 
 struct ClientInfo {
