@@ -185,10 +185,41 @@ void register_executable_functions(Napi::Env env, Napi::Object exports, const Ex
   exports.Set(release, Napi::Function::New(env, Release, release, data));
 }
 
+namespace {
+
+struct LastGraph {
+  std::vector<uint8_t> ir;
+  std::vector<size_t> constant_bytes;
+  std::shared_ptr<const Graph> graph;
+};
+thread_local LastGraph last_graph;
+constexpr size_t kLastGraphMaxIrBytes = size_t(16) << 20;
+
+}  // namespace
+
 ValidatedGraph validated_graph(const Napi::Value& ir, const Napi::Value& constants) {
   auto b = bytes_of(ir, "ir");
-  ValidatedGraph r{decode_graph(b.first, b.second), constants_of(constants)};
-  validate_graph(r.graph, r.constants);
+  LastGraph& last = last_graph;
+  const bool same_ir = last.graph && last.ir.size() == b.second &&
+                       (b.second == 0 || std::memcmp(last.ir.data(), b.first, b.second) == 0);
+  std::shared_ptr<const Graph> g;
+  if (!same_ir) g = std::make_shared<Graph>(decode_graph(b.first, b.second));  // before the constants, as always
+  ValidatedGraph r{nullptr, constants_of(constants)};
+  std::vector<size_t> sizes;
+  for (const ConstantData& c : r.constants) sizes.push_back(c.bytes);
+  if (same_ir && last.constant_bytes == sizes) {
+    r.graph = last.graph;
+    return r;
+  }
+  if (!g) g = last.graph;  // the same IR, other constant sizes: validated again
+  validate_graph(*g, r.constants);
+  r.graph = g;
+  last.graph.reset();
+  if (b.second <= kLastGraphMaxIrBytes) {
+    last.ir.assign(b.first, b.first + b.second);
+    last.constant_bytes = std::move(sizes);
+    last.graph = g;
+  }
   return r;
 }
 

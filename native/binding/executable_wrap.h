@@ -34,9 +34,11 @@ void register_executable_functions(Napi::Env env, Napi::Object exports, const Ex
                                    const char* run_async, const char* info, const char* release);
 
 // The IR (bytes) and constants (ArrayBuffer[]) of a compile/describe/emit call, decoded and
-// validated once.
+// validated. The last graph validated on this thread is kept by its IR bytes and constant sizes
+// (all that validation reads): describeIr then a compile of the same IR (a traced script, a
+// recorded one without symbolic dims) decode and validate it once.
 struct ValidatedGraph {
-  Graph graph;
+  std::shared_ptr<const Graph> graph;
   std::vector<ConstantData> constants;
 };
 ValidatedGraph validated_graph(const Napi::Value& ir, const Napi::Value& constants);

@@ -33,7 +33,7 @@ Napi::Value DescribeIr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     ValidatedGraph v = validated_graph(info[0], info[1]);
-    const Graph& g = v.graph;
+    const Graph& g = *v.graph;
     Napi::Object o = Napi::Object::New(env);
     Napi::Array ins = Napi::Array::New(env), outs = Napi::Array::New(env);
     for (uint32_t k = 0; k < g.input_ids.size(); k++) {
@@ -64,7 +64,7 @@ Napi::Value CompilePlan(const Napi::CallbackInfo& info) {
       if (o.Has("rollLoops")) opts.roll_loops = o.Get("rollLoops").ToBoolean();
       if (o.Has("channelsLast")) opts.channels_last = o.Get("channelsLast").ToBoolean();
     }
-    return make_executable_handle(env, Plan::compile(v.graph, v.constants, opts), kPlanKind);
+    return make_executable_handle(env, Plan::compile(*v.graph, v.constants, opts), kPlanKind);
   });
 }
 

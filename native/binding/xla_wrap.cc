@@ -123,7 +123,7 @@ Napi::Value XlaCompile(const Napi::CallbackInfo& info) {
       if (o.Has("rollLoops")) opts.roll_loops = o.Get("rollLoops").ToBoolean();
       read_cache_and_split_options(o, opts);
     }
-    return make_executable_handle(env, xla::XlaPlan::compile(v.graph, v.constants, target, opts), kXlaKind);
+    return make_executable_handle(env, xla::XlaPlan::compile(*v.graph, v.constants, target, opts), kXlaKind);
   });
 }
 
@@ -152,7 +152,7 @@ Napi::Value XlaEmit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     ValidatedGraph v = validated_graph(info[0], info[1]);
-    const Graph& g = v.graph;
+    const Graph& g = *v.graph;
     const std::vector<ConstantData>& constants = v.constants;
     bool roll = !(info.Length() > 2 && info[2].IsObject() && info[2].As<Napi::Object>().Has("rollLoops") &&
                   !info[2].As<Napi::Object>().Get("rollLoops").ToBoolean());
