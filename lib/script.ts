@@ -107,7 +107,7 @@ interface NativeBackend {
   info(handle: unknown): PlanInfo;
 }
 
-/** The HODU backend's native functions (native/binding/script_wrap.cc); part of lib/native.ts Binding. */
+/** The HODU backend's native functions (native/binding/script_wrap.cc; run/runAsync/stats/release are the shared executable functions of native/binding/executable_wrap.cc); part of lib/native.ts Binding. */
 export interface ScriptBinding {
   describeIr(ir: Uint8Array, constants: ArrayBuffer[]): { inputs: { name: string; dtype: number; shape: number[] }[]; outputs: { name: string; dtype: number; shape: number[] }[] };
   compilePlan(ir: Uint8Array, constants: ArrayBuffer[], options: CompileOptions): unknown;

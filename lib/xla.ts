@@ -74,7 +74,7 @@ export interface XlaClientInfo {
   attributes: Record<string, string>;
 }
 
-/** The XLA backend's native functions (native/binding/xla_wrap.cc); part of lib/native.ts Binding. */
+/** The XLA backend's native functions (native/binding/xla_wrap.cc; run/runAsync/info/release are the shared executable functions of native/binding/executable_wrap.cc); part of lib/native.ts Binding. */
 export interface XlaBinding {
   xlaAvailable(): boolean;
   xlaCompile(

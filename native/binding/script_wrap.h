@@ -1,4 +1,5 @@
-// N-API functions for compiled scripts (HODU backend): compile, run, runAsync, stats, describe.
+// N-API functions for compiled scripts (HODU backend): describe and compile here; run, runAsync,
+// stats and release are the shared executable functions (executable_wrap.h).
 #pragma once
 #include <napi.h>
 

@@ -1,4 +1,5 @@
-// The XLA backend's N-API surface, mirroring script_wrap.cc (the HODU backend):
+// The XLA backend's N-API surface (the run/runAsync/info/release functions are the shared ones of
+// executable_wrap.h, registered under XLA's names):
 //   xlaAvailable() -> bool                        this build has the PJRT client
 //   xlaCompile(target, ir, constants[], {optLevel?}) -> handle  target = {plugin, platform: 'cpu'|'cuda', device}
 //   xlaRun(handle, inputs[]) -> ArrayBuffer[]      outputs in graph order
@@ -15,22 +16,11 @@
 #include "../ir/loop_roll.h"
 #include "../xla/xla_plan.h"
 #include "convert.h"
-#include "plan_runner.h"
+#include "executable_wrap.h"
 
 namespace hodu {
 
 namespace {
-
-struct XlaHolder {
-  std::shared_ptr<xla::XlaPlan> plan;
-};
-
-std::shared_ptr<xla::XlaPlan> xla_plan_of(const Napi::Value& v) {
-  if (!v.IsExternal()) fail(ErrorCode::INVALID_ARGUMENT, "expected a compiled XLA executable handle");
-  auto* h = v.As<Napi::External<XlaHolder>>().Data();
-  if (!h || !h->plan) fail(ErrorCode::INVALID_ARGUMENT, "the compiled XLA executable was released");
-  return h->plan;
-}
 
 xla::Platform platform_of(const Napi::Value& v) {
   std::string p = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
@@ -81,6 +71,31 @@ void read_cache_and_split_options(const Napi::Object& o, xla::XlaCompileOptions&
   }
 }
 
+// xlaInfo(handle, withText?): PlanInfo's common fields, then XLA's own
+void xla_details(Napi::Env, Executable& exe, Napi::Object& o, const Napi::CallbackInfo& info) {
+  const xla::XlaPlan& plan = static_cast<xla::XlaPlan&>(exe);
+  const xla::XlaStats& s = plan.stats();
+  o.Set("backend", "xla");
+  o.Set("plugin", s.plugin);
+  o.Set("apiVersion", s.api_version);
+  o.Set("platform", s.platform);
+  o.Set("device", s.device);
+  o.Set("emitMs", s.emit_ms);
+  o.Set("compileMs", s.compile_ms);
+  o.Set("constantsMs", s.constants_ms);
+  o.Set("textBytes", (double)s.text_bytes);
+  o.Set("ops", (double)s.ops);
+  o.Set("params", (double)s.params);
+  o.Set("constantParams", (double)s.constant_params);
+  o.Set("inlinedConstants", (double)s.inlined_constants);
+  o.Set("cache", s.cache);
+  o.Set("cacheMs", s.cache_ms);
+  o.Set("numDevices", (double)s.num_devices);
+  if (info.Length() > 1 && info[1].ToBoolean()) o.Set("text", plan.program_text());
+}
+
+const ExecutableKind kXlaKind{"XLA executable", "xlaRunAsync", "hodu.xlaRunAsync", xla_details};
+
 // xlaCacheCounters() -> {hits, misses, writes, evictions, rejected, errors} (this process)
 Napi::Value XlaCacheCounters(const Napi::CallbackInfo& info) {
   xla::CacheCounters c = xla::cache_counters();
@@ -99,10 +114,7 @@ Napi::Value XlaCompile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     xla::Target target = target_of(info[0]);
-    auto b = bytes_of(info[1], "ir");
-    Graph g = decode_graph(b.first, b.second);
-    std::vector<ConstantData> constants = constants_of(info[2]);
-    validate_graph(g, constants);
+    ValidatedGraph v = validated_graph(info[1], info[2]);
     xla::XlaCompileOptions opts;
     if (info.Length() > 3 && info[3].IsObject()) {
       Napi::Object o = info[3].As<Napi::Object>();
@@ -111,90 +123,7 @@ Napi::Value XlaCompile(const Napi::CallbackInfo& info) {
       if (o.Has("rollLoops")) opts.roll_loops = o.Get("rollLoops").ToBoolean();
       read_cache_and_split_options(o, opts);
     }
-    auto* h = new XlaHolder{std::shared_ptr<xla::XlaPlan>(xla::XlaPlan::compile(g, constants, target, opts))};
-    return Napi::External<XlaHolder>::New(env, h, [](Napi::Env, XlaHolder* p) { delete p; });
-  });
-}
-
-
-
-Napi::Value XlaRun(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    std::shared_ptr<xla::XlaPlan> plan = xla_plan_of(info[0]);
-    std::vector<const void*> ins = bind_inputs(*plan, info[1]);
-    std::vector<void*> outs;
-    Napi::Array result = alloc_outputs(env, *plan, outs);
-    plan->run(ins, outs);
-    return result;
-  });
-}
-
-
-Napi::Value XlaRunAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    std::shared_ptr<xla::XlaPlan> plan = xla_plan_of(info[0]);
-    std::vector<const void*> ins = bind_inputs(*plan, info[1]);
-    if (!info[2].IsFunction()) fail(ErrorCode::INVALID_ARGUMENT, "xlaRunAsync: expected a callback");
-    std::vector<void*> outs;
-    Napi::Array result = alloc_outputs(env, *plan, outs);
-    auto* w = new RunWorker<xla::XlaPlan>(info[2].As<Napi::Function>(), plan, std::move(ins), std::move(outs), info[1], result,
-                                          "hodu.xlaRunAsync");
-    w->Queue();
-    return env.Undefined();
-  });
-}
-
-Napi::Value XlaRelease(const Napi::CallbackInfo& info) {
-  if (info.Length() > 0 && info[0].IsExternal()) {
-    auto* h = info[0].As<Napi::External<XlaHolder>>().Data();
-    if (h) h->plan.reset();  // running async workers hold their own reference
-  }
-  return info.Env().Undefined();
-}
-
-Napi::Value XlaInfo(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    std::shared_ptr<xla::XlaPlan> plan = xla_plan_of(info[0]);
-    const xla::XlaStats& s = plan->stats();
-    Napi::Object o = Napi::Object::New(env);
-    // the fields of the HODU backend's PlanInfo, then XLA's own
-    o.Set("steps", (double)s.ops);
-    o.Set("arenaBytes", 0.0);
-    o.Set("constantBytes", (double)s.constant_bytes);
-    o.Set("scratchBytes", 0.0);
-    o.Set("folded", 0.0);
-    o.Set("views", 0.0);
-    Napi::Array k = Napi::Array::New(env, 1);
-    k.Set(0u, "xla:" + s.platform);
-    o.Set("kernels", k);
-    Napi::Array loops = Napi::Array::New(env, s.loop_trips.size());
-    for (uint32_t i = 0; i < s.loop_trips.size(); i++) {
-      Napi::Object l = Napi::Object::New(env);
-      l.Set("trips", (double)s.loop_trips[i]);
-      loops.Set(i, l);
-    }
-    o.Set("loops", loops);
-    o.Set("backend", "xla");
-    o.Set("plugin", s.plugin);
-    o.Set("apiVersion", s.api_version);
-    o.Set("platform", s.platform);
-    o.Set("device", s.device);
-    o.Set("emitMs", s.emit_ms);
-    o.Set("compileMs", s.compile_ms);
-    o.Set("constantsMs", s.constants_ms);
-    o.Set("textBytes", (double)s.text_bytes);
-    o.Set("ops", (double)s.ops);
-    o.Set("params", (double)s.params);
-    o.Set("constantParams", (double)s.constant_params);
-    o.Set("inlinedConstants", (double)s.inlined_constants);
-    o.Set("cache", s.cache);
-    o.Set("cacheMs", s.cache_ms);
-    o.Set("numDevices", (double)s.num_devices);
-    if (info.Length() > 1 && info[1].ToBoolean()) o.Set("text", plan->program_text());
-    return o;
+    return make_executable_handle(env, xla::XlaPlan::compile(*v.graph, v.constants, target, opts), kXlaKind);
   });
 }
 
@@ -222,10 +151,9 @@ Napi::Value XlaClientInfo(const Napi::CallbackInfo& info) {
 Napi::Value XlaEmit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto b = bytes_of(info[0], "ir");
-    Graph g = decode_graph(b.first, b.second);
-    std::vector<ConstantData> constants = constants_of(info[1]);
-    validate_graph(g, constants);
+    ValidatedGraph v = validated_graph(info[0], info[1]);
+    const Graph& g = *v.graph;
+    const std::vector<ConstantData>& constants = v.constants;
     bool roll = !(info.Length() > 2 && info[2].IsObject() && info[2].As<Napi::Object>().Has("rollLoops") &&
                   !info[2].As<Napi::Object>().Get("rollLoops").ToBoolean());
     if (roll) {
@@ -253,10 +181,7 @@ Napi::Value XlaAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean:
 void register_xla_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("xlaAvailable", Napi::Function::New(env, XlaAvailable, "xlaAvailable"));
   exports.Set("xlaCompile", Napi::Function::New(env, XlaCompile, "xlaCompile"));
-  exports.Set("xlaRun", Napi::Function::New(env, XlaRun, "xlaRun"));
-  exports.Set("xlaRunAsync", Napi::Function::New(env, XlaRunAsync, "xlaRunAsync"));
-  exports.Set("xlaRelease", Napi::Function::New(env, XlaRelease, "xlaRelease"));
-  exports.Set("xlaInfo", Napi::Function::New(env, XlaInfo, "xlaInfo"));
+  register_executable_functions(env, exports, kXlaKind, "xlaRun", "xlaRunAsync", "xlaInfo", "xlaRelease");
   exports.Set("xlaClientInfo", Napi::Function::New(env, XlaClientInfo, "xlaClientInfo"));
   exports.Set("xlaEmit", Napi::Function::New(env, XlaEmit, "xlaEmit"));
   exports.Set("xlaCompileText", Napi::Function::New(env, XlaCompileText, "xlaCompileText"));

@@ -1,5 +1,5 @@
 // N-API functions of the XLA backend (lib/xla.ts): xlaAvailable, xlaCompile, xlaRun, xlaRunAsync,
-// xlaRelease, xlaInfo, xlaClientInfo, xlaEmit.
+// xlaRelease, xlaInfo, xlaClientInfo, xlaEmit (run/runAsync/info/release: executable_wrap.h).
 #pragma once
 #include <napi.h>
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/executable.h"
 #include "../ir/graph.h"
 #include "../kernels/kernel.h"
 #include "thread_policy.h"
@@ -54,17 +55,17 @@ struct PlanStats {
   std::vector<LoopStats> loops;    // rolled loops, in execution order
 };
 
-class Plan {
+class Plan : public Executable {
  public:
   // Constants are copied: the plan owns its data and does not depend on the caller's buffers.
   static std::unique_ptr<Plan> compile(const Graph& g, const std::vector<ConstantData>& constants,
                                        const CompileOptions& opts);
-  ~Plan();
+  ~Plan() override;
 
   // inputs[i]: data of graph input i (graph.input_ids order), contiguous, of the recorded dtype/shape.
   // outputs[j]: contiguous memory for graph output j, written by the run.
   // Runs of one plan are serialised (they share the arena); different plans run concurrently.
-  void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs);
+  void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs) override;
 
   const PlanStats& stats() const { return stats_; }
   // The thread mode the plan's runs use now ("all" or "one"; see thread_policy.h).
@@ -72,10 +73,20 @@ class Plan {
     std::lock_guard<std::mutex> lock(mu_);
     return adaptive_threads_ ? threads_.mode() : "all";
   }
-  size_t num_inputs() const { return input_descs_.size(); }
-  size_t num_outputs() const { return output_descs_.size(); }
-  const TensorDesc& input_desc(size_t i) const { return input_descs_[i]; }
-  const TensorDesc& output_desc(size_t i) const { return output_descs_[i]; }
+  ExecutableInfo common_info() const override {
+    ExecutableInfo r;
+    r.steps = stats_.steps;
+    r.arena_bytes = stats_.arena_bytes;
+    r.constant_bytes = stats_.constant_bytes;
+    r.scratch_bytes = stats_.scratch_bytes;
+    r.folded = stats_.folded;
+    r.views = stats_.views;
+    r.fused = stats_.fused;
+    r.kernels = stats_.impls;
+    for (const LoopStats& l : stats_.loops) r.loops.push_back({l.trips, l.body_steps});
+    r.loop_body_steps = true;
+    return r;
+  }
 
   struct Impl;
 
@@ -83,7 +94,6 @@ class Plan {
   Plan() = default;
   std::unique_ptr<Impl> impl_;
   PlanStats stats_;
-  std::vector<TensorDesc> input_descs_, output_descs_;
   std::mutex mu_;
   bool adaptive_threads_ = true;
   ThreadPolicy threads_;

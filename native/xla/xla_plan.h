@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/executable.h"
 #include "../ir/graph.h"
 #include "compile_cache.h"
 #include "stablehlo_emitter.h"
@@ -64,23 +65,29 @@ struct XlaStats {
   std::vector<uint32_t> loop_trips;  // rolled loops (trip counts), in execution order
 };
 
-class XlaPlan {
+class XlaPlan : public Executable {
  public:
   // BACKEND_UNAVAILABLE / DEVICE_UNAVAILABLE (plugin, client, device), COMPILE_FAILED (XLA rejects
   // the program, with its diagnostics), INTERNAL otherwise.
   static std::unique_ptr<XlaPlan> compile(const Graph& g, const std::vector<ConstantData>& constants, const Target& target,
                                           const XlaCompileOptions& opts = {});
-  ~XlaPlan();
+  ~XlaPlan() override;
 
   // inputs[i]: data of graph input i (graph.input_ids order), contiguous, of the recorded dtype/shape.
   // outputs[j]: contiguous memory for graph output j. Runs may be concurrent (nothing is shared but
   // the read-only constant buffers).
-  void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs);
+  void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs) override;
 
-  size_t num_inputs() const { return input_descs_.size(); }
-  size_t num_outputs() const { return output_descs_.size(); }
-  const TensorDesc& input_desc(size_t i) const { return input_descs_[i]; }
-  const TensorDesc& output_desc(size_t i) const { return output_descs_[i]; }
+  // PlanInfo's common fields: steps = StableHLO ops, one kernel "xla:<platform>", no arena/scratch
+  // (XLA's own), nothing folded/viewed/fused by hodu; loops report trip counts only.
+  ExecutableInfo common_info() const override {
+    ExecutableInfo r;
+    r.steps = stats_.ops;
+    r.constant_bytes = stats_.constant_bytes;
+    r.kernels.push_back("xla:" + stats_.platform);
+    for (uint32_t t : stats_.loop_trips) r.loops.push_back({t, 0});
+    return r;
+  }
   const XlaStats& stats() const { return stats_; }
   const std::string& program_text() const { return text_; }
 
@@ -91,7 +98,6 @@ class XlaPlan {
   std::unique_ptr<Impl> impl_;
   XlaStats stats_;
   std::string text_;
-  std::vector<TensorDesc> input_descs_, output_descs_;
 };
 
 struct ClientInfo {
