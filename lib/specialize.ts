@@ -16,6 +16,7 @@ import { encodeGraph } from './ir/encode';
 import { IrOutput, IrValue, ValueKind } from './ir/graph';
 import { NativeDesc, binding, opName, opcode } from './native';
 import { Dim, PROBE_PRIMES, TRACER_PRIMES, formatDims, isSymbolicDim, isTracerPrime } from './symbolic';
+import { contiguousStrides } from './strides';
 
 /** A declared input or output (the shape of TensorInfo). */
 export interface DeclaredTensor {
@@ -48,16 +49,6 @@ function numel(s: readonly number[]): number {
   let n = 1;
   for (const d of s) n *= d;
   return n;
-}
-
-function contiguousStrides(shape: number[]): number[] {
-  const st = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = acc;
-    acc *= Math.max(shape[i], 1);
-  }
-  return st;
 }
 
 /** `{x: [3, 784], y: [3]}` for messages. */

@@ -20,6 +20,7 @@ import { Storage } from './storage';
 import { f16BitsToNumber, bf16BitsToNumber } from './half';
 import { MAX_ELEMENTS, MAX_NESTED_ENTRIES, MAX_SPLIT_PIECES, nestedEntries, shapeExtent } from './limits';
 import { Dim, checkDeclaredShape, symbolicSizeError } from './symbolic';
+import { contiguousStrides } from './strides';
 
 export type Shape = readonly number[];
 export type TensorLike = Tensor | number;
@@ -57,16 +58,6 @@ export interface TensorState {
   graph: unknown;
   grad: Tensor | null;
   gradFn: unknown;
-}
-
-function contiguousStrides(shape: Shape): number[] {
-  const st = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = acc;
-    acc *= Math.max(shape[i], 1);
-  }
-  return st;
 }
 
 /** A new zeroed ArrayBuffer; a size the engine refuses is a HoduError, not a RangeError. */

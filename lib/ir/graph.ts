@@ -7,6 +7,7 @@ import { hooks, Recorder } from '../hooks';
 import { NativeDesc, binding, call, opcode } from '../native';
 import { Tensor, TensorState } from '../tensor';
 import { Dim, SymbolTable } from '../symbolic';
+import { contiguousStrides } from '../strides';
 
 export const enum ValueKind {
   Input = 0,
@@ -28,16 +29,6 @@ export interface IrValue {
 export interface IrOutput {
   name: string;
   value: number;
-}
-
-function contiguousStrides(shape: number[]): number[] {
-  const st = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = acc;
-    acc *= Math.max(shape[i], 1);
-  }
-  return st;
 }
 
 /** Runs f with recording switched off (to read or copy concrete tensors while a builder is active). */
