@@ -1,9 +1,9 @@
 // libFuzzer target: a whole .hoduscript file through the native side of Script.load + compile + run.
-// The container (lib/script-file.ts: magic, version, flags, name, constant sizes, IR size, 64-byte
-// aligned IR and constants, SHA-256) is split here the same way; the checksum is not verified, so
-// mutations reach the IR and the constants (the TS reader's own checks are fuzzed by
-// test/fuzz/script-file.fuzz.ts). Then: decode_graph -> validate_graph -> Plan::compile (HODU) -> one
-// run with zero inputs when its buffers are small. Seeds: real scripts saved by scripts/fuzz.js.
+// The container (lib/script-file.ts: magic, version 1 or 2, flags, name, version 2's metadata,
+// constant sizes, IR size, 64-byte aligned IR and constants, SHA-256) is split here the same way;
+// the checksum is not verified, so mutations reach the IR and the constants (the TS reader's own
+// checks are fuzzed by test/fuzz/script-file-fuzz.ts). Then: decode_graph -> validate_graph ->
+// Plan::compile (HODU) -> one run with zero inputs when its buffers are small. Seeds: real scripts saved by scripts/fuzz.js.
 // Allowed outcomes: success or a hodu::HoduError.
 #include <cstddef>
 #include <cstdint>
@@ -47,9 +47,16 @@ struct Reader {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 16 + kHash || std::memcmp(data, "HODUSCRP", 8) != 0) return 0;
   Reader r{data, size - kHash};
-  r.skip(16);
+  r.skip(8);
+  const uint32_t version = r.get<uint32_t>();
+  if (version < 1 || version > 2) return 0;
+  r.skip(4);  // flags
   uint32_t name_len = r.get<uint32_t>();
   if (name_len > 4096 || !r.skip(name_len)) return 0;
+  if (version >= 2) {  // metadata (JSON, read by lib/script-file.ts only): skipped
+    uint32_t meta_len = r.get<uint32_t>();
+    if (meta_len > (1u << 20) || !r.skip(meta_len)) return 0;
+  }
   uint32_t count = r.get<uint32_t>();
   if (!r.ok || count > (r.n - r.at) / 8) return 0;
   std::vector<uint64_t> sizes(count);

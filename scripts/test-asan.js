@@ -6,7 +6,7 @@
 // allocator_may_return_null=1 lets huge requests fail as in release builds (a HoduError) instead of
 // ASan reporting them. Any sanitizer report fails the run.
 //
-//   node scripts/test-asan.js [--no-build] [--jest-only] [jest test files...]
+//   node scripts/test-asan.js [--no-build] [--jest-only | --no-jest] [jest test files...]
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -62,6 +62,7 @@ function main() {
       process.stderr.write(text.slice(-20000));
     }
   }
+  if (argv.includes('--no-jest')) process.exit(failed ? 1 : 0);
   const jestFiles = files.length ? files : DEFAULT_JEST;
   const j = run(process.execPath, [path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', ...jestFiles], {
     env: {

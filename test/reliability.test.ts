@@ -283,8 +283,13 @@ describe('XLA_FLAGS is checked before XLA parses it (R9)', () => {
   });
 });
 
+// Under `npm run test:asan` (HODU_ASAN_RUN=1) RSS measures ASan's allocator, whose quarantine keeps up to
+// 256 MB of freed memory, not hodu's: the bound is checked in ordinary runs only.
+const itRss = process.env.HODU_ASAN_RUN === '1' ? it.skip : it;
+if (process.env.HODU_ASAN_RUN === '1') console.log('reliability: the RSS bound of R7 is skipped under ASan (its quarantine holds freed memory)');
+
 describe('a synchronous run() loop that disposes its outputs stays flat (R7)', () => {
-  it('RSS grows by less than 40 MB from 20k to 220k runs (the old addon: about +90 MB)', () => {
+  itRss('RSS grows by less than 40 MB from 20k to 220k runs (the old addon: about +90 MB)', () => {
     const r = child(`
       const { Tensor, Builder } = require('./lib');
       const b = new Builder('l'); b.start(); const x = Tensor.input('x', [4]); b.addOutput('y', x.add(1)); b.addOutput('z', x.mul(2)); b.end();

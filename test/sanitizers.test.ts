@@ -2,7 +2,9 @@
 //  - when the ASan+UBSan addon exists (build-asan/Release/hodu.node, from `npm run build:asan` or
 //    `npm run test:asan`): the reliability reproducers in a Node with libasan preloaded, no report;
 //  - when clang is there (scripts/install-clang.sh): the IR-decoder libFuzzer target (ASan+UBSan,
-//    a few source files, ~2 min to build once) replays its seed corpus and fuzzes for 20 s, no crash.
+//    a few source files, ~2 min to build once) replays its seed corpus and fuzzes for 20 s, no crash;
+//    so does the `.hoduscript` reader target (decode, validate, Plan::compile and one run: every
+//    kernel and oneDNN, ~10 min to build once on 2 cores, then only changed sources are rebuilt).
 // Each is skipped, with the reason printed, where its tool is missing.
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -59,5 +61,17 @@ const reports = (t: string): string[] =>
   expect(r.status).toBe(0);
 }, 960000);
 
+(hasClang ? test : test.skip)('libFuzzer .hoduscript reader (ASan+UBSan): seeds and 20 s of mutants, no crash', () => {
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'fuzz.js'), '--only', 'script_file', '--seconds', '20', '--jobs', '2'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 1800000,
+  });
+  const out = `${r.stdout}${r.stderr}`;
+  expect(reports(out)).toEqual([]);
+  expect(out).toMatch(/"ok":true/);
+  expect(r.status).toBe(0);
+}, 1860000);
+
 if (!fs.existsSync(asanAddon)) console.log(`sanitizers: ${asanAddon} not built (npm run build:asan): the ASan reproducer run is skipped`);
-if (!hasClang) console.log('sanitizers: no clang++ (scripts/install-clang.sh): the libFuzzer short run is skipped');
+if (!hasClang) console.log('sanitizers: no clang++ (scripts/install-clang.sh): the libFuzzer short runs (ir_decode, script_file) are skipped');

@@ -33,10 +33,16 @@
 #define HODU_EW_MULTIVERSION 1
 #define HODU_EW_FLATTEN __attribute__((flatten))
 #define HODU_EW_TARGET_AVX2 __attribute__((target("avx2,fma,f16c,bmi,bmi2,popcnt"), flatten))
+#if defined(__clang__)  // clang ignores a whole target attribute with prefer-vector-width in it
+#define HODU_EW_TARGET_AVX512                                                                       \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,f16c,bmi,bmi2,popcnt"),    \
+                 min_vector_width(512), flatten))
+#else
 #define HODU_EW_TARGET_AVX512                                                                       \
   __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,f16c,bmi,bmi2,popcnt,"    \
                         "prefer-vector-width=512"),                                              \
                  flatten))
+#endif
 #else
 #define HODU_EW_MULTIVERSION 0
 #define HODU_EW_FLATTEN

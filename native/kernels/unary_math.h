@@ -189,12 +189,13 @@ inline float copysign(float mag, float sign) {
 //                 [0, 0.625^2] (relative truncation error < 2e-8);
 //   |x| >= 0.625: (1 - e) / (1 + e) with e = exp(-2|x|) <= 0.29 (no cancellation; the exponent
 //                 is clamped at -20, where the result rounds to 1, so exp needs no range checks).
-// Within 1.6 ulp over all floats (checked exhaustively against double); NaN propagates (a NaN
-// passes the clamp), tanh(±0) = ±0, tanh(±inf) = ±1.
+// Within 1.6 ulp over all floats (checked exhaustively against double); NaN propagates (the clamp
+// maps NaN to -20, so that the float -> int conversion below never sees a NaN, which is undefined
+// behaviour; the NaN is restored at the end), tanh(±0) = ±0, tanh(±inf) = ±1.
 inline float tanh(float x) {
   const float a = copysign(x, 1.0f);
   float t = -2.0f * a;
-  t = blend(t < -20.0f, -20.0f, t);  // (a conditional here keeps the AVX2 and SSE loops scalar)
+  t = blend(t >= -20.0f, t, -20.0f);  // (a conditional here keeps the AVX2 and SSE loops scalar)
   const float n = round_int(t * 1.44269504f);
   const float r = (t - n * 0.693115234375f) - n * 3.19461833e-05f;
   const float e = exp_poly(r) * from_bits((uint32_t)((int32_t)n + 127) << 23);  // n in [-29, 0]
@@ -206,22 +207,23 @@ inline float tanh(float x) {
   p = p * z + 0.13332769737f;
   p = p * z - 0.333333289441f;
   const float small = a + (a * z) * p;
-  return copysign(blend(a < 0.625f, small, big), x);
+  return blend(x != x, x, copysign(blend(a < 0.625f, small, big), x));
 }
 
 // 1 / (1 + exp(-x)) without overflow: with e = exp(-|x|), 1 / (1 + e) for x >= 0 and e / (1 + e)
 // for x < 0. -|x| is clamped at -104, where the result is below half the smallest subnormal, so
 // the exponent n of e stays in [-150, 0]: 2^n is applied as 2^(n+64)·2^-64, two normal factors,
 // and a subnormal e is rounded once. sigmoid(0) = 0.5 exactly; within 2.8 ulp over all floats,
-// subnormal results included (checked exhaustively against double); NaN propagates.
+// subnormal results included (checked exhaustively against double); NaN propagates (clamped to
+// -104 like tanh's, so no NaN reaches the float -> int conversion; restored at the end).
 inline float sigmoid(float x) {
   float t = copysign(x, -1.0f);
-  t = blend(t < -104.0f, -104.0f, t);
+  t = blend(t >= -104.0f, t, -104.0f);
   const float n = round_int(t * 1.44269504f);
   const float r = (t - n * 0.693115234375f) - n * 3.19461833e-05f;
   const float e = exp_poly(r) * from_bits((uint32_t)((int32_t)n + 191) << 23) * 5.42101086e-20f;  // 2^-64
   const float s = 1.0f / (1.0f + e);
-  return blend(x >= 0.0f, s, e * s);
+  return blend(x != x, x, blend(x >= 0.0f, s, e * s));
 }
 
 // erf for float, computed in double (the loop vectorises the conversions) to stay within ~1 ulp of
