@@ -116,23 +116,8 @@ function allocate(n: number, where: string): ArrayBuffer {
 function readAll(pathOrBytes: string | Uint8Array | ArrayBuffer): { entries: Entry[]; metadata: Record<string, string>; tensors: () => Record<string, Tensor> } {
   if (typeof pathOrBytes === 'string') {
     const where = `file '${pathOrBytes}'`;
-    let fd: number;
+    const { fd, dataStart, parsed } = openFile(pathOrBytes, 'loadSafetensors');
     try {
-      fd = fs.openSync(pathOrBytes, 'r');
-    } catch (e) {
-      throw new HoduError(ErrorCode.INVALID_FILE, `loadSafetensors: cannot read '${pathOrBytes}': ${(e as Error).message}`);
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size < 8) throw bad(where, `${size} bytes is too short`);
-      const head = Buffer.alloc(8);
-      fs.readSync(fd, head, 0, 8, 0);
-      const n = head.readBigUInt64LE(0);
-      if (n > BigInt(Math.min(MAX_HEADER, size - 8))) throw bad(where, `the header claims ${n} bytes of a ${size}-byte file`);
-      const hb = Buffer.alloc(Number(n));
-      fs.readSync(fd, hb, 0, hb.length, 8);
-      const dataStart = 8 + hb.length;
-      const parsed = parseHeader(hb.toString('utf8'), size - dataStart, where);
       const out: Record<string, Tensor> = {};
       for (const e of parsed.entries) {
         const buf = allocate(e.end - e.begin, where);
@@ -193,12 +178,22 @@ export function safetensorsMetadata(pathOrBytes: string | Uint8Array | ArrayBuff
 }
 
 function readHeaderOnly(file: string): Record<string, string> {
+  const { fd, parsed } = openFile(file, 'safetensorsMetadata');
+  fs.closeSync(fd);
+  return parsed.metadata;
+}
+
+/**
+ * Opens a safetensors file and reads and checks its 8-byte length and JSON header (never more than the
+ * file holds); the caller reads the data after `dataStart` and closes `fd`.
+ */
+function openFile(file: string, caller: string): { fd: number; dataStart: number; parsed: ReturnType<typeof parseHeader> } {
   const where = `file '${file}'`;
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch (e) {
-    throw new HoduError(ErrorCode.INVALID_FILE, `safetensorsMetadata: cannot read '${file}': ${(e as Error).message}`);
+    throw new HoduError(ErrorCode.INVALID_FILE, `${caller}: cannot read '${file}': ${(e as Error).message}`);
   }
   try {
     const size = fs.fstatSync(fd).size;
@@ -209,9 +204,11 @@ function readHeaderOnly(file: string): Record<string, string> {
     if (n > BigInt(Math.min(MAX_HEADER, size - 8))) throw bad(where, `the header claims ${n} bytes of a ${size}-byte file`);
     const hb = Buffer.alloc(Number(n));
     fs.readSync(fd, hb, 0, hb.length, 8);
-    return parseHeader(hb.toString('utf8'), size - 8 - hb.length, where).metadata;
-  } finally {
+    const dataStart = 8 + hb.length;
+    return { fd, dataStart, parsed: parseHeader(hb.toString('utf8'), size - dataStart, where) };
+  } catch (e) {
     fs.closeSync(fd);
+    throw e;
   }
 }
 
