@@ -6,6 +6,7 @@
 // JSON line of counts. fuzzApi() is also called by test/reliability-fuzz.test.ts for a short run.
 import { writeSync } from 'fs';
 import { Backend, Builder, DType, Tensor, concat, where } from '../../lib';
+import { rng } from './rng';
 
 const TRACE = process.env.HODU_FUZZ_TRACE === '1';  // each call's source on stderr before it runs (to find a crash)
 
@@ -16,18 +17,6 @@ export interface FuzzStats {
   scripts: number;
   findings: string[];
   seed: number;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
 }
 
 const DTYPES = Object.values(DType) as DType[];

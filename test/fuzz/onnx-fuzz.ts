@@ -4,20 +4,9 @@
 // when lib/onnx or the models are not there. Usage: node --import tsx test/fuzz/onnx-fuzz.ts SECONDS [SEED]
 import * as fs from 'fs';
 import * as path from 'path';
+import { rng } from './rng';
 
 const root = path.join(__dirname, '..', '..');
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** Seed models: up to `max` node-test models plus the smallest real model, or [] when none is fetched. */
 export function onnxSeeds(max = 60): Uint8Array[] {

@@ -5,6 +5,7 @@
 // HoduError. Usage: node --import tsx test/fuzz/script-file-fuzz.ts SECONDS [SEED]; prints one JSON line.
 import { createHash } from 'crypto';
 import { Backend, Builder, Script, Tensor } from '../../lib';
+import { rng } from './rng';
 
 export interface FileFuzzStats {
   mutants: number;
@@ -13,18 +14,6 @@ export interface FileFuzzStats {
   hoduErrors: number;
   findings: string[];
   seed: number;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
 }
 
 /** A few real scripts (the same kinds as the native seeds). */
