@@ -1,17 +1,9 @@
 // Every VJP against central finite differences in float64, in dynamic mode and in builder mode;
 // accumulation, detach, noGrad, errors; the tape does not grow across steps.
 import { Builder, DType, Tensor, manualSeed, noGrad } from '../lib';
+import { codeOf } from './helpers/assert';
 
 afterEach(() => Builder._abortActive());
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 const flat = (t: Tensor): number[] => Array.from(t.toDtype(DType.F64).toTypedArray() as Float64Array);
 

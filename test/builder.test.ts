@@ -1,15 +1,7 @@
 import { Builder, DType, Tensor } from '../lib';
+import { codeOf } from './helpers/assert';
 
 // Errors are checked by code (jest runs tests in a separate realm: instanceof is unreliable).
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
-
 afterEach(() => {
   // never leak an active builder into the next test
   Builder._abortActive();

@@ -5,17 +5,10 @@ import { tmpdir } from 'os';
 import * as path from 'path';
 import { gzipSync } from 'zlib';
 import { Builder, DType, DataLoader, Tensor, data, nn } from '../lib';
+import { codeOf } from './helpers/assert';
 
 afterEach(() => Builder._abortActive());
 
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 const nums = (t: Tensor) => t.toNumbers();
 
 describe('DataLoader', () => {

@@ -3,21 +3,13 @@
 // differences of those references, in dynamic and in builder mode (test/helpers/layer-check.ts).
 import { Builder, DType, Tensor, manualSeed, nn } from '../lib';
 import { checkLayer } from './helpers/layer-check';
+import { codeOf } from './helpers/assert';
 
 afterEach(() => Builder._abortActive());
 
 const F64 = DType.F64;
 const flat = (t: Tensor): number[] => Array.from(t.toDtype(F64).toTypedArray() as Float64Array);
 const param = (shape: number[]) => Tensor.randn(shape, F64).setRequiresGrad(true);
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
-
 /** Normalizes groups of x: `group(i)` names the statistic group of flat index i, `chan(i)` its affine index. */
 function normRef(x: number[], group: (i: number) => number, chan: (i: number) => number, w: number[] | null, b: number[] | null, eps: number): number[] {
   const sum = new Map<number, number>();

@@ -3,6 +3,7 @@
 // recompiling), NLLLoss and label smoothing (closed-form values and gradients), metrics, and
 // BatchNorm's running statistics carried across runs of a training script.
 import { Builder, DType, Tensor, manualSeed, metrics, nn } from '../lib';
+import { codeOf } from './helpers/assert';
 
 afterEach(() => Builder._abortActive());
 
@@ -10,14 +11,6 @@ const F64 = DType.F64;
 const flat = (t: Tensor): number[] => Array.from(t.toDtype(F64).toTypedArray() as Float64Array);
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const std = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 function near(got: number[], want: number[], tol: number): void {
   expect(got.length).toBe(want.length);
   got.forEach((g, i) => {

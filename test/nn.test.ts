@@ -1,17 +1,9 @@
 // nn: layers, losses against hand-derived values, optimizers against hand-computed updates,
 // and the seed training loop in both modes.
 import { Builder, DType, Tensor, manualSeed, nn } from '../lib';
+import { codeOf } from './helpers/assert';
 
 afterEach(() => Builder._abortActive());
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 const close = (got: number[], want: number[], tol = 1e-6) => {
   expect(got.length).toBe(want.length);

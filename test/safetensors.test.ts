@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { DType, Tensor, loadSafetensors, manualSeed, nn, safetensorsMetadata, saveSafetensors, toSafetensorsBytes } from '../lib';
+import { codeOf } from './helpers/assert';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { ensureSafetensorsPython } = require('../scripts/python-safetensors.js') as { ensureSafetensorsPython(): string };
@@ -21,15 +22,6 @@ const withPython = python ? test : test.skip;
 if (!python) console.warn(`safetensors.test: the Python interop tests are skipped: ${whyNot}`);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hodu-st-'));
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 function py(code: string, ...args: string[]): string {
   const r = spawnSync(python!, ['-c', code, ...args], { encoding: 'utf8' });

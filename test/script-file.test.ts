@@ -2,15 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Builder, DType, Script, Tensor } from '../lib';
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
+import { codeOf } from './helpers/assert';
 
 function makeScript(): Script {
   const b = new Builder('saved');

@@ -1,14 +1,6 @@
 import { Backend, Builder, DType, Device, Script, Tensor } from '../lib';
 import { CASES } from './helpers/script-cases';
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
+import { codeOf } from './helpers/assert';
 
 afterEach(() => Builder._abortActive());
 

@@ -1,17 +1,9 @@
 // Looking at training and types that fit: module summaries, the progress line (terminal and log
 // modes), SVG curves, typed data accessors, "did you mean" for script inputs, generic Sequential.
 import { Builder, DType, Progress, Tensor, curvesSvg, nn } from '../lib';
+import { codeOf } from './helpers/assert';
 
 afterEach(() => Builder._abortActive());
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 describe('summary / toString', () => {
   const net = () =>

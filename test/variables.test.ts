@@ -9,21 +9,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { Backend, Builder, DType, Script, Tensor, manualSeed, nn } from '../lib';
 import { findPjrtPlugin, xlaBuilt } from '../lib/xla';
+import { codeOf } from './helpers/assert';
 
 afterEach(() => Builder._abortActive());
 
 const xlaWhy = !xlaBuilt() ? 'no PJRT header in this build' : findPjrtPlugin('cpu').path === null ? 'no PJRT CPU plugin' : '';
 const backends: Backend[] = xlaWhy === '' && process.env.HODU_SKIP_XLA !== '1' ? [Backend.HODU, Backend.XLA] : [Backend.HODU];
 if (backends.length === 1) console.warn(`variables.test: XLA cases skipped (${xlaWhy || 'HODU_SKIP_XLA=1'})`);
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 function errOf(f: () => unknown): { code?: string; message: string } {
   try {

@@ -12,6 +12,7 @@ import * as path from 'path';
 import { Backend, Builder, DType, Device, Script, Tensor } from '../lib';
 import { findPjrtPlugin, xlaBuilt } from '../lib/xla';
 import { mlpTrainScript, detFloats } from './helpers/xla-train-scripts';
+import { codeOf } from './helpers/assert';
 
 const plugin = xlaBuilt() ? findPjrtPlugin('cpu').path : null;
 const ready = plugin !== null && process.env.HODU_SKIP_XLA !== '1';
@@ -25,15 +26,6 @@ afterEach(() => Builder._abortActive());
 
 const TWO = [Device.cpu(0), Device.cpu(1)];
 const FOUR = [0, 1, 2, 3].map((i) => Device.cpu(i));
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 function valuesOf(out: Record<string, Tensor>): Record<string, number[]> {
   const r: Record<string, number[]> = {};

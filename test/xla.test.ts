@@ -24,6 +24,7 @@ import {
   xlaClientInfo,
 } from '../lib/xla';
 import { CASES } from './helpers/script-cases';
+import { codeOf } from './helpers/assert';
 
 const skipAll = process.env.HODU_SKIP_XLA === '1';
 const why = !xlaBuilt()
@@ -35,15 +36,6 @@ const ready = why === '' && !skipAll;
 const describeXla = ready ? describe : describe.skip;
 
 afterEach(() => Builder._abortActive());
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 function errorOf(f: () => unknown): { code?: string; message: string } {
   try {

@@ -276,3 +276,13 @@ export function layoutCases(shape: number[], gen: Gen, which: readonly LayoutNam
 }
 
 export { shapeOfNested };
+
+/** The `.code` of what `f` throws (a HoduError's code), or undefined when it does not throw. */
+export function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
