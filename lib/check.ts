@@ -9,6 +9,12 @@ export function invalidArgument(name: string, expected: string, got: unknown): H
   return new HoduError(ErrorCode.INVALID_ARGUMENT, `${name} must be ${expected}, got ${describe(got)}`);
 }
 
+/** A finite number in [min, max] (a learning rate, a momentum, a probability). */
+export function checkNumberIn(v: unknown, name: string, min = 0, max = Infinity): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw invalidArgument(name, `a number in [${min}, ${max}]`, v);
+  return v;
+}
+
 export function checkInt(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidArgument(name, 'an integer', v);
   return v;

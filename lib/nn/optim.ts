@@ -6,6 +6,7 @@
 // are computed in the graph from its step-count variable, so a per-batch script recorded once
 // trains exactly like the same steps in dynamic mode.
 import { noGrad } from '../autograd/tape';
+import { checkNumberIn } from '../check';
 import { DType } from '../dtype';
 import { ErrorCode, HoduError, describe, invalidArg } from '../errors';
 import { hooks } from '../hooks';
@@ -27,11 +28,6 @@ function gradOf(p: Tensor, what: string): Tensor {
       `${what}: a parameter of shape ${describe(p.shape)} has no gradient (call backward() on the loss before step())`,
     );
   return g;
-}
-
-function checkRate(v: unknown, what: string, min = 0, max = Infinity): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw invalidArg(`${what} must be a number in [${min}, ${max}], got ${describe(v)}`);
-  return v;
 }
 
 /** A scalar for the update formulas: a JS number in dynamic mode, a graph value while recording. */
@@ -63,7 +59,7 @@ export abstract class Optimizer {
     return this._lr;
   }
   set lr(v: number) {
-    this._lr = checkRate(v, `${this.constructor.name}: lr`);
+    this._lr = checkNumberIn(v, `${this.constructor.name}: lr`);
   }
 
   zeroGrad(params: Tensor[]): void {
@@ -202,8 +198,8 @@ export class SGD extends Optimizer {
   constructor(lr: number, options: SGDOptions = {}) {
     super();
     this.lr = lr;
-    this.momentum = checkRate(options.momentum ?? 0, 'SGD: momentum', 0, 1);
-    this.weightDecay = checkRate(options.weightDecay ?? 0, 'SGD: weightDecay');
+    this.momentum = checkNumberIn(options.momentum ?? 0, 'SGD: momentum', 0, 1);
+    this.weightDecay = checkNumberIn(options.weightDecay ?? 0, 'SGD: weightDecay');
   }
   step(params: Tensor[]): void {
     checkParams(params, 'SGD.step');
@@ -240,10 +236,10 @@ export class Adam extends Optimizer {
   ) {
     super();
     this.lr = lr;
-    checkRate(beta1, 'Adam: beta1', 0, 1);
-    checkRate(beta2, 'Adam: beta2', 0, 1);
-    checkRate(eps, 'Adam: eps');
-    checkRate(weightDecay, 'Adam: weightDecay');
+    checkNumberIn(beta1, 'Adam: beta1', 0, 1);
+    checkNumberIn(beta2, 'Adam: beta2', 0, 1);
+    checkNumberIn(eps, 'Adam: eps');
+    checkNumberIn(weightDecay, 'Adam: weightDecay');
   }
 
   /** The number of steps taken so far (script runs included). */
