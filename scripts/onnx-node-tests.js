@@ -1,7 +1,8 @@
 'use strict';
 // ONNX's own node tests, generated from the pinned onnx wheel (PyPI) into the ignored cache:
 //   <cache>/onnx-node-<version>/<test>/{model.onnx, test_data_set_0/*.pb} + index.json
-// A venv under <cache>/onnx-venv gets onnx and numpy (pinned versions) from PyPI.
+// A venv under <cache>/onnx-venv gets onnx and numpy from PyPI, every wheel pinned by sha256
+// (scripts/requirements/onnx-node-tests.txt, pip --require-hashes).
 // Usage: node scripts/onnx-node-tests.js   (prints the folder)
 const fs = require('fs');
 const path = require('path');
@@ -29,7 +30,8 @@ function ensureOnnxNodeTests(log = () => {}) {
   const have = spawnSync(py, ['-c', 'import onnx, numpy; print(onnx.__version__, numpy.__version__)'], { encoding: 'utf8' });
   if (have.status !== 0 || have.stdout.trim() !== `${ONNX_VERSION} ${NUMPY_VERSION}`) {
     log(`installing onnx==${ONNX_VERSION} numpy==${NUMPY_VERSION} (pip)`);
-    run(py, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', `onnx==${ONNX_VERSION}`, `numpy==${NUMPY_VERSION}`]);
+    const req = path.join(__dirname, 'requirements', 'onnx-node-tests.txt');
+    run(py, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--only-binary=:all:', '--require-hashes', '-r', req]);
   }
   const tmp = `${OUT}.tmp`;
   fs.rmSync(tmp, { recursive: true, force: true });

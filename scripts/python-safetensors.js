@@ -30,7 +30,10 @@ function ensureSafetensorsPython(log = () => {}) {
     if (r.status !== 0) throw new Error(`python -m venv failed: ${r.stderr}`);
   }
   log(`pip install ${PINNED.join(' ')}`);
-  const r = spawnSync(py, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--only-binary=:all:', ...PINNED], { encoding: 'utf8' });
+  const req = path.join(__dirname, 'requirements', 'safetensors.txt'); // the same pins, each wheel's sha256
+  const r = spawnSync(py, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--only-binary=:all:', '--require-hashes', '-r', req], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`pip install ${PINNED.join(' ')} failed (is PyPI reachable?):\n${r.stdout}${r.stderr}`);
   if (!probe()) throw new Error('the safetensors venv does not import safetensors and numpy after pip install');
   return py;
