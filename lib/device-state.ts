@@ -45,6 +45,8 @@ export interface TransferStats {
   hostToDeviceBytes: number;
   /** Bytes copied back by its runs (outputs; variables are copied only when read on the host, not counted here). */
   deviceToHostBytes: number;
+  /** Variable buffers that runs updated in place on the device (donated to the program; synchronous runs only). */
+  donatedBuffers: number;
 }
 
 /** A device value (one buffer per device of the plan that made it), reference counted. */
@@ -236,6 +238,7 @@ export class ResidentRuns {
   private finish(bound: Map<string, ResidentInput>, views: unknown[], r: NativeResult, slots: readonly { name: string }[]): (ArrayBuffer | null)[] {
     this.stats.hostToDeviceBytes += r.h2d;
     this.stats.deviceToHostBytes += r.d2h;
+    this.stats.donatedBuffers += r.donated;
     // read-only variables uploaded now: kept for the next runs (at the version they were read at)
     r.uploaded.forEach((h, i) => {
       if (h === null || h === undefined) return;

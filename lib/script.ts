@@ -148,7 +148,7 @@ export class Script {
   private native: NativeBackend | null = null;
   /** Backend.XLA with variables: they stay on the device between runs (lib/device-state.ts). */
   private resident: ResidentRuns | null = null;
-  private readonly transfers: TransferStats = { hostToDeviceBytes: 0, deviceToHostBytes: 0 };
+  private readonly transfers: TransferStats = { hostToDeviceBytes: 0, deviceToHostBytes: 0, donatedBuffers: 0 };
   /** @internal every IR input/output, reserved ones (variables, random draws) included */
   readonly _allInputs: readonly TensorInfo[];
   /** The outputs (name, dtype, shape; symbolic dims as null or the name of the input dim they are). */

@@ -99,6 +99,9 @@ run('XLA: variables stay on the device', () => {
     const after = script.stats();
     expect(after.hostToDeviceBytes - before.hostToDeviceBytes).toBe(49 * INPUT_BYTES);
     expect(after.deviceToHostBytes - before.deviceToHostBytes).toBe(49 * 4); // the loss only
+    // every updated variable (parameters, optimizer state) was donated: updated in place
+    const updated = Object.keys(script.variables).length - 1; // all but the lr
+    expect(after.donatedBuffers - before.donatedBuffers).toBe(49 * updated);
     // the parameters live on the device; reading them copies them back
     const p0 = model.parameters()[0];
     expect(hostIsStale(p0)).toBe(true);
@@ -246,12 +249,16 @@ run('XLA: variables stay on the device', () => {
     for (let k = 0; k < 20; k++) dynamicStep(ref, refOpt, k);
     const model = makeModel(17);
     const script = recordTrainStep(model, new nn.Adam(0.01)).setBackend(Backend.XLA);
-    script.run(batch(0));
+    script.run(batch(0)); // uploads the variables (this run's own copies of the updated ones)
+    script.run(batch(1)); // donates every updated variable's resident buffer
+    const donated = Object.keys(script.variables).length - 1; // all but the lr
+    expect(script.stats().donatedBuffers).toBe(donated);
     const before = script.stats().hostToDeviceBytes;
     const runs: Promise<unknown>[] = [];
-    for (let k = 1; k < 20; k++) runs.push(script.runAsync(batch(k)));
+    for (let k = 2; k < 20; k++) runs.push(script.runAsync(batch(k)));
     await Promise.all(runs);
-    expect(script.stats().hostToDeviceBytes - before).toBe(19 * INPUT_BYTES);
+    expect(script.stats().hostToDeviceBytes - before).toBe(18 * INPUT_BYTES);
+    expect(script.stats().donatedBuffers).toBe(donated); // async runs never donate
     model.parameters().forEach((p, i) => expectClose(flat(p), flat(ref.parameters()[i]), 2e-4, `parameter ${i}`));
   });
 
