@@ -26,11 +26,17 @@ namespace {
 
 struct ValueHolder {
   xla::ResidentRef v;
+  int64_t accounted = 0;  // bytes reported to V8 as external memory (so that GC weighs unreleased handles)
 };
 
 Napi::Value wrap_value(Napi::Env env, xla::ResidentRef v) {
-  auto* h = new ValueHolder{std::move(v)};
-  return Napi::External<ValueHolder>::New(env, h, [](Napi::Env, ValueHolder* p) { delete p; });
+  auto* h = new ValueHolder{std::move(v), 0};
+  h->accounted = (int64_t)xla::resident_bytes(*h->v);
+  if (h->accounted) Napi::MemoryManagement::AdjustExternalMemory(env, h->accounted);
+  return Napi::External<ValueHolder>::New(env, h, [](Napi::Env e, ValueHolder* p) {
+    if (p->accounted) Napi::MemoryManagement::AdjustExternalMemory(e, -p->accounted);
+    delete p;
+  });
 }
 
 ValueHolder* holder_of(const Napi::Value& v) {
@@ -194,7 +200,11 @@ Napi::Value ValueRead(const Napi::CallbackInfo& info) {
 Napi::Value ValueFree(const Napi::CallbackInfo& info) {
   if (info.Length() > 0 && info[0].IsExternal()) {
     ValueHolder* h = info[0].As<Napi::External<ValueHolder>>().Data();
-    if (h) h->v.reset();
+    if (h) {
+      h->v.reset();
+      if (h->accounted) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->accounted);
+      h->accounted = 0;
+    }
   }
   return info.Env().Undefined();
 }
