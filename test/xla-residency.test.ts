@@ -7,7 +7,7 @@ process.env.PJRT_NPROC = process.env.PJRT_NPROC ?? '1';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Backend, Builder, Device, Script, Tensor, manualSeed, nn, saveSafetensors, loadSafetensors } from '../lib';
+import { Backend, Builder, DType, Device, Script, Tensor, manualSeed, nn, saveSafetensors, loadSafetensors } from '../lib';
 import { findPjrtPlugin, xlaBuilt } from '../lib/xla';
 import { deviceCopies, hostIsStale } from '../lib/device-state';
 
@@ -290,6 +290,54 @@ run('XLA: variables stay on the device', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('a run whose label index is out of range fails and leaves the donated variables unchanged', () => {
+    const C = 4;
+    const mk = (): nn.Sequential => {
+      manualSeed(37);
+      return new nn.Sequential(new nn.Linear(IN, C));
+    };
+    const ref = mk();
+    const refOpt = new nn.Adam(0.01);
+    const model = mk();
+    const b = new Builder('ce_step');
+    b.start();
+    const opt = new nn.Adam(0.01);
+    const loss = new nn.CrossEntropy().forward([model.forward(Tensor.input('x', [B, IN])), Tensor.input('y', [B], DType.I64)]);
+    loss.backward();
+    opt.step(model.parameters());
+    opt.zeroGrad(model.parameters());
+    b.addOutput('loss', loss);
+    const script = b.build().setBackend(Backend.XLA);
+    const labels = (k: number): Tensor => Tensor.fromArray(Array.from({ length: B }, (_, i) => (i + k) % C), undefined, DType.I64);
+    const refStep = (k: number): void => {
+      const l = new nn.CrossEntropy().forward([ref.forward(batch(k).x), labels(k)]);
+      l.backward();
+      refOpt.step(ref.parameters());
+      refOpt.zeroGrad(ref.parameters());
+    };
+    for (let k = 0; k < 3; k++) {
+      script.run({ x: batch(k).x, y: labels(k) });
+      refStep(k);
+    }
+    const donated = script.stats().donatedBuffers;
+    expect(donated).toBeGreaterThan(0); // index checks do not turn donation off
+    const bad = Tensor.fromArray(Array.from({ length: B }, (_, i) => (i === 2 ? C + 5 : i % C)), undefined, DType.I64);
+    let code: string | undefined;
+    try {
+      script.run({ x: batch(3).x, y: bad });
+    } catch (e) {
+      code = (e as { code?: string }).code;
+    }
+    expect(code).toBe('INVALID_ARGUMENT');
+    expect(script.stats().donatedBuffers).toBe(donated);
+    // nothing changed: the next runs continue from the values before the failed run
+    for (let k = 3; k < 6; k++) {
+      script.run({ x: batch(k).x, y: labels(k) });
+      refStep(k);
+    }
+    model.parameters().forEach((p, i) => expectClose(flat(p), flat(ref.parameters()[i]), 2e-4, `parameter ${i}`));
   });
 
   test('disposing a parameter frees its device copies', () => {

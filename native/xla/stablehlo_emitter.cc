@@ -1419,6 +1419,20 @@ EmitResult emit_stablehlo(const Graph& g, const std::vector<ConstantData>& const
     for (size_t i = 0; i < res.params.size(); i++)
       for (size_t k = 0; k < i; k++)
         if (res.aliased_output[i] >= 0 && res.aliased_output[k] == res.aliased_output[i]) res.aliased_output[i] = -1;
+    // with index checks, an updated variable keeps its old value when a check failed: the caller
+    // reports the error, and its donated buffer must still hold the value from before the run
+    bool any_alias = false;
+    for (int a : res.aliased_output) any_alias = any_alias || a >= 0;
+    if (any_alias && !e.index_checks.empty()) {
+      V failed = e.reduce(results.back(), {0}, "or", e.scalar(DType::Bool, 0));
+      for (size_t i = 0; i < res.params.size(); i++) {
+        if (res.aliased_output[i] < 0) continue;
+        const Param& p = res.params[i];
+        V old{"%arg" + std::to_string(i), p.dtype, p.shape};
+        V& r = results[(size_t)res.aliased_output[i]];
+        r = e.select(e.bcast_to(failed, p.shape), old, r);
+      }
+    }
   }
   std::ostringstream m;
   const int np = opts.num_partitions > 1 ? opts.num_partitions : 1;

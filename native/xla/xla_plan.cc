@@ -403,7 +403,7 @@ void XlaPlan::run_resident(const std::vector<ResidentArg>& args, const std::vect
   // donation: an aliased input is consumed in place when nothing else reads it (else XLA copies)
   std::vector<int64_t> non_donatable;
   std::vector<size_t> donating;
-  const bool may_donate = allow_donation && m.index_checks.empty();
+  const bool may_donate = allow_donation;
   for (size_t i = 0; i < m.params.size(); i++) {
     if (m.aliased_output[i] < 0) continue;
     const ResidentRef& v = value_of[i];
@@ -427,8 +427,23 @@ void XlaPlan::run_resident(const std::vector<ResidentArg>& args, const std::vect
   if (!m.index_checks.empty()) {
     std::vector<uint8_t> flags(m.index_checks.size());
     c.download(all[0].back(), flags.data(), flags.size());
-    for (size_t k = 0; k < flags.size(); k++)
-      if (flags[k]) fail(ErrorCode::INVALID_ARGUMENT, m.index_checks[k]);
+    for (size_t k = 0; k < flags.size(); k++) {
+      if (!flags[k]) continue;
+      // the program returned the old values of the updated variables (emit_stablehlo selects them
+      // when a check fails): they become the donated values' buffers again, so nothing changed
+      for (size_t i : donating) {
+        ResidentValue& v = *value_of[i];
+        const size_t j = (size_t)m.aliased_output[i];
+        for (size_t d = 0; d < n; d++) {
+          owned.v.push_back(v.buffers[d]);  // the consumed buffer's handle
+          v.buffers[d] = all[d][j];
+          owned.v.erase(std::find(owned.v.begin(), owned.v.end(), all[d][j]));
+        }
+        v.donated = false;
+      }
+      r.donated = 0;
+      fail(ErrorCode::INVALID_ARGUMENT, m.index_checks[k]);
+    }
   }
   for (size_t j = 0; j < output_descs_.size(); j++) {
     if (!keep_outputs[j]) {
