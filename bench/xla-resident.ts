@@ -63,7 +63,7 @@ function median(a: number[]): number {
   return s[s.length >> 1];
 }
 
-function compare(name: string, make: (resident: boolean) => Script, perRound: number, read: (s: Script) => unknown): void {
+function compare(name: string, make: (resident: boolean) => Script, perRound: number, read: (o: Record<string, Tensor>) => unknown): void {
   const variants: [string, Script][] = [['old (upload every run)', make(false)], ['resident', make(true)]];
   const times: number[][] = variants.map(() => []);
   for (const [, s] of variants) for (let i = 0; i < 3; i++) read(s.run()); // warm-up
@@ -108,6 +108,6 @@ function leak(): void {
   console.log(`leak: 10 000 training runs, RSS (MiB) every 1 000: ${rss.join(' ')}`);
 }
 
-compare('train_step_mnist_cnn_b64 (XLA, Adam)', trainScript, 5, (o) => (o as Record<string, Tensor>)['loss'].item());
-compare('mlp_infer_b1 784-512-512-10 (XLA)', inferScript, 200, (o) => (o as Record<string, Tensor>)['y'].toTypedArray());
+compare('train_step_mnist_cnn_b64 (XLA, Adam)', trainScript, 5, (o) => o['loss'].item());
+compare('mlp_infer_b1 784-512-512-10 (XLA)', inferScript, 200, (o) => o['y'].toTypedArray());
 leak();
