@@ -1,7 +1,8 @@
 // XLA variables on the device (lib/device-state.ts) against the old path (HODU_XLA_RESIDENT=0:
 // every variable uploaded on every run, every update copied back), interleaved in one process:
 //   - train_step_mnist_cnn_b64: the MNIST CNN training step of bench/mnist-step.ts (Adam);
-//   - mlp_infer_b1: a 784-512-512-10 MLP inference script at batch 1;
+//   - train_step_mlp_b1: a 784-512-512-10 MLP training step at batch 1 (Adam: small compute, 8 MB of state);
+//   - mlp_infer_b1: the same MLP's inference script at batch 1;
 //   - leak: 10 000 runs of a small training script, RSS every 1 000 runs.
 // Alone: node --import tsx bench/xla-resident.ts [rounds]
 import { Backend, Builder, DType, Script, Tensor, manualSeed, nn } from '../lib';
@@ -47,6 +48,20 @@ function trainScript(resident: boolean): Script {
   opt.zeroGrad(model.parameters());
   b.addOutput('loss', loss);
   return compiled(b.build(), resident).addInput('x', x).addInput('y', y);
+}
+
+function mlpTrainScript(resident: boolean): Script {
+  const model = mlp();
+  const opt = new nn.Adam(1e-3);
+  const b = new Builder(`mlp_train_b1_${resident}`);
+  b.start();
+  const loss = new nn.CrossEntropy().forward([model.forward(Tensor.input('x', [1, 784])), Tensor.input('y', [1], DType.I64)]);
+  loss.backward();
+  opt.step(model.parameters());
+  opt.zeroGrad(model.parameters());
+  b.addOutput('loss', loss);
+  manualSeed(4);
+  return compiled(b.build(), resident).addInput('x', Tensor.randn([1, 784])).addInput('y', Tensor.fromArray([3], undefined, DType.I64));
 }
 
 function inferScript(resident: boolean): Script {
@@ -109,5 +124,6 @@ function leak(): void {
 }
 
 compare('train_step_mnist_cnn_b64 (XLA, Adam)', trainScript, 5, (o) => o['loss'].item());
+compare('train_step_mlp_b1 784-512-512-10 (XLA, Adam: 8 MB of state)', mlpTrainScript, 20, (o) => o['loss'].item());
 compare('mlp_infer_b1 784-512-512-10 (XLA)', inferScript, 200, (o) => o['y'].toTypedArray());
 leak();
