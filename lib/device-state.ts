@@ -53,12 +53,17 @@ export interface TransferStats {
 class DeviceValue {
   private refs = 1;
   constructor(readonly handle: unknown) {}
-  retain(): this {
-    this.refs++;
-    return this;
-  }
   release(): void {
     if (--this.refs === 0) nb.xlaValueFree(this.handle);
+  }
+}
+
+/** Whether a run consumed the value (false for one already freed: nothing refers to it). */
+function donated(v: DeviceValue): boolean {
+  try {
+    return nb.xlaValueDonated(v.handle);
+  } catch {
+    return false;
   }
 }
 
@@ -161,7 +166,8 @@ export class ResidentRuns {
     const s = t._storage!;
     const { offset, bytes } = rangeOf(t);
     const e = entries(s).find((x) => x.key === this.key && x.offset === offset && x.bytes === bytes && x.version === s.version);
-    if (e && !nb.xlaValueDonated(e.value.handle)) return { view: new ResidentInput(spec, s, s.version, e.value.retain(), null), storage: s };
+    // no reference taken: the native run holds the buffer for as long as it uses it
+    if (e && !donated(e.value)) return { view: new ResidentInput(spec, s, s.version, e.value, null), storage: s };
     const a = t.toTypedArray(); // host memory (synced from a device first when that is newer)
     return { view: new ResidentInput(spec, s, s.version, null, new Uint8Array(a.buffer, a.byteOffset, a.byteLength)), storage: s };
   }
@@ -222,16 +228,17 @@ export class ResidentRuns {
     return { bound, inputs, keepUploads, keepOutputs };
   }
 
-  /** After a failed run: device values a run consumed before failing are gone (drop them). */
+  /**
+   * After a failed run: a device value the run consumed before failing is gone (dropped; the host
+   * memory then holds the last value synced to it). A failed index check is not such a case: the
+   * native run gives the donated values their old buffers back.
+   */
   private failed(bound: Map<string, ResidentInput>): void {
     for (const b of bound.values()) {
-      if (!b.value) continue;
-      if (nb.xlaValueDonated(b.value.handle)) {
-        const list = entries(b.storage);
-        for (const e of list) if (e.value === b.value) e.value.release();
-        setEntries(b.storage, list.filter((e) => e.value !== b.value));
-      }
-      b.value.release();
+      if (!b.value || !donated(b.value)) continue;
+      const list = entries(b.storage);
+      for (const e of list) if (e.value === b.value) e.value.release();
+      setEntries(b.storage, list.filter((e) => e.value !== b.value));
     }
   }
 
@@ -246,7 +253,6 @@ export class ResidentRuns {
       if (b instanceof ResidentInput) this.remember(b, new DeviceValue(h), false);
       else nb.xlaValueFree(h);
     });
-    for (const b of bound.values()) if (b.value) b.value.release();
     return r.outputs.map((o, j) => {
       const b = isReservedName(slots[j].name) ? bound.get(slots[j].name) : undefined;
       if (!b) return o as ArrayBuffer;
@@ -259,7 +265,11 @@ export class ResidentRuns {
   private remember(b: ResidentInput, value: DeviceValue, newer: boolean): void {
     const t = b.spec.tensor;
     const s = t._storage;
-    if (!s || t.isDisposed || s !== b.storage || s.detached) {
+    // an upload is kept only while it still equals the host memory; an update always lands (in the
+    // tensor's current memory, as a host write-back would: an async run's result wins over a write
+    // made while it ran)
+    const gone = !s || t.isDisposed || s.detached || !t.isContiguous;
+    if (gone || (!newer && (s !== b.storage || s!.version !== b.version))) {
       value.release();
       return;
     }
