@@ -109,6 +109,18 @@ run('XLA: variables stay on the device', () => {
     expect(hostIsStale(p0)).toBe(false);
   });
 
+  test('the program marks each updated variable as aliasing its output (tf.aliasing_output), read-only ones not', () => {
+    const model = makeModel(41);
+    const script = recordTrainStep(model, new nn.SGD(0.1));
+    const text = script.asText('stablehlo');
+    const main = text.split('\n').find((l) => l.includes('func.func public @main'))!;
+    const aliased = main.match(/tf\.aliasing_output = \d+ : i32/g) ?? [];
+    // plain SGD updates the 4 parameters; the lr is read-only
+    expect(aliased.length).toBe(4);
+    const ev = recordEval(model).asText('stablehlo');
+    expect(ev.includes('tf.aliasing_output')).toBe(false);
+  });
+
   test('plain SGD on a linear model equals a float64 reference written here', () => {
     manualSeed(3);
     const lin = new nn.Linear(IN, OUT);
