@@ -13,7 +13,6 @@
 //
 // Synchronous runs donate; runAsync never does (another run may read the same buffers meanwhile):
 // XLA then writes the update into a fresh buffer, still without a host copy.
-import { ErrorCode, HoduError } from './errors';
 import { binding } from './native';
 import { deviceHooks, Storage } from './storage';
 import { Tensor } from './tensor';
@@ -303,10 +302,4 @@ export class ResidentRuns {
 /** The device-set key of an XLA target. */
 export function deviceSetKey(target: { plugin: string; platform: string; device: number; devices?: number[] }): string {
   return JSON.stringify([target.plugin, target.platform, target.devices && target.devices.length > 1 ? target.devices : [target.device]]);
-}
-
-/** INTERNAL for a device value where host memory was expected (a bug). */
-export function assertHostView(v: unknown, what: string): ArrayBufferView {
-  if (!ArrayBuffer.isView(v)) throw new HoduError(ErrorCode.INTERNAL, `${what}: a device-resident input reached a host-only run`);
-  return v;
 }
