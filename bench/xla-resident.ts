@@ -23,17 +23,21 @@ function mlp(): nn.Sequential {
   return new nn.Sequential(new nn.Linear(784, 512), new nn.ReLU(), new nn.Linear(512, 512), new nn.ReLU(), new nn.Linear(512, 10));
 }
 
-/** Compiles with variables resident (true) or uploaded every run (false). */
-function compiled(s: Script, resident: boolean): Script {
-  if (!resident) process.env.HODU_XLA_RESIDENT = '0';
+/** 'old': variables uploaded every run; 'resident': on the device, updates donated; 'no-donate': on the device, updates into fresh buffers. */
+type Mode = 'old' | 'resident' | 'no-donate';
+
+function compiled(s: Script, mode: Mode): Script {
+  if (mode === 'old') process.env.HODU_XLA_RESIDENT = '0';
+  if (mode === 'no-donate') process.env.HODU_XLA_DONATE = '0';
   try {
     return s.setBackend(Backend.XLA).compile();
   } finally {
     delete process.env.HODU_XLA_RESIDENT;
+    delete process.env.HODU_XLA_DONATE;
   }
 }
 
-function trainScript(resident: boolean): Script {
+function trainScript(resident: Mode): Script {
   const B = 64;
   manualSeed(1);
   const x = Tensor.randn([B, 1, 28, 28]);
@@ -50,7 +54,7 @@ function trainScript(resident: boolean): Script {
   return compiled(b.build(), resident).addInput('x', x).addInput('y', y);
 }
 
-function mlpTrainScript(resident: boolean): Script {
+function mlpTrainScript(resident: Mode): Script {
   const model = mlp();
   const opt = new nn.Adam(1e-3);
   const b = new Builder(`mlp_train_b1_${resident}`);
@@ -64,7 +68,7 @@ function mlpTrainScript(resident: boolean): Script {
   return compiled(b.build(), resident).addInput('x', Tensor.randn([1, 784])).addInput('y', Tensor.fromArray([3], undefined, DType.I64));
 }
 
-function inferScript(resident: boolean): Script {
+function inferScript(resident: Mode): Script {
   const model = mlp();
   const b = new Builder(`mlp_b1_${resident}`);
   b.start();
@@ -78,8 +82,9 @@ function median(a: number[]): number {
   return s[s.length >> 1];
 }
 
-function compare(name: string, make: (resident: boolean) => Script, perRound: number, read: (o: Record<string, Tensor>) => unknown): void {
-  const variants: [string, Script][] = [['old (upload every run)', make(false)], ['resident', make(true)]];
+function compare(name: string, make: (mode: Mode) => Script, perRound: number, read: (o: Record<string, Tensor>) => unknown, modes: Mode[] = ['old', 'resident']): void {
+  const labels: Record<Mode, string> = { old: 'old (upload every run)', resident: 'resident + donation', 'no-donate': 'resident, no donation' };
+  const variants: [string, Script][] = modes.map((m) => [labels[m], make(m)]);
   const times: number[][] = variants.map(() => []);
   for (const [, s] of variants) for (let i = 0; i < 3; i++) read(s.run()); // warm-up
   for (let r = 0; r < rounds; r++)
@@ -94,7 +99,8 @@ function compare(name: string, make: (resident: boolean) => Script, perRound: nu
   const min = times.map((t) => Math.min(...t));
   console.log(`${name}: ${times[0].length} runs each, interleaved in ${rounds} rounds`);
   variants.forEach(([label], v) => console.log(`  ${label.padEnd(24)} median ${med[v].toFixed(1)} µs   min ${min[v].toFixed(1)} µs`));
-  console.log(`  old / resident: median ${(med[0] / med[1]).toFixed(2)}x, min ${(min[0] / min[1]).toFixed(2)}x`);
+  for (let v = 1; v < variants.length; v++)
+    console.log(`  ${variants[0][0]} / ${variants[v][0]}: median ${(med[0] / med[v]).toFixed(2)}x, min ${(min[0] / min[v]).toFixed(2)}x`);
   const st = variants[1][1].stats();
   console.log(`  resident stats: ${JSON.stringify({ runs: st.runs, hostToDeviceBytes: st.hostToDeviceBytes, deviceToHostBytes: st.deviceToHostBytes, donatedBuffers: st.donatedBuffers })}`);
 }
@@ -123,7 +129,8 @@ function leak(): void {
   console.log(`leak: 10 000 training runs, RSS (MiB) every 1 000: ${rss.join(' ')}`);
 }
 
-compare('train_step_mnist_cnn_b64 (XLA, Adam)', trainScript, 5, (o) => o['loss'].item());
-compare('train_step_mlp_b1 784-512-512-10 (XLA, Adam: 8 MB of state)', mlpTrainScript, 20, (o) => o['loss'].item());
+const TRAIN: Mode[] = ['old', 'resident', 'no-donate'];
+compare('train_step_mnist_cnn_b64 (XLA, Adam)', trainScript, 5, (o) => o['loss'].item(), TRAIN);
+compare('train_step_mlp_b1 784-512-512-10 (XLA, Adam: 8 MB of state)', mlpTrainScript, 20, (o) => o['loss'].item(), TRAIN);
 compare('mlp_infer_b1 784-512-512-10 (XLA)', inferScript, 200, (o) => o['y'].toTypedArray());
 leak();

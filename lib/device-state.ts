@@ -21,7 +21,7 @@ import { ScriptState, VariableSpec, isReservedName } from './variables';
 
 /** The native functions of native/binding/xla_resident_wrap.cc; part of lib/native.ts Binding. */
 export interface ResidentBinding {
-  xlaRunResident(h: unknown, inputs: unknown[], keepUploads: boolean[], keepOutputs: boolean[]): NativeResult;
+  xlaRunResident(h: unknown, inputs: unknown[], keepUploads: boolean[], keepOutputs: boolean[], donate?: boolean): NativeResult;
   xlaRunResidentAsync(h: unknown, inputs: unknown[], keepUploads: boolean[], keepOutputs: boolean[], cb: (err: unknown, r?: NativeResult) => void): void;
   xlaValueRead(value: unknown, dst: ArrayBufferView): void;
   xlaValueFree(value: unknown): void;
@@ -147,6 +147,9 @@ function eligible(t: Tensor): boolean {
  * and keeps updated ones on the device. Made by Script for Backend.XLA when it has variables.
  */
 export class ResidentRuns {
+  /** HODU_XLA_DONATE=0 (read when the script compiles): updates go to fresh buffers (benchmarks compare). */
+  private readonly donate = process.env.HODU_XLA_DONATE !== '0';
+
   constructor(
     private readonly state: ScriptState,
     /** The device set (plugin, platform, device indices). */
@@ -176,7 +179,7 @@ export class ResidentRuns {
     const a = this.args(views, slots);
     let r: NativeResult;
     try {
-      r = nb.xlaRunResident(handle, a.inputs, a.keepUploads, a.keepOutputs);
+      r = nb.xlaRunResident(handle, a.inputs, a.keepUploads, a.keepOutputs, this.donate);
     } catch (err) {
       this.failed(a.bound);
       throw err;

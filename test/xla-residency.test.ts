@@ -391,6 +391,26 @@ run('XLA: variables stay on the device', () => {
     model.parameters().forEach((p, i) => expectClose(flat(p), flat(ref.parameters()[i]), 2e-4, `parameter ${i}`));
   });
 
+  test('HODU_XLA_DONATE=0 keeps variables resident but writes updates into fresh buffers, same result', () => {
+    const ref = makeModel(33);
+    const refOpt = new nn.Adam(0.01);
+    const model = makeModel(33);
+    process.env.HODU_XLA_DONATE = '0';
+    let script: Script;
+    try {
+      script = recordTrainStep(model, new nn.Adam(0.01)).setBackend(Backend.XLA).compile();
+    } finally {
+      delete process.env.HODU_XLA_DONATE;
+    }
+    for (let k = 0; k < 6; k++) {
+      script.run(batch(k));
+      dynamicStep(ref, refOpt, k);
+    }
+    expect(script.stats().donatedBuffers).toBe(0);
+    expect(script.stats().hostToDeviceBytes).toBeLessThan(6 * INPUT_BYTES + 4 * model.parameters().reduce((n, p) => n + p.size * 4, 0));
+    model.parameters().forEach((p, i) => expectClose(flat(p), flat(ref.parameters()[i]), 2e-4, `parameter ${i}`));
+  });
+
   test('two devices (SPMD): variables stay resident on both, training equals dynamic mode', () => {
     const ref = makeModel(31);
     const refOpt = new nn.SGD(0.05, { momentum: 0.9 });

@@ -1,6 +1,6 @@
 // Device-resident script variables on XLA (lib/device-state.ts): runs whose inputs may be values
 // kept on the device and whose outputs may stay there, and the handles of those values.
-//   xlaRunResident(handle, inputs[], keepUploads[], keepOutputs[]) -> {outputs, uploaded, h2d, d2h, donated}
+//   xlaRunResident(handle, inputs[], keepUploads[], keepOutputs[], donate = true) -> {outputs, uploaded, h2d, d2h, donated}
 //     inputs[i]: an ArrayBufferView (host data) or a device value handle; keepUploads[i]: keep the
 //     upload of host input i as a device value (uploaded[i]); keepOutputs[j]: leave output j on the
 //     device (outputs[j] is then a device value handle, else an ArrayBuffer). A synchronous run may
@@ -132,7 +132,8 @@ Napi::Value RunResident(const Napi::CallbackInfo& info) {
     Napi::Array outputs;
     Bound b = bind(env, *plan, info, false, &outputs);
     xla::ResidentRun r;
-    plan->run_resident(b.args, b.keep_out, b.outs, true, r);
+    const bool donate = !(info.Length() > 4 && info[4].IsBoolean() && !info[4].As<Napi::Boolean>().Value());
+    plan->run_resident(b.args, b.keep_out, b.outs, donate, r);
     return result_of(env, outputs, r);
   });
 }
