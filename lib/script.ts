@@ -17,6 +17,7 @@ import { encodeGraph } from './ir/encode';
 import { DevicesOptions, checkDevices, checkHoduDevices, countCache } from './script-devices';
 import { decodeGraph } from './ir/decode';
 import { irToText, planToText } from './ir/text';
+import { ResidentRuns, TransferStats, deviceSetKey } from './device-state';
 
 export type { DevicesOptions } from './script-devices';
 
@@ -32,8 +33,11 @@ export interface TensorInfo {
   readonly dtype: DType;
 }
 
-/** What `script.stats()` counts (each a running total since the script was made). */
-export type ScriptStats = ShapeStats;
+/**
+ * What `script.stats()` counts (each a running total since the script was made); on Backend.XLA
+ * also the bytes its runs copied between host and device (variables stay on the device).
+ */
+export type ScriptStats = ShapeStats & TransferStats;
 
 /**
  * An input for `run(feeds)` / `runAsync(feeds)`: a Tensor, a typed array of the input's dtype (only
@@ -142,6 +146,9 @@ export class Script {
   private _split: Record<string, number> | undefined;
   private compiledWith: string | null = null;
   private native: NativeBackend | null = null;
+  /** Backend.XLA with variables: they stay on the device between runs (lib/device-state.ts). */
+  private resident: ResidentRuns | null = null;
+  private readonly transfers: TransferStats = { hostToDeviceBytes: 0, deviceToHostBytes: 0, donatedBuffers: 0 };
   /** @internal every IR input/output, reserved ones (variables, random draws) included */
   readonly _allInputs: readonly TensorInfo[];
   /** The outputs (name, dtype, shape; symbolic dims as null or the name of the input dim they are). */
@@ -361,7 +368,7 @@ export class Script {
 
   /** Counters: native compiles, specializations made (one per new shape signature), runs. */
   stats(): ScriptStats {
-    return { ...this.cache.counts };
+    return { ...this.cache.counts, ...this.transfers };
   }
 
   /**
@@ -372,7 +379,10 @@ export class Script {
     if (this._state) this._state.enterSync(this.name);
     const inputs = this.prepareInputs(feeds);
     const e = inputs.entry;
-    const outs = call(() => this.native!.run(e.handle, inputs.views));
+    const res = this.resident;
+    const outs = res
+      ? call(() => res.run(e.handle, inputs.views, this._shapes.outputSlots))
+      : call(() => this.native!.run(e.handle, inputs.views));
     this.cache.counts.runs++;
     return this.wrapOutputs(outs, e.graph.outputShapes);
   }
@@ -404,11 +414,13 @@ export class Script {
     const callSite = new Error(); // the caller's stack, for errors reported by the worker thread
     return new Promise((resolve, reject) => {
       try {
-        native.runAsync(handle, inputs.views, (err, outs) => {
+        const done = (err: unknown, outs?: (ArrayBuffer | null)[]): void => {
           for (const s of inputs.storages) s.release();
           if (err) reject(withStack(fromNative(err), callSite));
           else resolve(this.wrapOutputs(outs!, outShapes));
-        });
+        };
+        if (this.resident) this.resident.runAsync(handle, inputs.views, this._shapes.outputSlots, done);
+        else native.runAsync(handle, inputs.views, done);
       } catch (err) {
         for (const s of inputs.storages) s.release();
         reject(fromNative(err));
@@ -491,6 +503,7 @@ export class Script {
     this.cache.dropPlans((h) => this.release(h));
     this.compiledWith = null;
     this.native = null;
+    this.resident = null;
   }
 
   /** The compiled specialization for concrete input shapes (checked against the declaration). */
@@ -535,8 +548,11 @@ export class Script {
       return HODU_BACKEND;
     }
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { xlaBackend } = require('./xla') as { xlaBackend(device: Device, devices?: readonly Device[], split?: Record<string, number>): NativeBackend };
-    return xlaBackend(this._device, this._devices, this._split);
+    const { xlaBackend } = require('./xla') as typeof import('./xla');
+    const be = xlaBackend(this._device, this._devices, this._split);
+    // variables stay on the device between runs (HODU_XLA_RESIDENT=0: uploaded every run, as before)
+    if (this._state && process.env.HODU_XLA_RESIDENT !== '0') this.resident = new ResidentRuns(this._state, deviceSetKey(be.target), this.transfers);
+    return be as unknown as NativeBackend;
   }
 
   /** The user inputs checked and bound, the specialization for their shapes, then the reserved inputs. */
@@ -601,18 +617,19 @@ export class Script {
       }
       if (baked && !baked.keep(info)) return; // compiled in as a constant
       const shape = concrete ? concrete[i] : (info.shape as number[]);
-      const r = this._state!.view(info.name, shape, info.dtype, this.name);
-      allViews.push(r.view);
+      const r = this.resident ? this.resident.input(info.name, shape, info.dtype, this.name) : this._state!.view(info.name, shape, info.dtype, this.name);
+      allViews.push(r.view as ArrayBufferView);
       allStorages.push(r.storage);
     });
     return { views: allViews, storages: allStorages, entry };
   }
 
-  private wrapOutputs(outs: ArrayBuffer[], shapes: number[][]): Record<string, Tensor> {
+  private wrapOutputs(outs: (ArrayBuffer | null)[], shapes: number[][]): Record<string, Tensor> {
     const r: Record<string, Tensor> = {};
     this._shapes.outputSlots.forEach((o, i) => {
-      if (isReservedName(o.name)) this._state!.writeBack(o.name, outs[i]);
-      else r[o.name] = Tensor._make(new Storage(outs[i]), o.dtype, shapes[i].slice());
+      if (outs[i] === null) return; // an updated variable left on the device (lib/device-state.ts)
+      if (isReservedName(o.name)) this._state!.writeBack(o.name, outs[i]!);
+      else r[o.name] = Tensor._make(new Storage(outs[i]!), o.dtype, shapes[i].slice());
     });
     return r;
   }

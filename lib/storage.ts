@@ -12,8 +12,20 @@ export function nextVersion(): number {
   return ++stamp;
 }
 
+/**
+ * @internal Installed by lib/device-state.ts: `sync` copies values that a device holds newer than
+ * this memory (XLA-resident script variables) into it; `drop` frees the device copies of a
+ * storage whose last holder released it.
+ */
+export const deviceHooks: { sync: (s: Storage) => void; drop: (s: Storage) => void } = { sync: () => undefined, drop: () => undefined };
+
 export class Storage {
   private holders = 1;
+  /** @internal Device copies of parts of this memory (lib/device-state.ts), null when none. */
+  _device: unknown[] | null = null;
+  /** @internal True while some device copy is newer than this memory (synced at the next access). */
+  _stale = false;
+  private readonly _buffer: ArrayBuffer;
   /**
    * Changes (to a new realm-wide stamp) whenever hodu writes into this memory: `assign`, a script's
    * variable write-back, `loadStateDict`. A compiled script that baked a read-only variable in as a
@@ -28,15 +40,27 @@ export class Storage {
    * our reference and never detaches the caller's buffer.
    */
   constructor(
-    readonly buffer: ArrayBuffer,
+    buffer: ArrayBuffer,
     readonly owned = true,
   ) {
+    this._buffer = buffer;
     this.initialLength = buffer.byteLength;
+  }
+
+  /** The memory; values a device holds newer (XLA-resident variables) are copied in first. */
+  get buffer(): ArrayBuffer {
+    if (this._stale) deviceHooks.sync(this);
+    return this._buffer;
+  }
+
+  /** @internal The memory as it is, without syncing device copies (lib/device-state.ts). */
+  get _raw(): ArrayBuffer {
+    return this._buffer;
   }
 
   /** True when the buffer was detached behind our back (transferred with postMessage/structuredClone). */
   get detached(): boolean {
-    return this.initialLength > 0 && this.buffer.byteLength === 0;
+    return this.initialLength > 0 && this._buffer.byteLength === 0;
   }
 
   /** Records that the memory changed. */
@@ -50,10 +74,12 @@ export class Storage {
   }
 
   release(): void {
-    if (--this.holders === 0 && this.owned) binding.detach(this.buffer);
+    if (--this.holders !== 0) return;
+    if (this._device !== null) deviceHooks.drop(this);
+    if (this.owned) binding.detach(this._buffer);
   }
 
   get byteLength(): number {
-    return this.buffer.byteLength;
+    return this._buffer.byteLength;
   }
 }

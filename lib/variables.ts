@@ -12,7 +12,8 @@
 //
 // ScriptState (one per Script) binds each variable's current memory as an input on every run and
 // copies each updated variable's new value back into the same tensor afterwards (a memcpy per
-// updated variable and run; the native plans still allocate their outputs).
+// updated variable and run; the native plans still allocate their outputs). On XLA, variables stay
+// on the device instead (lib/device-state.ts): view() is then used only for what cannot.
 import { DType } from './dtype';
 import { ErrorCode, HoduError, invalidArg } from './errors';
 import { eager, GraphRecorder, IrOutput, IrValue, ValueKind, tensorBytes } from './ir/graph';

@@ -176,6 +176,13 @@ Napi::Value make_executable_handle(Napi::Env env, std::unique_ptr<Executable> ex
   return Napi::External<ExecutableHolder>::New(env, h, [](Napi::Env, ExecutableHolder* p) { delete p; });
 }
 
+std::shared_ptr<Executable> executable_of(const Napi::Value& handle, const ExecutableKind& kind) {
+  if (!handle.IsExternal()) fail(ErrorCode::INVALID_ARGUMENT, "expected a compiled ", kind.what, " handle");
+  auto* h = handle.As<Napi::External<ExecutableHolder>>().Data();
+  if (!h || !h->exe || h->kind != &kind) fail(ErrorCode::INVALID_ARGUMENT, "the compiled ", kind.what, " was released");
+  return h->exe;
+}
+
 void register_executable_functions(Napi::Env env, Napi::Object exports, const ExecutableKind& kind, const char* run,
                                    const char* run_async, const char* info, const char* release) {
   void* data = const_cast<ExecutableKind*>(&kind);

@@ -30,6 +30,9 @@ Napi::Value make_executable_handle(Napi::Env env, std::unique_ptr<Executable> ex
 
 // Registers run(handle, inputs[]) -> ArrayBuffer[], runAsync(handle, inputs[], cb(err, outs)),
 // info(handle, ...) -> PlanInfo and release(handle) under the given names.
+// The executable behind a handle of make_executable_handle (INVALID_ARGUMENT when released or not one).
+std::shared_ptr<Executable> executable_of(const Napi::Value& handle, const ExecutableKind& kind);
+
 void register_executable_functions(Napi::Env env, Napi::Object exports, const ExecutableKind& kind, const char* run,
                                    const char* run_async, const char* info, const char* release);
 

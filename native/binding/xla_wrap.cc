@@ -20,6 +20,8 @@
 
 namespace hodu {
 
+void register_xla_resident_functions(Napi::Env env, Napi::Object exports, const ExecutableKind& kind);
+
 namespace {
 
 xla::Platform platform_of(const Napi::Value& v) {
@@ -186,6 +188,7 @@ void register_xla_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("xlaEmit", Napi::Function::New(env, XlaEmit, "xlaEmit"));
   exports.Set("xlaCompileText", Napi::Function::New(env, XlaCompileText, "xlaCompileText"));
   exports.Set("xlaCacheCounters", Napi::Function::New(env, XlaCacheCounters, "xlaCacheCounters"));
+  register_xla_resident_functions(env, exports, kXlaKind);  // xla_resident_wrap.cc
 }
 
 }  // namespace hodu

@@ -400,8 +400,12 @@ void PjrtClient::destroy(PJRT_Buffer* b) {
 }
 
 std::vector<PJRT_Buffer*> PjrtClient::execute(PJRT_LoadedExecutable* e, const std::vector<PJRT_Buffer*>& args,
-                                              size_t num_outputs, PJRT_Device* dev) {
+                                              size_t num_outputs, PJRT_Device* dev, const std::vector<int64_t>* non_donatable) {
   HODU_PJRT_ARGS(plugin, PJRT_ExecuteOptions, opts);
+  if (non_donatable && !non_donatable->empty()) {
+    opts->non_donatable_input_indices = non_donatable->data();
+    opts->num_non_donatable_input_indices = non_donatable->size();
+  }
   std::vector<PJRT_Buffer*> outs(num_outputs, nullptr);
   PJRT_Buffer* const* arg_list = args.data();
   PJRT_Buffer** out_list = outs.data();
@@ -507,7 +511,8 @@ PJRT_LoadedExecutable* PjrtClient::deserialize(const std::string& bytes) {
 
 std::vector<std::vector<PJRT_Buffer*>> PjrtClient::execute_multi(PJRT_LoadedExecutable* e, const ExeInfo& info,
                                                                  const std::vector<std::vector<PJRT_Buffer*>>& lists,
-                                                                 const std::vector<ArgSpec>& expected) {
+                                                                 const std::vector<ArgSpec>& expected,
+                                                                 const std::vector<int64_t>* non_donatable) {
   const size_t n = info.devices.size();
   std::lock_guard<std::mutex> one_at_a_time(multi_mutex_);
   // --- validation: nothing below may reach the plugin unchecked (hangs and aborts otherwise)
@@ -555,6 +560,10 @@ std::vector<std::vector<PJRT_Buffer*>> PjrtClient::execute_multi(PJRT_LoadedExec
   }
   // --- launch on every device at once
   HODU_PJRT_ARGS(plugin, PJRT_ExecuteOptions, opts);
+  if (non_donatable && !non_donatable->empty()) {
+    opts->non_donatable_input_indices = non_donatable->data();
+    opts->num_non_donatable_input_indices = non_donatable->size();
+  }
   std::vector<std::vector<PJRT_Buffer*>> outs(n, std::vector<PJRT_Buffer*>(info.num_outputs, nullptr));
   std::vector<PJRT_Buffer* const*> arg_ptrs(n);
   std::vector<PJRT_Buffer**> out_ptrs(n);

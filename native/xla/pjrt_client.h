@@ -66,8 +66,10 @@ class PjrtClient {
   void destroy(PJRT_Buffer* b);
 
   // Runs `e` on `dev` and waits for completion; returns the output buffers (caller destroys).
+  // non_donatable: argument indices the runtime must not donate (XLA may alias an argument marked
+  // tf.aliasing_output with its result; one not listed is consumed by the run).
   std::vector<PJRT_Buffer*> execute(PJRT_LoadedExecutable* e, const std::vector<PJRT_Buffer*>& args, size_t num_outputs,
-                                    PJRT_Device* dev);
+                                    PJRT_Device* dev, const std::vector<int64_t>* non_donatable = nullptr);
 
   // One launch of a multi-device (SPMD) executable on all its devices; waits for every device and
   // returns outs[device][output] (caller destroys). Everything is validated BEFORE the launch, as
@@ -82,7 +84,8 @@ class PjrtClient {
   };
   std::vector<std::vector<PJRT_Buffer*>> execute_multi(PJRT_LoadedExecutable* e, const ExeInfo& info,
                                                        const std::vector<std::vector<PJRT_Buffer*>>& lists,
-                                                       const std::vector<ArgSpec>& expected);
+                                                       const std::vector<ArgSpec>& expected,
+                                                       const std::vector<int64_t>* non_donatable = nullptr);
   bool multi_device_broken() const { return multi_broken_.load(); }
   // Puts the client in the state a failed multi-device launch leaves (tests of the guard only).
   void mark_multi_device_broken_for_test() { multi_broken_ = true; }

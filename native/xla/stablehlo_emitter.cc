@@ -1399,13 +1399,54 @@ EmitResult emit_stablehlo(const Graph& g, const std::vector<ConstantData>& const
     }
     results.push_back(e.concat(flags, 0));
   }
+  // updated variables: input k and output j share the reserved name (and so the type)
+  res.aliased_output.assign(res.params.size(), -1);
+  if (opts.alias_variables) {
+    for (size_t i = 0; i < res.params.size(); i++) {
+      const Param& p = res.params[i];
+      if (p.kind != Param::Kind::Input) continue;
+      const Value& v = g.values[p.value];
+      if (v.name.rfind("@var:", 0) != 0) continue;
+      for (size_t j = 0; j < g.outputs.size(); j++) {
+        const Value& o = g.values[g.outputs[j].value];
+        if (g.outputs[j].name == v.name && o.dtype == v.dtype && o.shape == v.shape) {
+          res.aliased_output[i] = (int)j;
+          break;
+        }
+      }
+    }
+    // one result per input at most
+    for (size_t i = 0; i < res.params.size(); i++)
+      for (size_t k = 0; k < i; k++)
+        if (res.aliased_output[i] >= 0 && res.aliased_output[k] == res.aliased_output[i]) res.aliased_output[i] = -1;
+    // with index checks, an updated variable keeps its old value when a check failed: the caller
+    // reports the error, and its donated buffer must still hold the value from before the run
+    bool any_alias = false;
+    for (int a : res.aliased_output) any_alias = any_alias || a >= 0;
+    if (any_alias && !e.index_checks.empty()) {
+      V failed = e.reduce(results.back(), {0}, "or", e.scalar(DType::Bool, 0));
+      for (size_t i = 0; i < res.params.size(); i++) {
+        if (res.aliased_output[i] < 0) continue;
+        const Param& p = res.params[i];
+        V old{"%arg" + std::to_string(i), p.dtype, p.shape};
+        V& r = results[(size_t)res.aliased_output[i]];
+        r = e.select(e.bcast_to(failed, p.shape), old, r);
+      }
+    }
+  }
   std::ostringstream m;
   const int np = opts.num_partitions > 1 ? opts.num_partitions : 1;
   m << "module @hodu attributes {mhlo.num_partitions = " << np << " : i32, mhlo.num_replicas = 1 : i32} {\n";
   m << "  func.func public @main(";
   for (size_t i = 0; i < res.params.size(); i++) {
     m << (i ? ", " : "") << "%arg" << i << ": " << ty(res.params[i].dtype, res.params[i].shape);
-    if (np > 1) m << spmd_sharding(res.params[i], opts);
+    std::string attrs = np > 1 ? spmd_sharding(res.params[i], opts) : "";
+    if (res.aliased_output[i] >= 0) {
+      const std::string alias = "tf.aliasing_output = " + std::to_string(res.aliased_output[i]) + " : i32";
+      if (attrs.empty()) attrs = " {" + alias + "}";
+      else attrs.insert(attrs.size() - 1, ", " + alias);
+    }
+    m << attrs;
   }
   m << ") -> (";
   for (size_t j = 0; j < results.size(); j++)

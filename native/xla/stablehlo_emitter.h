@@ -34,6 +34,10 @@ struct EmitOptions {
   // collectives, so the program's meaning does not depend on these choices).
   int num_partitions = 1;
   std::vector<int> input_split_axis;
+  // Updated script variables (an input and an output both named `@var:<name>`, same type): the
+  // input is marked `tf.aliasing_output` so that a donated device buffer becomes the output in
+  // place (XLA may alias; an input the caller does not donate is copied by the runtime).
+  bool alias_variables = true;
 };
 
 struct Param {
@@ -48,6 +52,7 @@ struct Param {
 struct EmitResult {
   std::string text;
   std::vector<Param> params;  // @main's arguments, in order
+  std::vector<int> aliased_output;  // per param: the result it may alias (tf.aliasing_output), -1 none
   // When not empty, @main has one more result than the graph has outputs: tensor<Kxi1>, flag k
   // set when an index of index op k was out of range (message k says which op and dim).
   std::vector<std::string> index_check_messages;

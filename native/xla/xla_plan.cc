@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <atomic>
 
 #include "../ir/loop_roll.h"
 
@@ -40,6 +41,7 @@ struct XlaPlan::Impl {
   std::vector<int> split;                                   // per param: split axis, -1 replicated (SPMD)
   std::vector<PjrtClient::ArgSpec> shard_specs;             // per param: what each device receives (SPMD)
   std::vector<std::vector<PJRT_Buffer*>> constant_buffers;  // [device][param] (null for inputs)
+  std::vector<int> aliased_output;                          // per param: the result it may alias, -1 none
 
   ~Impl() {
     if (!client) return;
@@ -50,6 +52,30 @@ struct XlaPlan::Impl {
 };
 
 XlaPlan::~XlaPlan() = default;
+
+struct ResidentValue {
+  PjrtClient* client = nullptr;
+  std::vector<PJRT_Device*> devices;   // the plan's devices, in its order
+  std::vector<PJRT_Buffer*> buffers;   // one per device (replicated)
+  DType dtype = DType::F32;
+  Shape shape;
+  size_t nbytes = 0;
+  std::atomic<int> in_flight{0};       // runs using it now
+  std::atomic<bool> donated{false};    // consumed by a run: its buffers are dead
+  ~ResidentValue() {
+    if (client)
+      for (PJRT_Buffer* b : buffers) client->destroy(b);
+  }
+};
+
+void resident_read(ResidentValue& v, void* dst, size_t bytes) {
+  if (v.donated) fail(ErrorCode::INVALID_ARGUMENT, "xla: a device value was read after a run consumed it");
+  if (bytes != v.nbytes) fail(ErrorCode::INVALID_ARGUMENT, "xla: a device value of ", v.nbytes, " bytes read into ", bytes, " bytes");
+  if (v.buffers.empty()) return;
+  v.client->download(v.buffers[0], dst, bytes);
+}
+size_t resident_bytes(const ResidentValue& v) { return v.nbytes; }
+bool resident_donated(const ResidentValue& v) { return v.donated; }
 
 namespace {
 
@@ -205,6 +231,8 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph& g, const std::vector<Cons
   // large constants: uploaded once per device, resident for the plan's life
   t0 = std::chrono::steady_clock::now();
   m.params = em.params;
+  m.aliased_output = em.aliased_output;
+  m.aliased_output.resize(m.params.size(), -1);
   m.constant_buffers.assign(m.devices.size(), std::vector<PJRT_Buffer*>(m.params.size(), nullptr));
   m.split.assign(m.params.size(), -1);
   for (size_t i = 0; i < m.params.size(); i++) {
@@ -305,6 +333,138 @@ void XlaPlan::run(const std::vector<const void*>& inputs, const std::vector<void
   for (size_t j = 0; j < output_descs_.size(); j++) c.download(outs[j], outputs[j], output_descs_[j].nbytes());
 }
 
+void XlaPlan::run_resident(const std::vector<ResidentArg>& args, const std::vector<char>& keep_outputs,
+                           const std::vector<void*>& outputs, bool allow_donation, ResidentRun& r) {
+  Impl& m = *impl_;
+  if (args.size() != input_descs_.size() || outputs.size() != output_descs_.size() || keep_outputs.size() != outputs.size())
+    fail(ErrorCode::INTERNAL, "xla plan: bound ", args.size(), " inputs and ", outputs.size(), " outputs, expected ",
+         input_descs_.size(), " and ", output_descs_.size());
+  PjrtClient& c = *m.client;
+  const size_t n = m.devices.size();
+  r.uploaded.assign(args.size(), nullptr);
+  r.kept.assign(outputs.size(), nullptr);
+  struct Hold {  // every resident value this run reads, marked in use until it ends
+    std::vector<ResidentRef> v;
+    ~Hold() {
+      for (auto& x : v) x->in_flight--;
+    }
+  } hold;
+  auto use = [&](const ResidentRef& v) {
+    v->in_flight++;
+    hold.v.push_back(v);
+  };
+  BufferList owned{c, {}};
+  std::vector<std::vector<PJRT_Buffer*>> lists(n, std::vector<PJRT_Buffer*>(m.params.size(), nullptr));
+  std::vector<ResidentRef> value_of(m.params.size());  // the resident value behind param i
+  std::vector<uint8_t> scratch;
+  for (size_t i = 0; i < m.params.size(); i++) {
+    const Param& p = m.params[i];
+    if (p.kind == Param::Kind::Constant) {
+      for (size_t d = 0; d < n; d++) lists[d][i] = m.constant_buffers[d][i];
+      continue;
+    }
+    const ResidentArg& a = args.at(p.index);
+    if (a.dev) {
+      const ResidentValue& v = *a.dev;
+      if (v.client != &c || v.devices != m.devices || v.dtype != p.dtype || v.shape != p.shape || m.split[i] >= 0)
+        fail(ErrorCode::INVALID_ARGUMENT, "xla: input ", p.index, ": the device value (", dtype_name(v.dtype), fmt_list(v.shape),
+             ") was made for other devices or another type than this executable's ", dtype_name(p.dtype), fmt_list(p.shape));
+      if (v.donated) fail(ErrorCode::INVALID_ARGUMENT, "xla: input ", p.index, ": the device value was consumed by an earlier run");
+      for (size_t d = 0; d < n; d++) lists[d][i] = v.buffers[d];
+      use(a.dev);
+      value_of[i] = a.dev;
+      continue;
+    }
+    if (a.keep && m.split[i] < 0) {
+      auto v = std::make_shared<ResidentValue>();
+      v->client = &c;
+      v->devices = m.devices;
+      v->dtype = p.dtype;
+      v->shape = p.shape;
+      v->nbytes = input_descs_[p.index].nbytes();
+      for (size_t d = 0; d < n; d++) {
+        v->buffers.push_back(c.upload(a.host, p.dtype, p.shape, m.devices[d]));
+        r.h2d_bytes += v->nbytes;
+      }
+      for (size_t d = 0; d < n; d++) lists[d][i] = v->buffers[d];
+      use(v);
+      value_of[i] = v;
+      r.uploaded[p.index] = v;
+      continue;
+    }
+    for (size_t d = 0; d < n; d++) {  // this run's own copy
+      const void* src = a.host;
+      if (m.split[i] >= 0) src = shard_of(src, p.dtype, p.shape, m.split[i], d, n, scratch);
+      lists[d][i] = c.upload(src, p.dtype, m.shard_specs[i].shape, m.devices[d]);
+      owned.v.push_back(lists[d][i]);
+      r.h2d_bytes += TensorDesc(p.dtype, m.shard_specs[i].shape).nbytes();
+    }
+  }
+  // donation: an aliased input is consumed in place when nothing else reads it (else XLA copies)
+  std::vector<int64_t> non_donatable;
+  std::vector<size_t> donating;
+  const bool may_donate = allow_donation;
+  for (size_t i = 0; i < m.params.size(); i++) {
+    if (m.aliased_output[i] < 0) continue;
+    const ResidentRef& v = value_of[i];
+    bool ok = v ? may_donate && v->in_flight.load() == 1 && keep_outputs[(size_t)m.aliased_output[i]] : true;
+    if (!ok) non_donatable.push_back((int64_t)i);
+    else if (v) donating.push_back(i);
+  }
+  std::vector<std::vector<PJRT_Buffer*>> all;
+  if (n == 1) {
+    std::vector<PJRT_Buffer*> outs = c.execute(m.exe, lists[0], m.num_outputs, m.devices[0], &non_donatable);
+    all.push_back(std::move(outs));
+  } else {
+    all = c.execute_multi(m.exe, m.info, lists, m.shard_specs, &non_donatable);
+  }
+  for (size_t i : donating) {
+    value_of[i]->donated = true;
+    r.donated++;
+    if (r.uploaded[m.params[i].index] == value_of[i]) r.uploaded[m.params[i].index] = nullptr;
+  }
+  for (auto& l : all) owned.v.insert(owned.v.end(), l.begin(), l.end());
+  if (!m.index_checks.empty()) {
+    std::vector<uint8_t> flags(m.index_checks.size());
+    c.download(all[0].back(), flags.data(), flags.size());
+    for (size_t k = 0; k < flags.size(); k++) {
+      if (!flags[k]) continue;
+      // the program returned the old values of the updated variables (emit_stablehlo selects them
+      // when a check fails): they become the donated values' buffers again, so nothing changed
+      for (size_t i : donating) {
+        ResidentValue& v = *value_of[i];
+        const size_t j = (size_t)m.aliased_output[i];
+        for (size_t d = 0; d < n; d++) {
+          owned.v.push_back(v.buffers[d]);  // the consumed buffer's handle
+          v.buffers[d] = all[d][j];
+          owned.v.erase(std::find(owned.v.begin(), owned.v.end(), all[d][j]));
+        }
+        v.donated = false;
+      }
+      r.donated = 0;
+      fail(ErrorCode::INVALID_ARGUMENT, m.index_checks[k]);
+    }
+  }
+  for (size_t j = 0; j < output_descs_.size(); j++) {
+    if (!keep_outputs[j]) {
+      c.download(all[0][j], outputs[j], output_descs_[j].nbytes());
+      r.d2h_bytes += output_descs_[j].nbytes();
+      continue;
+    }
+    auto v = std::make_shared<ResidentValue>();
+    v->client = &c;
+    v->devices = m.devices;
+    v->dtype = output_descs_[j].dtype;
+    v->shape = output_descs_[j].shape;
+    v->nbytes = output_descs_[j].nbytes();
+    for (size_t d = 0; d < n; d++) {
+      v->buffers.push_back(all[d][j]);
+      owned.v.erase(std::find(owned.v.begin(), owned.v.end(), all[d][j]));
+    }
+    r.kept[j] = v;
+  }
+}
+
 ClientInfo client_info(const std::string& plugin_path, Platform platform) {
   PjrtClient& c = PjrtClient::get(plugin_path, platform);
   ClientInfo r;
@@ -351,6 +511,15 @@ std::unique_ptr<XlaPlan> XlaPlan::compile(const Graph&, const std::vector<Consta
 void XlaPlan::run(const std::vector<const void*>&, const std::vector<void*>&) {
   fail(ErrorCode::BACKEND_UNAVAILABLE, "this build of hodu has no XLA support");
 }
+
+struct ResidentValue {};
+void XlaPlan::run_resident(const std::vector<ResidentArg>&, const std::vector<char>&, const std::vector<void*>&, bool,
+                           ResidentRun&) {
+  fail(ErrorCode::BACKEND_UNAVAILABLE, "this build of hodu has no XLA support");
+}
+void resident_read(ResidentValue&, void*, size_t) { fail(ErrorCode::BACKEND_UNAVAILABLE, "this build of hodu has no XLA support"); }
+size_t resident_bytes(const ResidentValue&) { return 0; }
+bool resident_donated(const ResidentValue&) { return false; }
 
 ClientInfo client_info(const std::string&, Platform platform) { unavailable(platform); }
 

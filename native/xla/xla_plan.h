@@ -65,6 +65,33 @@ struct XlaStats {
   std::vector<uint32_t> loop_trips;  // rolled loops (trip counts), in execution order
 };
 
+// A value kept on an executable's device(s) between runs (a script variable): one buffer per
+// device of the plan that made it, freed with the last reference. Any plan of the same client
+// and device list may read it; a synchronous run may donate it (then it is dead: `donated()`).
+struct ResidentValue;
+using ResidentRef = std::shared_ptr<ResidentValue>;
+
+// One input of XlaPlan::run_resident: host data (uploaded for this run, or kept when `keep`) or
+// a resident value.
+struct ResidentArg {
+  const void* host = nullptr;
+  ResidentRef dev;
+  bool keep = false;  // host data: keep the uploaded buffer as a resident value (ResidentRun::uploaded)
+};
+
+struct ResidentRun {
+  std::vector<ResidentRef> uploaded;  // per input: the value kept from host data (null otherwise)
+  std::vector<ResidentRef> kept;      // per output: the result left on the device (null otherwise)
+  uint64_t h2d_bytes = 0, d2h_bytes = 0;  // host<->device traffic of this run
+  size_t donated = 0;                     // resident inputs the run consumed in place
+};
+
+// Copies a resident value (device 0's copy) into dst (exactly its byte size); INVALID_ARGUMENT
+// when it was donated or `bytes` differs.
+void resident_read(ResidentValue& v, void* dst, size_t bytes);
+size_t resident_bytes(const ResidentValue& v);
+bool resident_donated(const ResidentValue& v);
+
 class XlaPlan : public Executable {
  public:
   // BACKEND_UNAVAILABLE / DEVICE_UNAVAILABLE (plugin, client, device), COMPILE_FAILED (XLA rejects
@@ -77,6 +104,14 @@ class XlaPlan : public Executable {
   // outputs[j]: contiguous memory for graph output j. Runs may be concurrent (nothing is shared but
   // the read-only constant buffers).
   void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs) override;
+
+  // A run whose inputs may be resident values and whose outputs may stay on the device:
+  // keep_outputs[j] leaves output j resident (ResidentRun::kept[j]; outputs[j] unused), otherwise
+  // it is copied into outputs[j]. allow_donation: updated variables' resident inputs that no other
+  // run is using are donated (their buffers become the outputs in place); never when the program
+  // checks indices (a failed check must leave the old values).
+  void run_resident(const std::vector<ResidentArg>& args, const std::vector<char>& keep_outputs,
+                    const std::vector<void*>& outputs, bool allow_donation, ResidentRun& r);
 
   // PlanInfo's common fields: steps = StableHLO ops, one kernel "xla:<platform>", no arena/scratch
   // (XLA's own), nothing folded/viewed/fused by hodu; loops report trip counts only.
