@@ -77,13 +77,15 @@ export async function interleaved(variants: Variant[], opts: InterleaveOptions):
       if (left <= 0) continue;
       const perRound = cap === undefined ? Infinity : Math.max(1, Math.ceil(cap / opts.rounds));
       await v.activate?.();
-      await sleep(10); // let the previous variant's spinning worker threads park
       if (cap === undefined) {
         // one untimed call: the other variants just ran and evicted this one's caches
         const p = v.run();
         if (isThenable(p)) await p;
       }
       if (typeof gc === 'function') gc();
+      // Yield for a moment: the previous variant's spinning worker threads park, and the finalizers
+      // of the buffers the GC just collected run (hodu's pooled outputs go back to the pool there).
+      await sleep(10);
       const slice: number[] = [];
       const start = process.hrtime.bigint();
       while (slice.length < Math.min(left, perRound)) {
