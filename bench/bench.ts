@@ -81,7 +81,13 @@ async function timeWorkload(workload: string, entries: Entry[], extra?: (t: Timi
     const ts = await interleaved(entries.map((e) => e.variant), { rounds: ROUNDS, slice: SLICE });
     entries.forEach((e, i) => {
       const t = ts[i];
-      const x = [extra?.(t), e.note].filter(Boolean).join('; ');
+      if (t.error !== undefined) {
+        // a peer that fails is a missing row; a hodu variant that fails is a wrong result
+        if (!peers.some((p) => p.name === e.variant.name)) wrong++;
+        console.error(`FAILED: ${workload} ${e.variant.name}: ${t.error}`);
+        if (t.n === 0) return peerFailed(workload, e.variant.name, `failed: ${t.error}`);
+      }
+      const x = [extra?.(t), e.note, t.error !== undefined ? `failed after ${t.n} calls: ${t.error}` : undefined].filter(Boolean).join('; ');
       const r: Row = { workload, variant: e.variant.name, t, extra: x || undefined };
       rows.push(r);
       log(r);

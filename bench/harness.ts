@@ -17,6 +17,8 @@ export interface Timing {
   n: number;
   /** The median of each round's calls (interleaved runs only): how stable the median is. */
   rounds?: number[];
+  /** Set when a call threw: the variant was dropped from the later rounds (interleaved only). */
+  error?: string;
 }
 
 declare const gc: undefined | (() => void);
@@ -54,53 +56,71 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
   return x !== null && typeof x === 'object' && typeof (x as { then?: unknown }).then === 'function';
 }
 
-/** Times the variants interleaved (see the file comment); one Timing per variant, in order. */
+/**
+ * Times the variants interleaved (see the file comment); one Timing per variant, in order. A
+ * variant whose call throws is dropped from the rest of the run, its Timing carrying the error.
+ */
 export async function interleaved(variants: Variant[], opts: InterleaveOptions): Promise<Timing[]> {
   const minCalls = opts.minCalls ?? 3;
   const times = variants.map(() => [] as number[]);
   const roundMedians = variants.map(() => [] as number[]);
-  for (const v of variants) {
-    await v.activate?.();
-    const w = v.maxCalls !== undefined ? 1 : opts.warmup ?? 3;
-    for (let i = 0; i < w; i++) {
-      const p = v.run();
-      if (isThenable(p)) await p;
+  const errors: (string | undefined)[] = variants.map(() => undefined);
+  const guard = async (i: number, f: () => Promise<void>): Promise<void> => {
+    try {
+      await f();
+    } catch (e) {
+      errors[i] = (e as Error)?.message?.split('\n')[0] ?? String(e);
     }
+  };
+  for (const [i, v] of variants.entries()) {
+    await guard(i, async () => {
+      await v.activate?.();
+      const w = v.maxCalls !== undefined ? 1 : opts.warmup ?? 3;
+      for (let c = 0; c < w; c++) {
+        const p = v.run();
+        if (isThenable(p)) await p;
+      }
+    });
   }
   const n = variants.length;
   for (let r = 0; r < opts.rounds; r++) {
     for (let k = 0; k < n; k++) {
       const i = (k + r) % n;
       const v = variants[i];
+      if (errors[i] !== undefined) continue;
       const cap = v.maxCalls;
       const left = cap === undefined ? Infinity : cap - times[i].length;
       if (left <= 0) continue;
       const perRound = cap === undefined ? Infinity : Math.max(1, Math.ceil(cap / opts.rounds));
-      await v.activate?.();
-      if (cap === undefined) {
-        // one untimed call: the other variants just ran and evicted this one's caches
-        const p = v.run();
-        if (isThenable(p)) await p;
-      }
-      if (typeof gc === 'function') gc();
-      // Yield for a moment: the previous variant's spinning worker threads park, and the finalizers
-      // of the buffers the GC just collected run (hodu's pooled outputs go back to the pool there).
-      await sleep(10);
-      const slice: number[] = [];
-      const start = process.hrtime.bigint();
-      while (slice.length < Math.min(left, perRound)) {
-        const t0 = process.hrtime.bigint();
-        const p = v.run();
-        if (isThenable(p)) await p;
-        const t1 = process.hrtime.bigint();
-        slice.push(Number(t1 - t0) / 1e9);
-        if (slice.length >= minCalls && Number(t1 - start) / 1e9 > opts.slice) break;
-      }
-      times[i].push(...slice);
-      roundMedians[i].push(medianOf(slice));
+      await guard(i, async () => {
+        await v.activate?.();
+        if (cap === undefined) {
+          // one untimed call: the other variants just ran and evicted this one's caches
+          const p = v.run();
+          if (isThenable(p)) await p;
+        }
+        if (typeof gc === 'function') gc();
+        // Yield for a moment: the previous variant's spinning worker threads park, and the finalizers
+        // of the buffers the GC just collected run (hodu's pooled outputs go back to the pool there).
+        await sleep(10);
+        const slice: number[] = [];
+        const start = process.hrtime.bigint();
+        while (slice.length < Math.min(left, perRound)) {
+          const t0 = process.hrtime.bigint();
+          const p = v.run();
+          if (isThenable(p)) await p;
+          const t1 = process.hrtime.bigint();
+          slice.push(Number(t1 - t0) / 1e9);
+          if (slice.length >= minCalls && Number(t1 - start) / 1e9 > opts.slice) break;
+        }
+        times[i].push(...slice);
+        roundMedians[i].push(medianOf(slice));
+      });
     }
   }
-  return variants.map((_, i) => summarize(times[i], roundMedians[i]));
+  return variants.map((_, i) =>
+    times[i].length ? { ...summarize(times[i], roundMedians[i]), error: errors[i] } : { median: NaN, min: NaN, max: NaN, n: 0, error: errors[i] ?? 'no calls' },
+  );
 }
 
 export function measure(fn: () => unknown, opts: { minTime?: number; maxReps?: number; warmup?: number } = {}): Timing {

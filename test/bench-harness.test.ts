@@ -44,3 +44,23 @@ describe('interleaved timing (bench/harness.ts)', () => {
     expect(t.median).toBeLessThan(1);
   });
 });
+
+describe('interleaved timing: a variant that throws', () => {
+  it('is dropped with its error while the others finish their rounds', async () => {
+    let calls = 0;
+    const ts = await interleaved(
+      [
+        { name: 'ok', run: () => undefined },
+        { name: 'bad', run: () => { if (++calls > 2) throw new Error('boom\nsecond line'); } },
+        { name: 'bad-async', run: async () => Promise.reject(new Error('async boom')) },
+      ],
+      { rounds: 3, slice: 0, minCalls: 1, warmup: 1 },
+    );
+    expect(ts[0].n).toBe(3);
+    expect(ts[0].error).toBeUndefined();
+    expect(ts[1].error).toBe('boom');
+    expect(ts[1].n).toBe(0); // warm-up 1, then round 1's untimed call 2, its timed call 3 throws
+    expect(ts[2].error).toBe('async boom');
+    expect(ts[2].n).toBe(0);
+  });
+});
