@@ -59,11 +59,18 @@ class RunWorker : public Napi::AsyncWorker {
   RunWorker(Napi::Function cb, std::shared_ptr<Executable> exe, std::vector<const void*> ins, std::vector<void*> outs,
             Napi::Value keep_inputs, Napi::Value keep_outputs, const char* name)
       : Napi::AsyncWorker(cb, name), exe_(std::move(exe)), ins_(std::move(ins)), outs_(std::move(outs)) {
-    // Inputs are copied now, on the JS thread: the caller may transfer or detach an input's
-    // ArrayBuffer (postMessage/structuredClone with transfer) while the run is in flight, which frees
-    // its memory however the JS object is held. The copies live as long as the worker.
+    // The caller may transfer or detach an input's ArrayBuffer (postMessage/structuredClone with
+    // transfer) while the run is in flight, which frees its memory however the JS object is held,
+    // and N-API cannot pin a V8-owned buffer. So inputs are copied now, on the JS thread (the
+    // copies live as long as the worker), except hodu's own pooled blocks (the outputs of earlier
+    // runs, fed back): those are pinned instead, which keeps the block from being reused or freed
+    // until the worker is destroyed, whatever happens to its ArrayBuffer.
     for (size_t i = 0; i < ins_.size(); i++) {
       size_t n = exe_->input_desc(i).nbytes();
+      if (n && OutputPool::pin(ins_[i], n)) {
+        pinned_.blocks.push_back(ins_[i]);
+        continue;
+      }
       std::unique_ptr<char[]> c(new (std::nothrow) char[n ? n : 1]);
       if (!c) fail(ErrorCode::INTERNAL, "out of memory copying input ", i, " (", n, " bytes) for runAsync");
       if (n) std::memcpy(c.get(), ins_[i], n);
@@ -96,6 +103,13 @@ class RunWorker : public Napi::AsyncWorker {
   std::shared_ptr<Executable> exe_;
   std::vector<const void*> ins_;
   std::vector<std::unique_ptr<char[]>> in_copies_;
+  // pooled input blocks (OutputPool::pin), unpinned when the worker is destroyed (or its constructor throws)
+  struct Pins {
+    std::vector<const void*> blocks;
+    ~Pins() {
+      for (const void* p : blocks) OutputPool::unpin(p);
+    }
+  } pinned_;
   std::vector<void*> outs_;
   Napi::ObjectReference keep_in_, keep_out_;
   std::string code_ = "INTERNAL";

@@ -1,6 +1,6 @@
 // The one N-API wrap of a compiled program (core/executable.h), shared by both backends: handle,
 // input checking and binding, output allocation (output_pool.h), synchronous and libuv-pool runs
-// (inputs copied for async runs), PlanInfo's common fields, release, and the IR decode/validation
+// (inputs copied for async runs, hodu's pooled output blocks pinned instead), PlanInfo's common fields, release, and the IR decode/validation
 // that precedes every compile. Each backend's wrap (script_wrap.cc, xla_wrap.cc) adds its own
 // compile function and registers these functions under its JS names with its ExecutableKind.
 #pragma once

@@ -14,17 +14,22 @@ namespace hodu {
 namespace {
 
 // One per ArrayBuffer handed out: its block goes back to the pool once, by release() (dispose) or
-// by the finalizer (GC), whichever comes first; the finalizer always deletes the ticket.
+// by the finalizer (GC), whichever comes first; the finalizer deletes the ticket. While a runAsync
+// reads the block (pins > 0) it goes back at the last unpin() instead, and a ticket whose finalizer
+// ran meanwhile is deleted there.
 struct Ticket {
   void* block;
   size_t size;
-  bool returned = false;
+  bool returned = false;   // left `out` (released or finalized)
+  bool finalized = false;  // the finalizer ran while pinned
+  int pins = 0;
 };
 
 struct Pool {
   std::mutex mu;
   std::unordered_map<size_t, std::vector<void*>> free;  // by rounded size
   std::unordered_map<void*, Ticket*> out;                // blocks held by live ArrayBuffers
+  std::unordered_map<const void*, Ticket*> pinned;       // blocks runAsync workers read
   size_t cached = 0;
   size_t outstanding = 0;  // bytes of the blocks in `out`
   size_t unfinalized = 0;  // disposed buffers whose finalizer has not run yet (see make())
@@ -56,9 +61,14 @@ void finalize(napi_env, void*, void* hint) {
     if (!t->returned) {
       p.out.erase(t->block);
       p.outstanding -= t->size;
-      give_locked(p, t->block, t->size);
+      t->returned = true;
+      if (!t->pins) give_locked(p, t->block, t->size);  // else at the last unpin()
     } else {
       p.unfinalized--;
+    }
+    if (t->pins) {
+      t->finalized = true;  // unpin() deletes it
+      return;
     }
   }
   delete t;
@@ -129,7 +139,34 @@ void OutputPool::release(void* data) {
   p.unfinalized++;
   p.out.erase(it);
   p.outstanding -= t->size;
-  give_locked(p, t->block, t->size);
+  if (!t->pins) give_locked(p, t->block, t->size);  // else at the last unpin()
+}
+
+bool OutputPool::pin(const void* data, size_t bytes) {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mu);
+  auto it = p.out.find(const_cast<void*>(data));
+  if (it == p.out.end() || it->second->size < bytes) return false;
+  Ticket* t = it->second;
+  t->pins++;
+  p.pinned[data] = t;
+  return true;
+}
+
+void OutputPool::unpin(const void* data) {
+  Pool& p = pool();
+  Ticket* del = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(p.mu);
+    auto it = p.pinned.find(data);
+    if (it == p.pinned.end()) return;
+    Ticket* t = it->second;
+    if (--t->pins > 0) return;
+    p.pinned.erase(it);
+    if (t->returned) give_locked(p, t->block, t->size);  // released or finalized while pinned
+    if (t->finalized) del = t;
+  }
+  delete del;
 }
 
 namespace {

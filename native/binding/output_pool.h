@@ -33,6 +33,12 @@ class OutputPool {
   static Napi::ArrayBuffer make(Napi::Env env, size_t bytes, void** data);
   // Returns the block of a pooled ArrayBuffer the caller has just detached (no-op for others).
   static void release(void* data);
+  // runAsync inputs: while pinned, the pooled block that starts at `data` (and holds at least
+  // `bytes`) is neither reused nor freed, even if its ArrayBuffer is disposed, transferred or
+  // collected meanwhile; it goes back to the pool at the last unpin(). False (nothing pinned) when
+  // `data` is not the start of a block a live pooled ArrayBuffer holds.
+  static bool pin(const void* data, size_t bytes);
+  static void unpin(const void* data);
 };
 
 // A V8-owned ArrayBuffer of `bytes` (at least 1) that is not zero-filled, for memory a kernel

@@ -708,6 +708,14 @@ std::unique_ptr<Kernel> make_dnnl_matmul(const KernelSpec& s) {
     if (!try_plan(s, p, dt, pa, pb, true, threads, &plan)) return nullptr;
     return std::make_unique<DnnlMatmulKernel>(std::move(plan));
   }
+  // Large products of two run-time operands (nothing to pre-pack): oneDNN's gemm:jit, which the
+  // runtime-M primitive selects, beats brgemm on plain row-major operands here (1024^3, 2 threads:
+  // 5.5 vs 6.0 ms in shared/research/onednn.md; interleaved in one process on the loaded VM:
+  // median 0.86x at 2 threads, 0.95x at 1). With an epilogue, brgemm's fused post-ops win instead.
+  const bool big_dynamic = t == DType::F32 && s.post_ops.empty() && !s.constant(1) &&
+                           p.batch.empty() && p.M >= 512 && p.N >= 512 && p.K >= 512 && !pa && !pb;
+  if (big_dynamic && try_plan(s, p, dt, pa, pb, true, threads, &plan))
+    return std::make_unique<DnnlMatmulKernel>(std::move(plan));
   bool ok = (small_m && try_plan(s, p, dt, pa, pb, true, threads, &plan)) || try_plan(s, p, dt, pa, pb, false, threads, &plan) ||
             ((!pa || !pb) && try_plan(s, p, dt, true, true, false, threads, &plan));
   if (!ok) return nullptr;
