@@ -426,8 +426,11 @@ export class Script {
         native.runAsync(handle, inputs.views, (err, outs) => {
           for (const s of inputs.storages) s.release();
           if (err) {
-            this._state?.failed(inputs.updates);
-            reject(withStack(fromNative(err), callSite));
+            const e = fromNative(err);
+            const lost = this._state ? this._state.failed(inputs.updates) : [];
+            if (e.code === ErrorCode.DISPOSED && lost.length)
+              e.message = `script '${this.name}': variable ${lost.map((n) => `'${n}'`).join(', ')} was transferred or detached during runAsync: ${e.message}`;
+            reject(withStack(e, callSite));
           } else resolve(this.wrapOutputs(outs!, outShapes, inputs.updates));
         });
       } catch (err) {

@@ -319,9 +319,18 @@ export class ScriptState {
     this.writeBack(name, v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? (v.buffer as ArrayBuffer) : v.slice().buffer);
   }
 
-  /** After a failed run: variables bound directly may have been partly written. */
-  failed(updates: RunUpdates | null): void {
-    if (updates) for (const u of updates.values()) if (u.direct && u.storage) u.storage.bump();
+  /**
+   * After a failed run: variables bound directly may have been partly written (their versions are
+   * bumped). Returns the names of those whose memory was detached (transferred) meanwhile.
+   */
+  failed(updates: RunUpdates | null): string[] {
+    const lost: string[] = [];
+    if (updates)
+      for (const [name, u] of updates) {
+        if (u.direct && u.storage) u.storage.bump();
+        if (u.storage?.detached) lost.push(name.slice(VAR_PREFIX.length));
+      }
+    return lost;
   }
 
   /** Copies an updated variable's new value (a row-major output buffer) into its tensor, in place. */
