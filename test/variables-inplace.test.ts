@@ -149,8 +149,9 @@ describe('per-batch training writes its variables in place', () => {
     b2.start();
     const x2 = Tensor.input('x', [4]);
     v.assign(v.add(x2));
+    b2.addOutput('s', v.sum());
     const s2 = b2.build();
-    await s2.runAsync({ x: Tensor.fromArray([1, 2, 3, 4]) });
+    expect((await s2.runAsync({ x: Tensor.fromArray([1, 2, 3, 4]) }))['s'].item()).toBe(36);
     expect(flat(v)).toEqual([6, 8, 10, 12]);
   });
 });
@@ -209,8 +210,9 @@ describe('aliasing hazards stay correct', () => {
     const b = new Builder('transpose_add');
     b.start();
     w.assign(w.add(w.transpose(0, 1)));
+    b.addOutput('s', w.sum());
     const s = b.build();
-    s.run();
+    expect(s.run()['s'].item()).toBe(90);
     expect(flat(w)).toEqual([2, 6, 10, 6, 10, 14, 10, 14, 18]);
     expect(s.planInfo().variablesInPlace).toBe(0);
   });
@@ -223,8 +225,9 @@ describe('aliasing hazards stay correct', () => {
     const oldA = a.reshape([3]);
     a.assign(c);
     c.assign(oldA);
+    b.addOutput('sum', a.add(c)); // the new values
     const s = b.build();
-    s.run();
+    expect(flat(s.run()['sum'])).toEqual([11, 22, 33]);
     expect(flat(a)).toEqual([10, 20, 30]);
     expect(flat(c)).toEqual([1, 2, 3]);
     s.run();
