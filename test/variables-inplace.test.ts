@@ -156,6 +156,23 @@ describe('per-batch training writes its variables in place', () => {
   });
 });
 
+test('an eval script that compiled a parameter in sees the in-place update (the version is bumped)', () => {
+  const model = makeModel(42);
+  const b = new Builder('eval');
+  b.start();
+  b.addOutput('y', model.forward(Tensor.input('x', [B, IN])));
+  const evalScript = b.build();
+  const train = recordTrainStep(model, OPTIMIZERS[0][1]());
+  const { x, y } = batch(0);
+  const before = flat(evalScript.run({ x })['y']);
+  train.run({ x, y });
+  const want = flat(model.forward(x)); // dynamic mode on the updated parameters
+  const after = flat(evalScript.run({ x })['y']);
+  expect(maxRel(after, want)).toBeLessThanOrEqual(1e-5);
+  expect(maxRel(after, before)).toBeGreaterThan(1e-4);
+  expect(train.planInfo().variablesInPlace).toBe(updatedCount(train));
+});
+
 describe('aliasing hazards stay correct', () => {
   const W0 = [0.5, -1, 2, 3, -0.25, 1.5];
 
