@@ -11,7 +11,7 @@ import { eager } from './ir/graph';
 import { Dim } from './symbolic';
 import { ShapeStats, Specialization, SpecializationCache, formatShapes, shapeSignature, shapesFromRecord } from './specialize';
 import { ScriptShapes, feedInput, shapesMeta } from './script-shapes';
-import { Baked, ScriptState, VariableSpec, bakeReadOnly, isReservedName, isStale, VAR_PREFIX } from './variables';
+import { Baked, RunUpdates, ScriptState, VariableSpec, bakeReadOnly, isReservedName, isStale, VAR_PREFIX } from './variables';
 import { IrOutput, IrValue } from './ir/graph';
 import { encodeGraph } from './ir/encode';
 import { DevicesOptions, checkDevices, checkHoduDevices, countCache } from './script-devices';
@@ -72,6 +72,11 @@ export interface CompileOptions {
    */
   shapes?: Record<string, readonly number[]>;
   /**
+   * @internal HODU: write updated variables straight into their memory (default true); `false`
+   * returns them as outputs that are copied in afterwards (the way before; benchmarks compare).
+   */
+  variablesInPlace?: boolean;
+  /**
    * Backend.XLA: use the persistent compile cache (default true; see README "XLA compile cache").
    * `false` always compiles and stores nothing.
    */
@@ -97,6 +102,13 @@ export interface PlanInfo {
   /** Rolled loops, in execution order (empty when none rolled). */
   loops: LoopInfo[];
   /**
+   * HODU backend: updated variables whose new value the kernel computing it writes straight into
+   * the variable's memory (no output buffer, no copy).
+   */
+  variablesInPlace?: number;
+  /** HODU backend: updated variables copied into their memory by a last step of the run (no output buffer). */
+  variablesCopied?: number;
+  /**
    * HODU backend: whether runs use all threads or one now (each plan times its runs and picks;
    * `HODU_THREADS=all|one` fixes it).
    */
@@ -105,8 +117,8 @@ export interface PlanInfo {
 
 interface NativeBackend {
   compile(ir: Uint8Array, constants: ArrayBuffer[], options: CompileOptions): unknown;
-  run(handle: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
-  runAsync(handle: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
+  run(handle: unknown, inputs: ArrayBufferView[]): (ArrayBuffer | undefined)[];
+  runAsync(handle: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: (ArrayBuffer | undefined)[]) => void): void;
   release(handle: unknown): void;
   info(handle: unknown): PlanInfo;
 }
@@ -115,8 +127,8 @@ interface NativeBackend {
 export interface ScriptBinding {
   describeIr(ir: Uint8Array, constants: ArrayBuffer[]): { inputs: { name: string; dtype: number; shape: number[] }[]; outputs: { name: string; dtype: number; shape: number[] }[] };
   compilePlan(ir: Uint8Array, constants: ArrayBuffer[], options: CompileOptions): unknown;
-  runPlan(h: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
-  runPlanAsync(h: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
+  runPlan(h: unknown, inputs: ArrayBufferView[]): (ArrayBuffer | undefined)[];
+  runPlanAsync(h: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: (ArrayBuffer | undefined)[]) => void): void;
   planStats(h: unknown): PlanInfo;
   releasePlan(h: unknown): void;
 }
@@ -304,6 +316,7 @@ export class Script {
     };
     if (options.maxSpecializations !== undefined) this.cache.setMax(options.maxSpecializations, (h) => this.release(h));
     if (options.cache === false) opts.cache = false;
+    if (options.variablesInPlace === false) opts.variablesInPlace = false;
     const key = JSON.stringify({ b: this._backend, d: this._devices.map(String), s: this._split, ...opts });
     if (this.native === null || this.compiledWith !== key) {
       this.dropCompiled();
@@ -380,11 +393,17 @@ export class Script {
     const inputs = this.prepareInputs(feeds);
     const e = inputs.entry;
     const res = this.resident;
-    const outs = res
-      ? call(() => res.run(e.handle, inputs.views, this._shapes.outputSlots))
-      : call(() => this.native!.run(e.handle, inputs.views));
+    let outs: (ArrayBuffer | null | undefined)[];
+    try {
+      outs = res
+        ? call(() => res.run(e.handle, inputs.views, this._shapes.outputSlots))
+        : call(() => this.native!.run(e.handle, inputs.views));
+    } catch (err) {
+      this._state?.failed(inputs.updates);
+      throw err;
+    }
     this.cache.counts.runs++;
-    return this.wrapOutputs(outs, e.graph.outputShapes);
+    return this.wrapOutputs(outs, e.graph.outputShapes, inputs.updates);
   }
 
   /**
@@ -397,7 +416,7 @@ export class Script {
   }
 
   private runAsyncNow(feeds?: Record<string, Feed>): Promise<Record<string, Tensor>> {
-    let inputs: { views: ArrayBufferView[]; storages: Storage[]; entry: Specialization };
+    let inputs: { views: ArrayBufferView[]; storages: Storage[]; entry: Specialization; updates: RunUpdates | null };
     let e: Specialization;
     try {
       inputs = this.prepareInputs(feeds);
@@ -414,10 +433,15 @@ export class Script {
     const callSite = new Error(); // the caller's stack, for errors reported by the worker thread
     return new Promise((resolve, reject) => {
       try {
-        const done = (err: unknown, outs?: (ArrayBuffer | null)[]): void => {
+        const done = (err: unknown, outs?: (ArrayBuffer | null | undefined)[]): void => {
           for (const s of inputs.storages) s.release();
-          if (err) reject(withStack(fromNative(err), callSite));
-          else resolve(this.wrapOutputs(outs!, outShapes));
+          if (err) {
+            const e = fromNative(err);
+            const lost = this._state ? this._state.failed(inputs.updates) : [];
+            if (e.code === ErrorCode.DISPOSED && lost.length)
+              e.message = `script '${this.name}': variable ${lost.map((n) => `'${n}'`).join(', ')} was transferred or detached during runAsync: ${e.message}`;
+            reject(withStack(e, callSite));
+          } else resolve(this.wrapOutputs(outs!, outShapes, inputs.updates));
         };
         if (this.resident) this.resident.runAsync(handle, inputs.views, this._shapes.outputSlots, done);
         else native.runAsync(handle, inputs.views, done);
@@ -556,7 +580,7 @@ export class Script {
   }
 
   /** The user inputs checked and bound, the specialization for their shapes, then the reserved inputs. */
-  private prepareInputs(feeds?: Record<string, Feed>): { views: ArrayBufferView[]; storages: Storage[]; entry: Specialization } {
+  private prepareInputs(feeds?: Record<string, Feed>): { views: ArrayBufferView[]; storages: Storage[]; entry: Specialization; updates: RunUpdates | null } {
     if (feeds !== undefined && (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || feeds instanceof Tensor))
       throw invalidArg(`run: feeds must be an object of input name -> tensor, got ${describe(feeds)}`);
     const names = new Set<string>(this.bound.keys());
@@ -602,34 +626,52 @@ export class Script {
     const key = last !== null && sameShapes(last.shapes, shapes) ? last.key : shapeSignature(this.inputs, shapes);
     for (const check of dtypeChecks) check();
     const entry = this.specialization(shapes, key);
-    if (!this._state) return { views, storages, entry };
+    if (!this._state) return { views, storages, entry, updates: null };
     // variables (their current memory) and per-run random draws, in IR input order
     this._state.refresh();
     const allViews: ArrayBufferView[] = [];
     const allStorages: Storage[] = storages.slice();
+    const irNames: string[] = [];
+    const direct: boolean[] = [];
+    const owners: (Storage | null)[] = [];
     const concrete = entry.graph.inputShapes;
     let k = 0;
     const baked = entry.baked;
     this._allInputs.forEach((info, i) => {
       if (!isReservedName(info.name)) {
         allViews.push(views[k++]);
+        irNames.push(info.name);
+        direct.push(false);
+        owners.push(null);
         return;
       }
       if (baked && !baked.keep(info)) return; // compiled in as a constant
       const shape = concrete ? concrete[i] : (info.shape as number[]);
-      const r = this.resident ? this.resident.input(info.name, shape, info.dtype, this.name) : this._state!.view(info.name, shape, info.dtype, this.name);
+      // XLA: a device-resident value (never written by the run); HODU: the variable's memory
+      const r = this.resident
+        ? { ...this.resident.input(info.name, shape, info.dtype, this.name), direct: false }
+        : this._state!.view(info.name, shape, info.dtype, this.name);
       allViews.push(r.view as ArrayBufferView);
       allStorages.push(r.storage);
+      irNames.push(info.name);
+      direct.push(r.direct);
+      owners.push(r.storage);
     });
-    return { views: allViews, storages: allStorages, entry };
+    // updated variables: their memory is written by the run (a copy when another input overlaps it)
+    const updates = this._state.writes ? this._state.bindUpdates(irNames, allViews, direct, owners) : null;
+    return { views: allViews, storages: allStorages, entry, updates };
   }
 
-  private wrapOutputs(outs: (ArrayBuffer | null)[], shapes: number[][]): Record<string, Tensor> {
+  private wrapOutputs(outs: (ArrayBuffer | null | undefined)[], shapes: number[][], updates: RunUpdates | null): Record<string, Tensor> {
     const r: Record<string, Tensor> = {};
     this._shapes.outputSlots.forEach((o, i) => {
-      if (outs[i] === null) return; // an updated variable left on the device (lib/device-state.ts)
-      if (isReservedName(o.name)) this._state!.writeBack(o.name, outs[i]!);
-      else r[o.name] = Tensor._make(new Storage(outs[i]!), o.dtype, shapes[i].slice());
+      const out = outs[i];
+      if (out === null) return; // an updated variable left on the device (XLA: lib/device-state.ts)
+      // HODU returns no buffer for a variable it updated in place
+      if (isReservedName(o.name)) {
+        if (out === undefined) this._state!.updatedInPlace(o.name, updates?.get(o.name));
+        else this._state!.writeBack(o.name, out);
+      } else r[o.name] = Tensor._make(new Storage(out!), o.dtype, shapes[i].slice());
     });
     return r;
   }

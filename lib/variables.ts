@@ -10,10 +10,17 @@
 // Dropout's masks are reserved inputs `@rand:<k>` drawn afresh (from the seeded generator) for
 // every run. Reserved names start with '@', which user input and output names may not.
 //
-// ScriptState (one per Script) binds each variable's current memory as an input on every run and
-// copies each updated variable's new value back into the same tensor afterwards (a memcpy per
-// updated variable and run; the native plans still allocate their outputs). On XLA, variables stay
-// on the device instead (lib/device-state.ts): view() is then used only for what cannot.
+// ScriptState (one per Script) binds each variable's current memory as an input on every run.
+// HODU writes an updated variable's new value straight into that memory (native/hodu/in_place.cc:
+// the kernel computing it writes there when nothing reads the old value later, else a copy step
+// at the end of the run): the run returns no output for it, allocates nothing for it and the JS
+// side only bumps the storage's version (so scripts that baked it in rebuild). The memory is the
+// tensor's own when it is contiguous and no other input of the run overlaps it; otherwise a copy
+// is bound and written back afterwards (strided variables, a variable also fed as a user input).
+// runAsync: the native worker runs on a copy of the inputs and copies the new values into the
+// variables' memory on the JS thread (an update whose memory was detached meanwhile → DISPOSED).
+// On XLA, variables stay on the device instead (lib/device-state.ts): view() is then used only for
+// what cannot (strided or empty variables), and writeBack() copies such a variable's new value in.
 import { DType } from './dtype';
 import { ErrorCode, HoduError, invalidArg } from './errors';
 import { eager, GraphRecorder, IrOutput, IrValue, ValueKind, tensorBytes } from './ir/graph';
@@ -191,6 +198,14 @@ export function isStale(b: Baked): boolean {
 
 // ---------------------------------------------------------------------------- runs
 
+/** Where one run bound an updated variable: its own memory (`direct`) or a copy to write back from. */
+export interface RunUpdate {
+  view: Uint8Array;
+  direct: boolean;
+  storage: Storage | null;
+}
+export type RunUpdates = Map<string, RunUpdate>;
+
 /**
  * The variables of one Script and how its IR inputs/outputs map to them. A script without
  * variables or random inputs has `stateful === false` and runs exactly as before.
@@ -234,7 +249,7 @@ export class ScriptState {
    * The view for a reserved input: a variable's current memory (row-major; a strided one is copied)
    * or a fresh random draw. `keep` collects storages to retain during an async run.
    */
-  view(name: string, shape: readonly number[], dtype: DType, scriptName: string): { view: ArrayBufferView; storage: Storage } {
+  view(name: string, shape: readonly number[], dtype: DType, scriptName: string): { view: Uint8Array; storage: Storage; direct: boolean } {
     let t: Tensor;
     if (name.startsWith(RAND_PREFIX)) {
       t = eager(() => Tensor.rand(shape, dtype));
@@ -249,10 +264,74 @@ export class ScriptState {
           ErrorCode.BUILDER_ALREADY_ACTIVE,
           `script '${scriptName}': variable '${spec.name}' is being recorded by an active builder; call end() on it before running the script`,
         );
-      if (!t.isContiguous) t = eager(() => t.contiguous());
+      if (!t.isContiguous) {
+        const c = eager(() => t.contiguous());
+        const a = c.toTypedArray();
+        return { view: new Uint8Array(a.buffer, a.byteOffset, a.byteLength), storage: c._storage!, direct: false };
+      }
     }
     const a = t.toTypedArray();
-    return { view: new Uint8Array(a.buffer, a.byteOffset, a.byteLength), storage: t._storage! };
+    return { view: new Uint8Array(a.buffer, a.byteOffset, a.byteLength), storage: t._storage!, direct: true };
+  }
+
+  /**
+   * Per run: the input memory of each updated variable (`names[i]` is the IR name of `views[i]`).
+   * A direct view that overlaps another input of the run is replaced (in `views`) by a copy, so an
+   * in-place write cannot change what the run reads through the other input.
+   */
+  bindUpdates(names: readonly string[], views: ArrayBufferView[], direct: readonly boolean[], storages: readonly (Storage | null)[]): RunUpdates {
+    const updates: RunUpdates = new Map();
+    const byBuffer = new Map<ArrayBufferLike, number[]>();
+    views.forEach((v, i) => {
+      if (v.byteLength === 0) return;
+      const list = byBuffer.get(v.buffer);
+      if (list) list.push(i);
+      else byBuffer.set(v.buffer, [i]);
+    });
+    names.forEach((name, i) => {
+      const spec = this.byIrName(name);
+      if (!spec || !spec.updated) return;
+      let d = direct[i];
+      if (d) {
+        const v = views[i];
+        const same = byBuffer.get(v.buffer) ?? [];
+        for (const k of same) {
+          const w = views[k];
+          if (k !== i && w.byteOffset < v.byteOffset + v.byteLength && v.byteOffset < w.byteOffset + w.byteLength) d = false;
+        }
+        if (!d) views[i] = new Uint8Array(v as Uint8Array);
+      }
+      updates.set(name, { view: views[i] as Uint8Array, direct: d, storage: storages[i] });
+    });
+    return updates;
+  }
+
+  /**
+   * After a run that wrote `name`'s new value into its bound memory (no output returned): bumps the
+   * version of the variable's memory, or writes a copy's value back into the tensor.
+   */
+  updatedInPlace(name: string, u: RunUpdate | undefined): void {
+    if (!u) return;
+    if (u.direct) {
+      if (u.storage) u.storage.bump();
+      return;
+    }
+    const v = u.view;
+    this.writeBack(name, v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? (v.buffer as ArrayBuffer) : v.slice().buffer);
+  }
+
+  /**
+   * After a failed run: variables bound directly may have been partly written (their versions are
+   * bumped). Returns the names of those whose memory was detached (transferred) meanwhile.
+   */
+  failed(updates: RunUpdates | null): string[] {
+    const lost: string[] = [];
+    if (updates)
+      for (const [name, u] of updates) {
+        if (u.direct && u.storage) u.storage.bump();
+        if (u.storage?.detached) lost.push(name.slice(VAR_PREFIX.length));
+      }
+    return lost;
   }
 
   /** Copies an updated variable's new value (a row-major output buffer) into its tensor, in place. */

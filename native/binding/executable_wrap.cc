@@ -45,6 +45,11 @@ std::vector<const void*> bind_inputs(const Executable& exe, const Napi::Value& v
 Napi::Array alloc_outputs(Napi::Env env, const Executable& exe, std::vector<void*>& ptrs) {
   Napi::Array outs = Napi::Array::New(env, exe.num_outputs());
   for (uint32_t j = 0; j < exe.num_outputs(); j++) {
+    if (exe.output_alias(j) >= 0) {  // written into its input's memory: no buffer (undefined)
+      ptrs.push_back(nullptr);
+      outs.Set(j, env.Undefined());
+      continue;
+    }
     void* data = nullptr;
     Napi::ArrayBuffer ab = OutputPool::make(env, exe.output_desc(j).nbytes(), &data);
     ptrs.push_back(data);
@@ -77,6 +82,10 @@ class RunWorker : public Napi::AsyncWorker {
       ins_[i] = c.get();
       in_copies_.push_back(std::move(c));
     }
+    // An output aliased to an input (a script variable updated in place) is written into that
+    // input's copy; OnOK copies it into the caller's memory on the JS thread, if still attached.
+    for (size_t j = 0; j < exe_->num_outputs(); j++)
+      if (exe_->output_alias(j) >= 0) aliased_.push_back((size_t)exe_->output_alias(j));
     // keep the buffers alive while the worker thread uses them
     keep_in_ = Napi::Persistent(keep_inputs.As<Napi::Object>());
     keep_out_ = Napi::Persistent(keep_outputs.As<Napi::Object>());
@@ -92,7 +101,28 @@ class RunWorker : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
-  void OnOK() override { Callback().Call({Env().Null(), keep_out_.Value()}); }
+  void OnOK() override {
+    Napi::Object in = keep_in_.Value();
+    std::string lost;
+    for (size_t i : aliased_) {
+      const size_t n = exe_->input_desc(i).nbytes();
+      auto b = bytes_of(in.Get((uint32_t)i), "input");
+      if (b.second < n) {  // transferred or detached while the run was in flight
+        lost += (lost.empty() ? "" : ", ") + std::to_string(i);
+        continue;
+      }
+      if (n) std::memcpy(const_cast<uint8_t*>(b.first), in_copies_[i].get(), n);
+    }
+    if (!lost.empty()) {
+      Napi::Error err = Napi::Error::New(Env(), "the memory of input " + lost +
+                                                    " (a variable the script updates) was detached or transferred during "
+                                                    "runAsync; its update is lost");
+      err.Set("code", Napi::String::New(Env(), "DISPOSED"));
+      Callback().Call({err.Value()});
+      return;
+    }
+    Callback().Call({Env().Null(), keep_out_.Value()});
+  }
   void OnError(const Napi::Error& e) override {
     Napi::Error err = Napi::Error::New(Env(), e.Message());
     err.Set("code", Napi::String::New(Env(), code_));
@@ -111,6 +141,7 @@ class RunWorker : public Napi::AsyncWorker {
     }
   } pinned_;
   std::vector<void*> outs_;
+  std::vector<size_t> aliased_;  // inputs that aliased outputs were written into
   Napi::ObjectReference keep_in_, keep_out_;
   std::string code_ = "INTERNAL";
 };
@@ -159,6 +190,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("folded", (double)s.folded);
     o.Set("views", (double)s.views);
     o.Set("fused", (double)s.fused);
+    o.Set("variablesInPlace", (double)s.variables_in_place);
+    o.Set("variablesCopied", (double)s.variables_copied);
     Napi::Array kernels = Napi::Array::New(env, s.kernels.size());
     for (uint32_t i = 0; i < s.kernels.size(); i++) kernels.Set(i, s.kernels[i]);
     o.Set("kernels", kernels);

@@ -63,6 +63,7 @@ Napi::Value CompilePlan(const Napi::CallbackInfo& info) {
       if (o.Has("fuse")) opts.fuse = o.Get("fuse").ToBoolean();
       if (o.Has("rollLoops")) opts.roll_loops = o.Get("rollLoops").ToBoolean();
       if (o.Has("channelsLast")) opts.channels_last = o.Get("channelsLast").ToBoolean();
+      if (o.Has("variablesInPlace")) opts.variables_in_place = o.Get("variablesInPlace").ToBoolean();
     }
     return make_executable_handle(env, Plan::compile(*v.graph, v.constants, opts), kPlanKind);
   });

@@ -23,6 +23,7 @@ LoopKernel::LoopKernel(const Loop& loop, const std::vector<ConstantData>& consta
   CompileOptions o = opts;
   o.roll_loops = false;
   o.adaptive_threads = false;  // the enclosing plan's run decides
+  o.variables_in_place = false;  // the body's outputs go to the loop's state buffers
   body_ = Plan::compile(b, constants, o);
   try {
     for (int k = 0; k < 2; k++)

@@ -11,7 +11,7 @@ namespace hodu {
 // Outputs that are inputs, constants, views or repeated get a copy step into the output memory.
 void copy_unbound_outputs(PlanBuilder& b) {
   for (uint32_t j = 0; j < b.g.outputs.size(); j++) {
-    if (b.output_bound[j]) continue;
+    if (b.output_bound[j] || b.alias_input[j] >= 0) continue;  // variables: copy_variable_outputs
     uint32_t vid = b.g.outputs[j].value;
     const Slot src = b.m.slots[vid];  // a copy: m.slots grows below
     if (src.desc.numel() == 0) continue;

@@ -52,7 +52,7 @@ const void* PlanBuilder::constant_ptr(uint32_t id) const {
 void PlanBuilder::bind_result(uint32_t id) {
   Slot& s = m.slots[id];
   auto it = output_of.find(id);
-  if (it != output_of.end()) {
+  if (it != output_of.end() && alias_input[it->second] < 0) {
     s.loc = Loc::Output;
     s.index = it->second;
     output_bound[it->second] = true;

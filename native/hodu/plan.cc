@@ -59,15 +59,21 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
   b.m.slots.resize(b.n);
   // The passes, in the order plan.h documents.
   eliminate_dead_code(b);
+  pair_variable_outputs(b);
   bind_inputs_and_constants(b);
   count_readers(b);
   mark_elementwise_groups(b);
   mark_channels_last(b);
   lower_values(b);
+  write_variables_in_place(b);
   copy_unbound_outputs(b);
+  copy_variable_outputs(b);
   free_unread_constants(b);
   plan_arena(b);
   finish_stats(b);
+  plan->output_aliases_.assign(g.outputs.size(), -1);
+  for (size_t j = 0; j < g.outputs.size(); j++)
+    if (b.alias_input[j] >= 0) plan->output_aliases_[j] = (int32_t)b.m.slots[(uint32_t)b.alias_input[j]].index;
   return plan;
 }
 

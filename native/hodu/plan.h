@@ -4,6 +4,7 @@
 // compile: loop rolling (native/ir/loop_roll.h), then these passes over one PlanBuilder
 //          (plan_builder.h), in this order:
 //   1. eliminate_dead_code        keep what the outputs need                        (passes.cc)
+//      pair_variable_outputs      output `@var:x` updates input `@var:x` in place   (in_place.cc)
 //   2. bind_inputs_and_constants  inputs and live constants get their memory        (passes.cc)
 //   3. count_readers              live readers per value, for the fusion decisions  (passes.cc)
 //   4. mark_elementwise_groups    elementwise ops computed inside their reader      (passes.cc)
@@ -12,7 +13,9 @@
 //                                 strided alias, no copy); constant folding; post-op fusion
 //                                 (matmul/conv + bias + activations, oneDNN post-ops); an
 //                                 elementwise group (one fused kernel); else its kernel (lower.cc)
+//      write_variables_in_place   a variable's new value computed in its own memory (in_place.cc)
 //   7. copy_unbound_outputs       outputs that are inputs, constants, views or repeated (memory.cc)
+//      copy_variable_outputs      other variable updates copied into their memory last (in_place.cc)
 //   8. free_unread_constants      weights every reader packed, inputs of folded ops (memory.cc)
 //   9. plan_arena                 arena offsets reused by liveness; scratchpad      (memory.cc)
 //  10. finish_stats               step count and per-step implementations           (memory.cc)
@@ -36,6 +39,7 @@ struct CompileOptions {
   bool roll_loops = true;  // repeated steps become one loop (native/ir/loop_roll.h)
   bool adaptive_threads = true;  // runs choose all threads or one from their timings (thread_policy.h)
   bool channels_last = true;  // conv results read only by convs and pools are kept in nhwc order
+  bool variables_in_place = true;  // output `@var:x` is written into input `@var:x` (in_place.cc)
 };
 
 struct LoopStats {
@@ -51,6 +55,8 @@ struct PlanStats {
   size_t folded = 0;         // ops evaluated at compile time
   size_t views = 0;          // ops resolved to aliases
   size_t fused = 0;          // ops folded into another kernel's epilogue
+  size_t variables_in_place = 0;  // variable outputs computed straight into the input's memory
+  size_t variables_copied = 0;    // variable outputs copied into the input's memory by a last step
   std::vector<std::string> impls;  // per step: op name and kernel implementation
   std::vector<LoopStats> loops;    // rolled loops, in execution order
 };
@@ -82,6 +88,8 @@ class Plan : public Executable {
     r.folded = stats_.folded;
     r.views = stats_.views;
     r.fused = stats_.fused;
+    r.variables_in_place = stats_.variables_in_place;
+    r.variables_copied = stats_.variables_copied;
     r.kernels = stats_.impls;
     for (const LoopStats& l : stats_.loops) r.loops.push_back({l.trips, l.body_steps});
     r.loop_body_steps = true;

@@ -69,6 +69,8 @@ struct PlanBuilder {
   std::vector<bool> live;                      // dead code: false
   std::map<uint32_t, uint32_t> output_of;      // value id -> first output index naming it
   std::vector<bool> output_bound;              // per output: a step writes it in place
+  std::vector<int32_t> alias_input;            // per output: the input value id it updates in place, or -1
+  std::vector<bool> variable_written;          // per output: its new value is in the input's memory already
   std::vector<uint32_t> readers, only_reader;  // live readers (an output counts 2) and the last one
   std::vector<bool> absorbed;                  // computed inside another op's kernel (post-op chains)
   std::vector<bool> ew_inner;                  // computed inside its reader's fused elementwise program
@@ -87,12 +89,15 @@ struct PlanBuilder {
 
 // The passes, in the order Plan::compile runs them (see plan.h).
 void eliminate_dead_code(PlanBuilder& b);        // passes.cc
+void pair_variable_outputs(PlanBuilder& b);      // in_place.cc
 void bind_inputs_and_constants(PlanBuilder& b);  // passes.cc
 void count_readers(PlanBuilder& b);              // passes.cc
 void mark_elementwise_groups(PlanBuilder& b);    // passes.cc
 void mark_channels_last(PlanBuilder& b);         // passes.cc
 void lower_values(PlanBuilder& b);               // lower.cc: loops, views, folding, fusion, kernels
+void write_variables_in_place(PlanBuilder& b);   // in_place.cc
 void copy_unbound_outputs(PlanBuilder& b);       // memory.cc
+void copy_variable_outputs(PlanBuilder& b);      // in_place.cc
 void free_unread_constants(PlanBuilder& b);      // memory.cc
 void plan_arena(PlanBuilder& b);                 // memory.cc
 void finish_stats(PlanBuilder& b);               // memory.cc

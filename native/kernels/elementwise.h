@@ -291,6 +291,8 @@ class LoopKernel final : public Kernel {
   }
 
   std::string impl() const override { return name_; }
+  // Element k of every operand is read, and then element k of the output written (same walk).
+  bool may_write_over_input(size_t) const override { return true; }
 
  private:
   Rows rows_;

@@ -415,6 +415,12 @@ class FusedKernel final : public Kernel {
     return round64((size_t)shared_floats_ * 4) + (size_t)threads_ * per_thread_bytes_;
   }
 
+  // A contiguous leaf is read per block before the block's last instruction writes the output; a
+  // scalar one before any block. Gathered and periodic leaves are not the output's elements.
+  bool may_write_over_input(size_t i) const override {
+    return i < leaves_.size() && (leaves_[i].kind == LeafKind::Contiguous || leaves_[i].kind == LeafKind::Scalar);
+  }
+
   std::string impl() const override {
     std::string s = "loop:fused[";
     for (size_t k = 0; k < instrs_.size(); k++) s += std::string(k ? "," : "") + instrs_[k].name;

@@ -65,6 +65,11 @@ class Kernel {
   // False for an input the kernel no longer reads at run time (a constant it pre-packed): a plan
   // then frees that constant and passes nullptr for it.
   virtual bool reads_input_at_run(size_t i) const { return true; }
+  // True when run() stays correct with the output in the memory of input i, given the same dtype,
+  // shape and strides as the output: every element of input i is read before (or as) the same
+  // element of the output is written, and no element is read after it was written. The planner
+  // then writes a script variable's new value over its old one (native/hodu/in_place.cc).
+  virtual bool may_write_over_input(size_t i) const { return false; }
 };
 
 using KernelFactory = std::unique_ptr<Kernel> (*)(const KernelSpec&);
