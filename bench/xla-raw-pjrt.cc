@@ -7,8 +7,11 @@
 // Run:   /tmp/xla-raw-pjrt PLUGIN.so add.mlir:2 mlp.mlir:1  (FILE:K: the first K parameters are fed
 //        per call, the others stay resident; the texts come from script.asText('stablehlo'):
 //        bench/xla-overhead.ts --raw BINARY writes them and runs this binary between its own rounds)
-// Prints one line per program: "NAME round_trip_us exec_us".
+// Prints one line per program: "NAME round_trip_us exec_us round_trip_calling_thread_cpu_us" (medians;
+// the last is the CPU time of the calling thread per round trip, which a loaded machine disturbs less).
 #include <dlfcn.h>
+
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -54,7 +57,10 @@ static PJRT_Buffer* upload(PJRT_Client* c, PJRT_Device* dev, const float* data, 
   a.type = PJRT_Buffer_Type_F32;
   a.dims = dims.data();
   a.num_dims = dims.size();
-  a.host_buffer_semantics = PJRT_HostBufferSemantics_kImmutableUntilTransferCompletes;
+  // RAW_SEMANTICS=during-call: PJRT copies during the call (no transfer event to await)
+  static const bool during_call = std::getenv("RAW_SEMANTICS") && std::string(std::getenv("RAW_SEMANTICS")) == "during-call";
+  a.host_buffer_semantics = during_call ? PJRT_HostBufferSemantics_kImmutableOnlyDuringCall
+                                        : PJRT_HostBufferSemantics_kImmutableUntilTransferCompletes;
   a.device = dev;
   check(api->PJRT_Client_BufferFromHostBuffer(&a), "upload");
   await_event(a.done_with_host_buffer);
@@ -163,13 +169,16 @@ int main(int argc, char** argv) {
     prog.code_size = text.size();
     prog.format = "mlir";
     prog.format_size = 4;
-    static const char opts[] = "\x1a\x04\x20\x01\x28\x01";  // CompileOptionsProto: 1 replica, 1 partition
+    // CompileOptionsProto: 1 replica, 1 partition (+ compile_portable_executable, as hodu compiles,
+    // with RAW_PORTABLE=1)
+    static const char opts[] = "\x1a\x04\x20\x01\x28\x01\x20\x01";
+    const size_t opts_size = std::getenv("RAW_PORTABLE") && std::string(std::getenv("RAW_PORTABLE")) == "1" ? 8 : 6;
     PJRT_Client_Compile_Args cc{};
     cc.struct_size = PJRT_Client_Compile_Args_STRUCT_SIZE;
     cc.client = client;
     cc.program = &prog;
     cc.compile_options = opts;
-    cc.compile_options_size = 6;
+    cc.compile_options_size = opts_size;
     check(api->PJRT_Client_Compile(&cc), "compile");
     auto shapes = main_args(text);
     std::vector<std::vector<float>> host;
@@ -202,9 +211,17 @@ int main(int argc, char** argv) {
       std::sort(per.begin(), per.end());
       return per[per.size() / 2];
     };
+    auto thread_cpu_us = [] {
+      timespec ts;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+    };
+    double c0 = thread_cpu_us();
+    for (int i = 0; i < 2000; i++) round_trip();
+    double rt_cpu = (thread_cpu_us() - c0) / 2000;
     double rt = time(round_trip), ex = time(exec_only);
     for (PJRT_Buffer* b : resident) destroy(b);
-    std::printf("%s %.2f %.2f\n", file.c_str(), rt, ex);
+    std::printf("%s %.2f %.2f %.2f\n", file.c_str(), rt, ex, rt_cpu);
     std::fflush(stdout);
   }
   return 0;
