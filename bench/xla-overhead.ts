@@ -5,7 +5,10 @@
 //                captured by the builder)                       (raw round trip 77 µs, execute 45 µs)
 // Variants run interleaved in one process (A, B, A, B, ...), median and min of each round's mean.
 // --raw BIN: also runs bench/xla-raw-pjrt.cc (built to BIN) on the same StableHLO after each round,
-// for a same-moment raw reference (the machine may be loaded).
+// for a same-moment raw reference (the machine may be loaded). Caveat: the raw binary is a fresh,
+// short process each round; on a loaded machine that favours it (in one session its one-add round
+// trip read 29 µs over 0.4 s and 82 µs over 4 s). Its last column, the calling thread's CPU time
+// per round trip, is the steadier comparison.
 // Run: node --expose-gc --import tsx bench/xla-overhead.ts [--rounds 15] [--reps 300] [--raw /tmp/xla-raw-pjrt]
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
