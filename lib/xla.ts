@@ -20,6 +20,7 @@ import { binding, call } from './native';
 import { checkXlaFlags } from './xla-flags';
 import { installedPluginPath } from './plugins';
 import { xlaCacheCompileOptions } from './xla-cache';
+import { xlaCpuDebugOptions } from './xla-cpu-defaults';
 
 export type XlaPlatform = 'cpu' | 'cuda';
 
@@ -81,7 +82,15 @@ export interface XlaBinding {
     target: XlaTarget,
     ir: Uint8Array,
     constants: ArrayBuffer[],
-    options?: { optLevel?: number; rollLoops?: boolean; cacheDir?: string; cacheMaxBytes?: number; cacheSalt?: string; split?: Record<string, number> },
+    options?: {
+      optLevel?: number;
+      rollLoops?: boolean;
+      debugOptions?: Record<string, number>;
+      cacheDir?: string;
+      cacheMaxBytes?: number;
+      cacheSalt?: string;
+      split?: Record<string, number>;
+    },
   ): unknown;
   xlaRun(h: unknown, inputs: ArrayBufferView[]): ArrayBuffer[];
   xlaRunAsync(h: unknown, inputs: ArrayBufferView[], cb: (err: unknown, out?: ArrayBuffer[]) => void): void;
@@ -266,7 +275,11 @@ export function xlaBackend(device: Device, devices?: readonly Device[], split?: 
   const target: XlaTarget = { plugin: search.path, platform, device: device.index };
   if (devices && devices.length > 1) target.devices = devices.map((d) => d.index);
   const level = process.env.HODU_XLA_OPT_LEVEL;
-  const options = level !== undefined && /^\d+$/.test(level) ? { optLevel: Number(level) } : {};
+  const options: { optLevel?: number; debugOptions?: Record<string, number> } = level !== undefined && /^\d+$/.test(level) ? { optLevel: Number(level) } : {};
+  if (platform === 'cpu') {
+    const debugOptions = xlaCpuDebugOptions();  // lib/xla-cpu-defaults.ts (AVX-512 vector width)
+    if (Object.keys(debugOptions).length > 0) options.debugOptions = debugOptions;
+  }
   return {
     target,
     compile: (ir, constants, o) =>

@@ -42,8 +42,9 @@ std::vector<const void*> bind_inputs(const Executable& exe, const Napi::Value& v
   return r;
 }
 
-Napi::Array alloc_outputs(Napi::Env env, const Executable& exe, std::vector<void*>& ptrs) {
+Napi::Array alloc_outputs(Napi::Env env, const Executable& exe, const ExecutableKind& kind, std::vector<void*>& ptrs) {
   Napi::Array outs = Napi::Array::New(env, exe.num_outputs());
+  ptrs.reserve(exe.num_outputs());
   for (uint32_t j = 0; j < exe.num_outputs(); j++) {
     if (exe.output_alias(j) >= 0) {  // written into its input's memory: no buffer (undefined)
       ptrs.push_back(nullptr);
@@ -51,7 +52,14 @@ Napi::Array alloc_outputs(Napi::Env env, const Executable& exe, std::vector<void
       continue;
     }
     void* data = nullptr;
-    Napi::ArrayBuffer ab = OutputPool::make(env, exe.output_desc(j).nbytes(), &data);
+    const size_t bytes = exe.output_desc(j).nbytes();
+    napi_value small;
+    if (bytes > 0 && bytes <= kind.small_output_bytes && napi_create_arraybuffer(env, bytes, &data, &small) == napi_ok) {
+      ptrs.push_back(data);
+      outs.Set(j, small);
+      continue;
+    }
+    Napi::ArrayBuffer ab = OutputPool::make(env, bytes, &data);
     ptrs.push_back(data);
     outs.Set(j, ab);
   }
@@ -153,7 +161,7 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
     std::shared_ptr<Executable> exe = holder_of(info)->exe;
     std::vector<const void*> ins = bind_inputs(*exe, info[1]);
     std::vector<void*> outs;
-    Napi::Array result = alloc_outputs(env, *exe, outs);
+    Napi::Array result = alloc_outputs(env, *exe, kind_of(info), outs);
     exe->run(ins, outs);
     return result;
   });
@@ -168,7 +176,7 @@ Napi::Value RunAsync(const Napi::CallbackInfo& info) {
     std::vector<const void*> ins = bind_inputs(*exe, info[1]);
     if (!info[2].IsFunction()) fail(ErrorCode::INVALID_ARGUMENT, k.async_name, ": expected a callback");
     std::vector<void*> outs;
-    Napi::Array result = alloc_outputs(env, *exe, outs);
+    Napi::Array result = alloc_outputs(env, *exe, k, outs);
     auto* w = new RunWorker(info[2].As<Napi::Function>(), exe, std::move(ins), std::move(outs), info[1], result, k.resource);
     w->Queue();
     return env.Undefined();

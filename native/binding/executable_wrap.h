@@ -22,6 +22,11 @@ struct ExecutableKind {
   // Adds the backend's own PlanInfo fields after the common ones; `exe` is of this kind's type.
   // info: the info call's arguments (info[0] is the handle).
   void (*details)(Napi::Env env, Executable& exe, Napi::Object& out, const Napi::CallbackInfo& info);
+  // Outputs of at most this many bytes are plain V8 ArrayBuffers (napi_create_arraybuffer: one
+  // allocation, no finalizer) rather than pooled 64-byte-aligned blocks (output_pool.h), which cost
+  // several µs per output through napi_create_external_arraybuffer. Only for a backend that does not
+  // need aligned output memory (XLA copies results out with PJRT_Buffer_ToHostBuffer). 0: none.
+  size_t small_output_bytes = 0;
 };
 
 // A handle (External) owning `exe`; released by release() or by the garbage collector, while

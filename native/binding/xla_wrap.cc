@@ -96,7 +96,7 @@ void xla_details(Napi::Env, Executable& exe, Napi::Object& o, const Napi::Callba
   if (info.Length() > 1 && info[1].ToBoolean()) o.Set("text", plan.program_text());
 }
 
-const ExecutableKind kXlaKind{"XLA executable", "xlaRunAsync", "hodu.xlaRunAsync", xla_details};
+const ExecutableKind kXlaKind{"XLA executable", "xlaRunAsync", "hodu.xlaRunAsync", xla_details, 4096};
 
 // xlaCacheCounters() -> {hits, misses, writes, evictions, rejected, errors} (this process)
 Napi::Value XlaCacheCounters(const Napi::CallbackInfo& info) {
@@ -111,7 +111,7 @@ Napi::Value XlaCacheCounters(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// xlaCompile(target, irBytes, constants[], {optLevel?, rollLoops?, cacheDir?, cacheMaxBytes?, cacheSalt?, split?}) -> handle
+// xlaCompile(target, irBytes, constants[], {optLevel?, rollLoops?, debugOptions?, cacheDir?, cacheMaxBytes?, cacheSalt?, split?}) -> handle
 Napi::Value XlaCompile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -123,6 +123,18 @@ Napi::Value XlaCompile(const Napi::CallbackInfo& info) {
       Napi::Value lvl = o.Get("optLevel");
       if (lvl.IsNumber()) opts.debug_options.emplace_back("xla_backend_optimization_level", lvl.As<Napi::Number>().Int64Value());
       if (o.Has("rollLoops")) opts.roll_loops = o.Get("rollLoops").ToBoolean();
+      Napi::Value dbg = o.Get("debugOptions");  // {xla_debug_option_name: integer}: DebugOptions overrides
+      if (dbg.IsObject()) {
+        Napi::Object m = dbg.As<Napi::Object>();
+        Napi::Array names = m.GetPropertyNames();
+        for (uint32_t i = 0; i < names.Length(); i++) {
+          std::string name = names.Get(i).ToString().Utf8Value();
+          Napi::Value val = m.Get(name);
+          if (!val.IsNumber() || name.rfind("xla_", 0) != 0)
+            fail(ErrorCode::INVALID_ARGUMENT, "xlaCompile: debugOptions.", name, " must be an xla_* name with an integer value");
+          opts.debug_options.emplace_back(name, val.As<Napi::Number>().Int64Value());
+        }
+      }
       read_cache_and_split_options(o, opts);
     }
     return make_executable_handle(env, xla::XlaPlan::compile(*v.graph, v.constants, target, opts), kXlaKind);

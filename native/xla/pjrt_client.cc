@@ -298,8 +298,8 @@ PJRT_Device* PjrtClient::device(int index) const {
   return devices[(size_t)index];
 }
 
-void PjrtClient::await(PJRT_Event* ev, const std::string& what) {
-  if (!ev) return;
+PJRT_Error* PjrtClient::await_error(PJRT_Event* ev) {
+  if (!ev) return nullptr;
   PJRT_Error* err;
   {
     HODU_PJRT_ARGS(plugin, PJRT_Event_Await_Args, a);
@@ -310,7 +310,11 @@ void PjrtClient::await(PJRT_Event* ev, const std::string& what) {
   d->event = ev;
   PJRT_Error* derr = HODU_PJRT_FN(plugin, PJRT_Event_Destroy)(d.get());
   if (derr) plugin.take_error(derr);
-  plugin.check(err, ErrorCode::INTERNAL, what);
+  return err;
+}
+
+void PjrtClient::await(PJRT_Event* ev, const std::string& what) {
+  if (PJRT_Error* err = await_error(ev)) plugin.check(err, ErrorCode::INTERNAL, what);
 }
 
 PJRT_LoadedExecutable* PjrtClient::compile(const std::string& mlir, const std::string& options, size_t* num_outputs) {
@@ -368,14 +372,13 @@ PJRT_Buffer* PjrtClient::upload(const void* data, DType t, const Shape& shape, P
   a->num_dims = shape.size();
   a->host_buffer_semantics = PJRT_HostBufferSemantics_kImmutableUntilTransferCompletes;
   a->device = dev;
-  plugin.check(HODU_PJRT_FN(plugin, PJRT_Client_BufferFromHostBuffer)(a.get()), ErrorCode::INTERNAL,
-               "copying an input to the " + platform_name + " device");
+  // (the messages are built only on an error: this runs for every input of every run)
+  if (PJRT_Error* err = HODU_PJRT_FN(plugin, PJRT_Client_BufferFromHostBuffer)(a.get()))
+    plugin.check(err, ErrorCode::INTERNAL, "copying an input to the " + platform_name + " device");
   PJRT_Buffer* b = a->buffer;
-  try {
-    await(a->done_with_host_buffer, "copying an input to the " + platform_name + " device");
-  } catch (...) {
+  if (PJRT_Error* err = await_error(a->done_with_host_buffer)) {
     destroy(b);
-    throw;
+    plugin.check(err, ErrorCode::INTERNAL, "copying an input to the " + platform_name + " device");
   }
   return b;
 }
@@ -386,9 +389,9 @@ void PjrtClient::download(PJRT_Buffer* b, void* dst, size_t bytes) {
   a->src = b;
   a->dst = dst;
   a->dst_size = bytes;
-  plugin.check(HODU_PJRT_FN(plugin, PJRT_Buffer_ToHostBuffer)(a.get()), ErrorCode::INTERNAL,
-               "copying an output from the " + platform_name + " device");
-  await(a->event, "copying an output from the " + platform_name + " device");
+  PJRT_Error* err = HODU_PJRT_FN(plugin, PJRT_Buffer_ToHostBuffer)(a.get());
+  if (!err) err = await_error(a->event);
+  if (err) plugin.check(err, ErrorCode::INTERNAL, "copying an output from the " + platform_name + " device");
 }
 
 void PjrtClient::destroy(PJRT_Buffer* b) {
@@ -419,12 +422,11 @@ std::vector<PJRT_Buffer*> PjrtClient::execute(PJRT_LoadedExecutable* e, const st
   a->output_lists = &out_list;
   a->device_complete_events = &done;
   a->execute_device = dev;
-  plugin.check(HODU_PJRT_FN(plugin, PJRT_LoadedExecutable_Execute)(a.get()), ErrorCode::INTERNAL, "XLA execution failed");
-  try {
-    await(done, "XLA execution failed");
-  } catch (...) {
+  if (PJRT_Error* err = HODU_PJRT_FN(plugin, PJRT_LoadedExecutable_Execute)(a.get()))
+    plugin.check(err, ErrorCode::INTERNAL, "XLA execution failed");
+  if (PJRT_Error* err = await_error(done)) {
     for (PJRT_Buffer* b : outs) destroy(b);
-    throw;
+    plugin.check(err, ErrorCode::INTERNAL, "XLA execution failed");
   }
   return outs;
 }

@@ -98,6 +98,9 @@ class PjrtClient {
   // hold one of the client's per-device threads while waiting in a collective for the other's.
   std::mutex multi_mutex_;
   void await(PJRT_Event* ev, const std::string& what);
+  // Awaits and destroys `ev` (null: nothing); returns the event's error, not yet checked (the
+  // per-run paths build their error message only when there is an error).
+  PJRT_Error* await_error(PJRT_Event* ev);
 };
 
 // CompileOptionsProto bytes. One device: executable_build_options { num_replicas: 1
