@@ -32,6 +32,8 @@ export interface CoreBinding {
   infer(op: number, attrs: number[], inputs: NativeDesc[]): [number, number[], number[], number, boolean];
   exec(op: number, attrs: number[], inputs: NativeInput[]): [ArrayBuffer, number, number[]] | [null, number, number[], number[], number];
   kernelImpl(op: number, attrs: number[], inputs: NativeDesc[]): string;
+  /** @internal The eager kernel cache of this thread's addon instance (native/kernels/kernel_cache.h); a number sets its capacity first. */
+  kernelCache(capacity?: number): { size: number; capacity: number; hits: number; misses: number };
   fillRandom(buf: ArrayBuffer, dtype: number, kind: number, a: number, b: number, seedHi: number, seedLo: number): void;
   detach(buf: ArrayBuffer): void;
   info(): { onednn: string; threads: number };

@@ -68,6 +68,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
   free_unread_constants(b);
   plan_arena(b);
   finish_stats(b);
+  plan->threads_.decide(b);
   return plan;
 }
 
@@ -87,15 +88,13 @@ void Plan::run(const std::vector<const void*>& inputs, const std::vector<void*>&
     explicit Cap(int n) : prev(thread_cap()) { set_thread_cap(n); }
     ~Cap() { set_thread_cap(prev); }
   };
-  const int cap = adaptive_threads_ ? threads_.next() : thread_cap();
+  const int cap = adaptive_threads_ ? threads_.cap() : thread_cap();
   Cap scope(cap);
   ThreadScope ambient(cap > 0 ? cap : max_threads());  // kernels without their own scope
-  const auto t0 = std::chrono::steady_clock::now();
   for (auto& st : m.steps) {
     for (size_t k = 0; k < st.ins.size(); k++) st.ptrs[k] = m.addr(m.slots[st.ins[k]]);
     st.kernel->run(st.ptrs.data(), m.addr(m.slots[st.out]), ctx);
   }
-  if (adaptive_threads_) threads_.record(cap, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   m.in = nullptr;
   m.out = nullptr;
 }
