@@ -93,8 +93,8 @@ export interface PlanInfo {
   /** Rolled loops, in execution order (empty when none rolled). */
   loops: LoopInfo[];
   /**
-   * HODU backend: whether runs use all threads or one now (each plan times its runs and picks;
-   * `HODU_THREADS=all|one` fixes it).
+   * HODU backend: whether runs use all threads or one, decided at compile from the plan's work
+   * (one only when every step is too small to gain from more threads; `HODU_THREADS=all|one` fixes it).
    */
   threads?: 'all' | 'one';
 }
