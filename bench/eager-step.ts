@@ -70,17 +70,22 @@ function workload(name: string, make: () => nn.Module, opt: () => nn.Optimizer, 
   return { name, dyn, script };
 }
 
-function timeSteps(fn: () => unknown): number {
+// The median wall time of STEPS steps, and their mean CPU time (user + system, all threads: a
+// measure that other processes' load disturbs less than wall time; with OMP_NUM_THREADS=1 it is
+// the work of a step).
+function timeSteps(fn: () => unknown): [number, number] {
   fn(); // one warm-up step per measurement
   if (typeof gc === 'function') gc();
   const t: number[] = [];
+  const r0 = process.resourceUsage();
   for (let i = 0; i < STEPS; i++) {
     const t0 = process.hrtime.bigint();
     fn();
     t.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
+  const r1 = process.resourceUsage();
   t.sort((a, b) => a - b);
-  return t[t.length >> 1];
+  return [t[t.length >> 1], (r1.userCPUTime + r1.systemCPUTime - r0.userCPUTime - r0.systemCPUTime) / 1e6 / STEPS];
 }
 
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
@@ -88,7 +93,7 @@ const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 function main(): void {
   const capacity = binding.kernelCache().capacity;
   const ws = [workload('mlp_b64', mlp, () => new nn.SGD(0.01), [B, 784]), workload('mnist_cnn_b64', cnn, () => new nn.Adam(1e-3), [B, 1, 28, 28])];
-  const variants: [string, (w: Workload) => number][] = [
+  const variants: [string, (w: Workload) => [number, number]][] = [
     ['dynamic, kernel cache on', (w) => (binding.kernelCache(capacity), timeSteps(w.dyn))],
     ['dynamic, kernel cache off', (w) => (binding.kernelCache(0), timeSteps(w.dyn))],
     ['script (HODU)', (w) => timeSteps(w.script)],
@@ -97,12 +102,22 @@ function main(): void {
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${ROUNDS} rounds x ${STEPS} steps per variant`);
   for (const w of ws) {
     const res = variants.map(() => [] as number[]);
-    for (let r = 0; r < ROUNDS; r++) variants.forEach(([, f], i) => res[i].push(f(w)));
+    const cpu = variants.map(() => [] as number[]);
+    for (let r = 0; r < ROUNDS; r++)
+      variants.forEach(([, f], i) => {
+        const [wall, c] = f(w);
+        res[i].push(wall);
+        cpu[i].push(c);
+      });
     binding.kernelCache(capacity);
     const scriptMed = med(res[2]);
-    console.log(`\n${w.name}: ms per step (median of per-round medians, min)  ratio to script`);
+    const scriptCpu = med(cpu[2]);
+    console.log(`\n${w.name}: ms per step: wall (median of per-round medians, min, ratio to script)   CPU (median, ratio to script)`);
     variants.forEach(([name], i) =>
-      console.log(`  ${name.padEnd(28)} ${(med(res[i]) * 1e3).toFixed(2).padStart(8)} ${(Math.min(...res[i]) * 1e3).toFixed(2).padStart(8)}   ${(med(res[i]) / scriptMed).toFixed(2)}x`),
+      console.log(
+        `  ${name.padEnd(28)} ${(med(res[i]) * 1e3).toFixed(2).padStart(8)} ${(Math.min(...res[i]) * 1e3).toFixed(2).padStart(8)} ${(med(res[i]) / scriptMed).toFixed(2).padStart(6)}x` +
+          `   ${(med(cpu[i]) * 1e3).toFixed(2).padStart(8)} ${(med(cpu[i]) / scriptCpu).toFixed(2).padStart(6)}x`,
+      ),
     );
     const c = binding.kernelCache();
     console.log(`  kernel cache: ${c.size} kernels (capacity ${c.capacity}), ${c.hits} hits, ${c.misses} misses`);
