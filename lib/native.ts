@@ -32,6 +32,8 @@ export interface CoreBinding {
   infer(op: number, attrs: number[], inputs: NativeDesc[]): [number, number[], number[], number, boolean];
   exec(op: number, attrs: number[], inputs: NativeInput[]): [ArrayBuffer, number, number[]] | [null, number, number[], number[], number];
   kernelImpl(op: number, attrs: number[], inputs: NativeDesc[]): string;
+  /** @internal The eager kernel cache of this thread's addon instance (native/kernels/kernel_cache.h); a number sets its capacity first. */
+  kernelCache(capacity?: number): { size: number; capacity: number; hits: number; misses: number };
   fillRandom(buf: ArrayBuffer, dtype: number, kind: number, a: number, b: number, seedHi: number, seedLo: number): void;
   detach(buf: ArrayBuffer): void;
   info(): { onednn: string; threads: number };
@@ -48,16 +50,22 @@ export interface Binding extends CoreBinding, ScriptBinding, XlaBinding {}
 /**
  * OpenMP (libgomp, which oneDNN uses) reads its settings once, when the addon loads it. Its default
  * wait policy spins up to 300 000 times (about 24 ms on the 2-vCPU machine we measure on) before a
- * waiting thread sleeps. When another process takes a CPU, the two threads of a parallel region can
- * end up on one CPU, and every region then waits out the whole spin: a 27 µs MLP run took 24-36 ms
- * (README, "Benchmarks": under load). A spin of 20 000 keeps the fast path (a run's regions follow
- * each other within microseconds) and bounds that case at about 1.6 ms per region. A value the user
- * set (GOMP_SPINCOUNT or OMP_WAIT_POLICY) wins. Child processes inherit it, as with any env var.
+ * waiting thread sleeps. When other processes take the CPUs, the threads of a parallel region end up
+ * sharing one, and every region then waits out the spin of the thread that finished first: a 27 µs
+ * MLP run took 24-36 ms (README, "Benchmarks": under load). A spin of 2 000 (about 0.16 ms) still
+ * covers the gaps between the parallel regions of a run (microseconds) and between runs called back
+ * to back, and bounds that loss: with a busy process pinned to one of the two CPUs, an MLP training
+ * step (batch 64) took 4.4 ms with it against 23 ms with 20 000 (bench/threads.ts; plans keep all
+ * threads under contention, native/hodu/thread_policy.h). A value the user set (GOMP_SPINCOUNT or
+ * OMP_WAIT_POLICY) wins. Child processes inherit it, as with any env var.
  */
 function tuneOpenMp(): void {
   const env = process.env;
-  if (env.GOMP_SPINCOUNT === undefined && env.OMP_WAIT_POLICY === undefined) env.GOMP_SPINCOUNT = '20000';
+  if (env.GOMP_SPINCOUNT === undefined && env.OMP_WAIT_POLICY === undefined) env.GOMP_SPINCOUNT = String(DEFAULT_SPIN);
 }
+
+/** The GOMP_SPINCOUNT hodu sets when the user set no wait policy (tuneOpenMp). */
+export const DEFAULT_SPIN = 2000;
 
 function load(): Binding {
   tuneOpenMp();

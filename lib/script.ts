@@ -109,8 +109,8 @@ export interface PlanInfo {
   /** HODU backend: updated variables copied into their memory by a last step of the run (no output buffer). */
   variablesCopied?: number;
   /**
-   * HODU backend: whether runs use all threads or one now (each plan times its runs and picks;
-   * `HODU_THREADS=all|one` fixes it).
+   * HODU backend: whether runs use all threads or one, decided at compile from the plan's work
+   * (one only when every step is too small to gain from more threads; `HODU_THREADS=all|one` fixes it).
    */
   threads?: 'all' | 'one';
 }

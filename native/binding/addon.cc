@@ -8,6 +8,7 @@
 #include "../core/roofline.h"
 #include "../kernels/dnnl_util.h"
 #include "../kernels/kernel.h"
+#include "../kernels/kernel_cache.h"
 #include "../ops/infer.h"
 #include "convert.h"
 #include "output_pool.h"
@@ -73,6 +74,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("detach", &Addon::Detach),
                              InstanceMethod("info", &Addon::Info),
                              InstanceMethod("roofline", &Addon::Roofline),
+                             InstanceMethod("kernelCache", &Addon::KernelCacheInfo),
                          });
     register_script_functions(env, exports);
     register_xla_functions(env, exports);
@@ -158,7 +160,7 @@ class Addon : public Napi::Addon<Addon> {
       if (r.out.numel() > 0) {
         KernelSpec spec{op, attrs, descs, r.out};
         for (auto& d : spec.inputs) d.offset = 0;
-        std::unique_ptr<Kernel> k = make_kernel(spec);
+        std::shared_ptr<Kernel> k = kernels_.get(spec);  // kernel_cache.h: made once per spec
         std::vector<const void*> ptrs;
         for (auto& b : ins) ptrs.push_back(b.data);
         run_once(*k, ptrs.data(), out.Data());
@@ -217,6 +219,23 @@ class Addon : public Napi::Addon<Addon> {
     return env.Undefined();
   }
 
+  // kernelCache([capacity]) -> { size, capacity, hits, misses } of this instance's eager kernel
+  // cache (kernel_cache.h); a number argument sets the capacity first (0 disables it). Internal:
+  // tests and the bench use it.
+  Napi::Value KernelCacheInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() > 0 && info[0].IsNumber()) {
+      double n = info[0].As<Napi::Number>().DoubleValue();
+      if (n >= 0 && n <= 1e6) kernels_.set_capacity((size_t)n);
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("size", (double)kernels_.size());
+    o.Set("capacity", (double)kernels_.capacity());
+    o.Set("hits", (double)kernels_.hits());
+    o.Set("misses", (double)kernels_.misses());
+    return o;
+  }
+
   // roofline(threads) -> { peakGflops, bandwidthGBs } measured now (takes about a second)
   Napi::Value Roofline(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -237,6 +256,8 @@ class Addon : public Napi::Addon<Addon> {
     o.Set("threads", max_threads());
     return o;
   }
+
+  KernelCache kernels_;  // eager kernels of this instance (one per worker_thread)
 };
 
 }  // namespace

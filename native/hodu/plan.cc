@@ -74,6 +74,7 @@ std::unique_ptr<Plan> Plan::compile(const Graph& g, const std::vector<ConstantDa
   plan->output_aliases_.assign(g.outputs.size(), -1);
   for (size_t j = 0; j < g.outputs.size(); j++)
     if (b.alias_input[j] >= 0) plan->output_aliases_[j] = (int32_t)b.m.slots[(uint32_t)b.alias_input[j]].index;
+  plan->threads_.decide(b);
   return plan;
 }
 
@@ -93,15 +94,13 @@ void Plan::run(const std::vector<const void*>& inputs, const std::vector<void*>&
     explicit Cap(int n) : prev(thread_cap()) { set_thread_cap(n); }
     ~Cap() { set_thread_cap(prev); }
   };
-  const int cap = adaptive_threads_ ? threads_.next() : thread_cap();
+  const int cap = adaptive_threads_ ? threads_.cap() : thread_cap();
   Cap scope(cap);
   ThreadScope ambient(cap > 0 ? cap : max_threads());  // kernels without their own scope
-  const auto t0 = std::chrono::steady_clock::now();
   for (auto& st : m.steps) {
     for (size_t k = 0; k < st.ins.size(); k++) st.ptrs[k] = m.addr(m.slots[st.ins[k]]);
     st.kernel->run(st.ptrs.data(), m.addr(m.slots[st.out]), ctx);
   }
-  if (adaptive_threads_) threads_.record(cap, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   m.in = nullptr;
   m.out = nullptr;
 }

@@ -37,7 +37,7 @@ struct CompileOptions {
   bool fold_constants = true;
   bool fuse = true;  // bias/activation epilogues into matmul/conv (oneDNN post-ops)
   bool roll_loops = true;  // repeated steps become one loop (native/ir/loop_roll.h)
-  bool adaptive_threads = true;  // runs choose all threads or one from their timings (thread_policy.h)
+  bool adaptive_threads = true;  // the plan sets its runs' thread cap (thread_policy.h); false: the caller's cap
   bool channels_last = true;  // conv results read only by convs and pools are kept in nhwc order
   bool variables_in_place = true;  // output `@var:x` is written into input `@var:x` (in_place.cc)
 };
@@ -74,11 +74,8 @@ class Plan : public Executable {
   void run(const std::vector<const void*>& inputs, const std::vector<void*>& outputs) override;
 
   const PlanStats& stats() const { return stats_; }
-  // The thread mode the plan's runs use now ("all" or "one"; see thread_policy.h).
-  const char* thread_mode() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return adaptive_threads_ ? threads_.mode() : "all";
-  }
+  // The thread mode the plan's runs use ("all" or "one"; decided at compile, see thread_policy.h).
+  const char* thread_mode() const { return adaptive_threads_ ? threads_.mode() : "all"; }
   ExecutableInfo common_info() const override {
     ExecutableInfo r;
     r.steps = stats_.steps;

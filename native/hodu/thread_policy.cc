@@ -1,23 +1,15 @@
 #include "thread_policy.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include "../kernels/dnnl_util.h"
+#include "plan_builder.h"
 
 namespace hodu {
 
-namespace {
-int mode_cap(int mode) { return mode == 1 ? 1 : 0; }
-int cap_mode(int cap) { return cap == 1 ? 1 : 0; }
-// run 1 (first touch of memory, thread start-up) is not counted; 2-4 run all threads, 5-7 one
-constexpr uint64_t kBaseline = 7;
-// a probe runs the other mode this many times and keeps the best (its first run pays for waking
-// sleeping worker threads)
-constexpr int kProbeRuns = 3;
-
-// HODU_THREADS=all|one fixes the mode (0 / 1); unset or anything else: adaptive (-1).
-int forced_mode() {
+int forced_thread_mode() {
   static const int m = [] {
     const char* e = std::getenv("HODU_THREADS");
     if (e && std::strcmp(e, "all") == 0) return 0;
@@ -26,58 +18,57 @@ int forced_mode() {
   }();
   return m;
 }
+
+namespace {
+double bytes_of(const TensorDesc& d) { return (double)d.numel() * (double)dtype_size(d.dtype); }
+
+// The work of one step in pick_threads' unit: bytes read and written, or for the compute-bound ops
+// flops / 4 (as matmul.cc and conv2d.cc estimate theirs), whichever is larger.
+double step_work(const PlanBuilder& b, const Step& st) {
+  double w = bytes_of(b.m.slots[st.out].desc);
+  for (uint32_t id : st.ins) w += bytes_of(b.m.slots[id].desc);
+  if (st.out >= b.n) return w;  // an output copy
+  const Value& v = b.g.values[st.out];
+  if (v.kind == ValueKind::Loop) return 1e300;  // a rolled loop runs many steps: never "tiny"
+  if (v.kind != ValueKind::Op) return w;
+  const double out_n = (double)numel(v.shape);
+  if (v.op == OpCode::Matmul && !v.inputs.empty()) {
+    const Shape& a = b.g.values[v.inputs[0]].shape;
+    const double k = a.empty() ? 1 : (double)a.back();
+    w = std::max(w, 2.0 * out_n * k / 4);
+  } else if ((v.op == OpCode::Conv2d || v.op == OpCode::Conv2dGradInput || v.op == OpCode::Conv2dGradWeight) &&
+             v.inputs.size() >= 2) {
+    // every output element sums over (a weight's or an input's) channels x kernel window: bound it
+    // by the larger operand's elements per output channel
+    const Shape& x = b.g.values[v.inputs[0]].shape;
+    const Shape& wt = b.g.values[v.inputs[1]].shape;
+    double per_out = 1;
+    for (size_t i = 1; i < wt.size(); i++) per_out *= (double)wt[i];
+    double per_out_x = 1;
+    for (size_t i = 1; i < x.size(); i++) per_out_x *= (double)x[i];
+    w = std::max(w, 2.0 * out_n * std::max(per_out, v.op == OpCode::Conv2dGradWeight ? per_out_x : 1.0) / 4);
+  }
+  return w;
+}
 }  // namespace
 
-int ThreadPolicy::next() {
-  if (forced_mode() >= 0) return mode_cap(forced_mode());
-  if (max_threads() <= 1) return 0;
-  runs_++;
-  if (runs_ <= kBaseline) return mode_cap(runs_ <= 4 ? 0 : 1);
-  if (probe_left_ == 0 && runs_ >= next_probe_) {
-    probe_left_ = kProbeRuns;
-    probe_best_ = 0;
-  }
-  return mode_cap(probe_left_ > 0 ? 1 - choice_ : choice_);
+void ThreadPolicy::decide(const PlanBuilder& b) {
+  max_work_ = 0;
+  for (const Step& st : b.m.steps) max_work_ = std::max(max_work_, step_work(b, st));
+  // tiny: no step that a kernel would give more than one thread
+  one_ = pick_threads(max_work_) <= 1;
+}
+
+int ThreadPolicy::cap() const {
+  const int f = forced_thread_mode();
+  if (f >= 0) return f == 1 ? 1 : 0;
+  return one_ ? 1 : 0;
 }
 
 const char* ThreadPolicy::mode() const {
-  const int m = forced_mode() >= 0 ? forced_mode() : max_threads() <= 1 ? 0 : choice_;
-  return m == 1 ? "one" : "all";
-}
-
-void ThreadPolicy::record(int cap, double seconds) {
-  if (forced_mode() >= 0 || max_threads() <= 1 || runs_ <= 1) return;
-  const int m = cap_mode(cap);
-  if (runs_ <= kBaseline) {  // the best of three runs per mode
-    if (avg_[m] == 0 || seconds < avg_[m]) avg_[m] = seconds;
-    if (runs_ == kBaseline) {
-      choice_ = avg_[1] < avg_[0] ? 1 : 0;
-      next_probe_ = runs_ + probe_every_;
-    }
-    return;
-  }
-  if (probe_left_ > 0) {  // a probe run of the other mode
-    if (probe_best_ == 0 || seconds < probe_best_) probe_best_ = seconds;
-    if (--probe_left_ > 0) return;
-    avg_[m] = probe_best_;
-    if (avg_[m] < 0.9 * avg_[choice_]) {
-      choice_ = m;
-      probe_every_ = 16;
-    } else if (probe_every_ < 1024) {
-      probe_every_ *= 2;
-    }
-    next_probe_ = runs_ + probe_every_;
-    return;
-  }
-  // the mode in use: a moving average that one outlier cannot swing; three runs in a row much
-  // slower than the other mode's last measure start a probe now
-  avg_[m] = 0.8 * avg_[m] + 0.2 * (seconds < 2 * avg_[m] ? seconds : 2 * avg_[m]);
-  slow_streak_ = seconds > 1.5 * avg_[1 - m] ? slow_streak_ + 1 : 0;
-  if (slow_streak_ >= 3) {
-    slow_streak_ = 0;
-    next_probe_ = runs_ + 1;
-    probe_every_ = 16;
-  }
+  const int f = forced_thread_mode();
+  if (f >= 0) return f == 1 ? "one" : "all";
+  return one_ && max_threads() > 1 ? "one" : "all";
 }
 
 }  // namespace hodu
