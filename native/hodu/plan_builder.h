@@ -92,6 +92,10 @@ void count_readers(PlanBuilder& b);              // passes.cc
 void mark_elementwise_groups(PlanBuilder& b);    // passes.cc
 void mark_channels_last(PlanBuilder& b);         // passes.cc
 void lower_values(PlanBuilder& b);               // lower.cc: loops, views, folding, fusion, kernels
+// A hard-swish / hard-sigmoid pattern reading `tail` (fuse_conv.cc): the post-op, the values it
+// computes (in order) and the value holding its result. False: no pattern at `tail`.
+bool match_conv_epilogue(const PlanBuilder& b, uint32_t tail, const Shape& shape, PostOp* post, std::vector<uint32_t>* absorbed,
+                         uint32_t* new_tail);
 void copy_unbound_outputs(PlanBuilder& b);       // memory.cc
 void free_unread_constants(PlanBuilder& b);      // memory.cc
 void plan_arena(PlanBuilder& b);                 // memory.cc
