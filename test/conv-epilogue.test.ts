@@ -108,6 +108,31 @@ describe('conv epilogue patterns', () => {
   });
 });
 
+describe('residual blocks stay channels-last', () => {
+  test('a value read by a conv and as the residual add of the next conv is kept nhwc: no operand reorder', () => {
+    const C = 16, H = 10, W = 12;
+    const x = values([1, C, H, W], 51, -1, 1);
+    const ws = [52, 54, 56].map((k) => values([C, C, 3, 3], k, -0.2, 0.2));
+    const bs = [53, 55, 57].map((k) => values([C], k, -0.5, 0.5));
+    const s = record('residual', { x: [1, C, H, W] }, (i) => {
+      const a = i.x.conv2d(ws[0], bs[0], { padding: 1 }).relu();
+      const y = a.conv2d(ws[1], bs[1], { padding: 1 }).add(a).relu();
+      return y.conv2d(ws[2], bs[2], { padding: 1 });
+    });
+    const info = s.planInfo();
+    expect(info.steps).toBe(3);
+    expect(info.kernels[1]).toMatch(/onednn:\S+ \+add \+relu/);
+    expect(info.kernels.join(' ')).not.toMatch(/operand reorder/);
+    s.addInput('x', x);
+    const ref = (t: R.Ref, k: number) =>
+      R.conv2d(t, new R.Ref(Array.from(f32(ws[k])), [C, C, 3, 3]), new R.Ref(Array.from(f32(bs[k])), [C]), { padding: [1, 1] });
+    const a = ref(new R.Ref(Array.from(f32(x)), [1, C, H, W]), 0).data.map(R.fn.relu);
+    const y = ref(new R.Ref(a, [1, C, H, W]), 1).data.map((v, k) => R.fn.relu(v + a[k]));
+    const z = ref(new R.Ref(y, [1, C, H, W]), 2).data;
+    expectNear(f32(s.run().y), z, 1e-4, 1e-5);
+  });
+});
+
 describe('BatchNormalization folded into conv weights at import', () => {
   const file = path.join(__dirname, '..', '.cache', 'onnx-models', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
   const have = fs.existsSync(file);

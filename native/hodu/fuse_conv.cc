@@ -102,6 +102,18 @@ bool walk_gate(const PlanBuilder& b, Walk& w, const Shape& shape, double* alpha,
 
 }  // namespace
 
+bool conv_residual_operand(const PlanBuilder& b, uint32_t add, size_t k) {
+  const Value& a = b.g.values[add];
+  if (!b.opts.fuse || a.kind != ValueKind::Op || a.op != OpCode::Add || a.inputs.size() != 2 || k > 1 || a.dtype != DType::F32)
+    return false;
+  const uint32_t x = a.inputs[k], other = a.inputs[1 - k];
+  if (x == other) return false;
+  const Value& o = b.g.values[other];
+  const Value& xv = b.g.values[x];
+  return o.kind == ValueKind::Op && o.op == OpCode::Conv2d && o.dtype == DType::F32 && b.readers[other] == 1 &&
+         o.shape == a.shape && xv.shape == a.shape && xv.dtype == DType::F32;
+}
+
 bool match_conv_epilogue(const PlanBuilder& b, uint32_t tail, const Shape& shape, PostOp* post, std::vector<uint32_t>* absorbed,
                          uint32_t* new_tail) {
   if (!b.opts.fuse || b.g.values[tail].dtype != DType::F32) return false;
