@@ -3,17 +3,19 @@
 //
 //   hard-swish    x · s·clamp(a·x + b, 0, hi) · s2   with s·s2·hi = 1  -> eltwise_hardswish(a/hi, b/hi)
 //                 (ONNX's x·clip(x+3, 0, 6)/6 of MobileNetV3 / PP-OCR, and HardSwish as
-//                 x·clamp(x/6 + 0.5, 0, 1)); x is read twice (the gate and the product);
-//   hard-sigmoid  s·clamp(a·x + b, 0, hi)           with s·hi = 1     -> eltwise_hardsigmoid(a/hi, b/hi)
-//                 (ONNX HardSigmoid as mul, add, clamp; relu6(x+3)/6).
+//                 x·clamp(x/6 + 0.5, 0, 1)); x is read twice (the gate and the product).
+//
+// Not hard-sigmoid (s·clamp(a·x + b, 0, hi)): oneDNN's eltwise_hardsigmoid maps NaN to a bound
+// (hodu's clamp keeps NaN, README's NaN rule), and no chain of NaN-keeping post-ops builds a clamp
+// (the relu post-op with alpha 0 maps NaN to 0 as well). Its mul/add/clamp run as one fused
+// elementwise kernel instead; in MobileNetV3 they act on [N, C, 1, 1] gates, so that is cheap.
 //
 // a·x + b is any run of single-reader adds, subs, muls and divs by a scalar f32 constant; s and s2
 // are runs of muls / divs by one. Every intermediate must have exactly the readers the pattern
 // names (no output, no other reader), so nothing computed here is needed elsewhere.
 //
-// NaN: hodu's clamp passes NaN through; oneDNN's hardswish gives NaN for NaN too (x · gate), but
-// its hardsigmoid maps a NaN input to a bound. Both agree with the composed ops on every other
-// input up to float rounding (the constants are folded: ≤ a few ulp).
+// NaN: hodu's clamp passes NaN through, and oneDNN's hardswish gives NaN for NaN too (x · gate);
+// on every other input it agrees with the composed ops up to float rounding (≤ a few ulp).
 #include <cmath>
 
 #include "plan_builder.h"
@@ -80,26 +82,6 @@ void walk_affine(const PlanBuilder& b, Walk& w, const Shape& shape, double* a, d
   }
 }
 
-// The gate s·clamp(a·x + b, 0, hi) starting at x's reader chain; true with w.at at its last op.
-bool walk_gate(const PlanBuilder& b, Walk& w, const Shape& shape, double* alpha, double* beta) {
-  double a = 1, c = 0;
-  walk_affine(b, w, shape, &a, &c, true);
-  if (w.ops.empty() || b.readers[w.at] != 1) return false;
-  const uint32_t cl = b.only_reader[w.at];
-  const Value& cv = b.g.values[cl];
-  if (!b.live[cl] || cv.kind != ValueKind::Op || cv.op != OpCode::Clamp || cv.dtype != DType::F32 || cv.shape != shape ||
-      cv.attrs.size() != 2 || cv.attrs[0] != 0.0 || !(cv.attrs[1] > 0) || !std::isfinite(cv.attrs[1]))
-    return false;
-  const double hi = cv.attrs[1];
-  w.ops.push_back(cl);
-  w.at = cl;
-  double s = 1, zero = 0;
-  walk_affine(b, w, shape, &s, &zero, false);
-  *alpha = a / hi;
-  *beta = c / hi;
-  return std::fabs(s * hi - 1) < 1e-6;
-}
-
 }  // namespace
 
 bool conv_residual_operand(const PlanBuilder& b, uint32_t add, size_t k) {
@@ -117,16 +99,6 @@ bool conv_residual_operand(const PlanBuilder& b, uint32_t add, size_t k) {
 bool match_conv_epilogue(const PlanBuilder& b, uint32_t tail, const Shape& shape, PostOp* post, std::vector<uint32_t>* absorbed,
                          uint32_t* new_tail) {
   if (!b.opts.fuse || b.g.values[tail].dtype != DType::F32) return false;
-  if (b.readers[tail] == 1) {  // hard-sigmoid: one chain
-    Walk w{tail, {}};
-    double alpha, beta;
-    if (!walk_gate(b, w, shape, &alpha, &beta)) return false;
-    *post = PostOp{OpCode::Clamp, {alpha, beta}, -1};
-    post->pattern = PostPattern::HardSigmoid;
-    *absorbed = w.ops;
-    *new_tail = w.at;
-    return true;
-  }
   if (b.readers[tail] != 2) return false;  // hard-swish: the gate and the product read x
   // the two readers of tail
   uint32_t rs[2], nr = 0;
@@ -145,7 +117,7 @@ bool match_conv_epilogue(const PlanBuilder& b, uint32_t tail, const Shape& shape
     const Value& pv = b.g.values[prod];
     if (pv.kind != ValueKind::Op || pv.op != OpCode::Mul || pv.inputs.size() != 2 || pv.dtype != DType::F32 || pv.shape != shape)
       continue;
-    // the gate: tail -> ... -> g, with prod = tail · g; walk_gate needs tail's chain, which starts at rs[pick]
+    // the gate: tail -> g0 -> ... -> clamp -> ..., with prod = tail · gate
     Walk w{tail, {}};
     double a = 1, c = 0;
     // the first step of the gate is rs[pick] (tail has two readers, so walk_affine cannot start there)
