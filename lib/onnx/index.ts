@@ -6,6 +6,7 @@ import { ErrorCode, HoduError, describe, invalidArg } from '../errors';
 import { Script, TensorInfo } from '../script';
 import { decodeOnnx, OnnxModel, OnnxValueInfo } from './model';
 import { OnnxProgram } from './import';
+import { foldBatchNorm } from './fold-batchnorm';
 import { ExternalSource, TensorData, dtypeOfOnnx, onnxTypeName } from './tensor-data';
 
 export { decodeOnnx } from './model';
@@ -79,7 +80,10 @@ export function concreteShapes(prog: OnnxProgram, given: Record<string, number[]
 /** The body of Script.fromOnnx. */
 export function scriptFromOnnx(src: string | Uint8Array, options: OnnxOptions = {}): Script {
   if (options === null || typeof options !== 'object') throw invalidArg(`Script.fromOnnx: options must be an object, got ${describe(options)}`);
-  const { model, external, name } = loadOnnx(src, options);
+  const loaded = loadOnnx(src, options);
+  const { external, name } = loaded;
+  // inference imports: BatchNormalization folded into the conv before it (trainable: left as is)
+  const model = options.trainable ? loaded.model : foldBatchNorm(loaded.model, external).model;
   const prog = new OnnxProgram(model, external);
   const constantInputs = options.constantInputs ?? {};
   const inputs = prog.inputs.filter((i) => !constantInputs[i.name]).map(infoOf);

@@ -97,7 +97,17 @@ bool fuse_post_ops(PlanBuilder& b, uint32_t i, const KernelSpec& spec) {
   KernelSpec fused = spec;
   std::vector<uint32_t> chain, ins = v.inputs;
   uint32_t tail = i;
-  while (b.readers[tail] == 1) {
+  for (;;) {
+    if (v.op == OpCode::Conv2d) {  // hard-swish / hard-sigmoid patterns (fuse_conv.cc)
+      PostOp p{OpCode::Clamp, {}, -1};
+      std::vector<uint32_t> ops;
+      if (match_conv_epilogue(b, tail, spec.output.shape, &p, &ops, &tail)) {
+        fused.post_ops.push_back(p);
+        chain.insert(chain.end(), ops.begin(), ops.end());
+        continue;
+      }
+    }
+    if (b.readers[tail] != 1) break;
     uint32_t c = b.only_reader[tail];
     const Value& cv = b.g.values[c];
     if (cv.dtype != DType::F32 || cv.shape != spec.output.shape) break;

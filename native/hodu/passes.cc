@@ -149,8 +149,9 @@ void mark_channels_last(PlanBuilder& b) {
     const Value& r = b.g.values[j];
     if (!b.live[j]) continue;
     for (size_t k = 0; k < r.inputs.size(); k++) {
-      const bool reads_x = r.kind == ValueKind::Op && k == 0 &&
-                           (r.op == OpCode::Conv2d || r.op == OpCode::MaxPool2d || r.op == OpCode::AvgPool2d);
+      const bool reads_x = (r.kind == ValueKind::Op && k == 0 &&
+                            (r.op == OpCode::Conv2d || r.op == OpCode::MaxPool2d || r.op == OpCode::AvgPool2d)) ||
+                           conv_residual_operand(b, j, k);  // fuse_conv.cc
       b.spatial_readers[r.inputs[k]] |= reads_x ? 1 : 2;
     }
   }

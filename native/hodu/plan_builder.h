@@ -96,6 +96,14 @@ void mark_elementwise_groups(PlanBuilder& b);    // passes.cc
 void mark_channels_last(PlanBuilder& b);         // passes.cc
 void lower_values(PlanBuilder& b);               // lower.cc: loops, views, folding, fusion, kernels
 void write_variables_in_place(PlanBuilder& b);   // in_place.cc
+// Input k of value `add` is the residual operand of an add the conv producing its other input
+// takes as a post-op (fuse_conv.cc): the conv kernel reads it in its own dst layout, so it may be
+// kept channels-last like a conv's x.
+bool conv_residual_operand(const PlanBuilder& b, uint32_t add, size_t k);
+// A hard-swish / hard-sigmoid pattern reading `tail` (fuse_conv.cc): the post-op, the values it
+// computes (in order) and the value holding its result. False: no pattern at `tail`.
+bool match_conv_epilogue(const PlanBuilder& b, uint32_t tail, const Shape& shape, PostOp* post, std::vector<uint32_t>* absorbed,
+                         uint32_t* new_tail);
 void copy_unbound_outputs(PlanBuilder& b);       // memory.cc
 void copy_variable_outputs(PlanBuilder& b);      // in_place.cc
 void free_unread_constants(PlanBuilder& b);      // memory.cc

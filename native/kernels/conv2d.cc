@@ -340,6 +340,13 @@ bool conv_post_ops(const KernelSpec& s, const ConvGeom& g, const md* full_layout
   const auto f32 = dnnl::memory::data_type::f32;
   int index = 0;  // the post-op's index in `po`
   for (const PostOp& p : s.post_ops) {
+    if (p.pattern != PostPattern::None) {  // a matched hard-swish (native/hodu/fuse_conv.cc)
+      if (p.pattern != PostPattern::HardSwish || p.operand >= 0 || p.attrs.size() != 2) return false;
+      po->append_eltwise(dnnl::algorithm::eltwise_hardswish, (float)p.attrs[0], (float)p.attrs[1]);
+      *desc += " +hard_swish";
+      index++;
+      continue;
+    }
     if (p.operand < 0) {
       dnnl::algorithm alg;
       float alpha, beta;

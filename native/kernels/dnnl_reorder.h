@@ -2,6 +2,8 @@
 // user view, one reorder step (with a user-mode scratchpad) between two layouts, and constant
 // weights packed once into a primitive's layout.
 #pragma once
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -49,6 +51,9 @@ inline dnnl::memory::desc dense_view_md(const Shape& shape, const Shape& strides
 // One reorder between two layouts, or nothing when they already agree (`active` false).
 struct ReorderStep {
   dnnl::reorder prim;
+  // The same reorder made for one thread: oneDNN's jit reorder fixes its thread count at creation,
+  // so a run capped at one thread (thread_policy.h) uses this one. Empty when prim is one-thread.
+  dnnl::reorder prim1;
   dnnl::memory::desc from, to, scratch;
   bool active = false;
   std::string impl;  // oneDNN's impl_info_str when active
@@ -62,13 +67,25 @@ struct ReorderStep {
     if (src == dst) return true;
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    ThreadScope ts(threads);
-    dnnl::reorder::primitive_desc pd(cpu_engine(), src, cpu_engine(), dst, attr, /*allow_empty=*/true);
+    // a small reorder is not worth a thread team (memory-bound; a 2-thread region costs more)
+    threads = std::min(threads, pick_threads((double)(src.get_size() + dst.get_size())));
+    dnnl::reorder::primitive_desc pd;
+    {
+      ThreadScope ts(threads);
+      pd = dnnl::reorder::primitive_desc(cpu_engine(), src, cpu_engine(), dst, attr, /*allow_empty=*/true);
+    }
     if (!pd) return false;
     impl = pd.impl_info_str();
     if (is_ref_impl(impl)) return false;
     prim = dnnl::reorder(pd);
     scratch = pd.scratchpad_desc();
+    prim1 = dnnl::reorder();
+    if (threads > 1) {
+      ThreadScope ts(1);
+      dnnl::reorder::primitive_desc pd1(cpu_engine(), src, cpu_engine(), dst, attr, /*allow_empty=*/true);
+      if (pd1 && !is_ref_impl(pd1.impl_info_str()) && pd1.scratchpad_desc().get_size() <= scratch.get_size())
+        prim1 = dnnl::reorder(pd1);
+    }
     args = DnnlArgs();
     args.add(DNNL_ARG_FROM, from);
     args.add(DNNL_ARG_TO, to);
@@ -86,7 +103,7 @@ struct ReorderStep {
     args.set(DNNL_ARG_FROM, src);
     args.set(DNNL_ARG_TO, dst);
     if (scratch.get_size() > 0) args.set(DNNL_ARG_SCRATCHPAD, scratchpad);
-    args.execute(prim, what);
+    args.execute(prim1 && omp_get_max_threads() == 1 ? prim1 : prim, what);
   }
 
  private:

@@ -17,10 +17,15 @@ namespace hodu {
 
 // An elementwise op applied to a kernel's result before it is stored (oneDNN post-ops): a unary op
 // (relu, tanh, clamp, ...) or a binary op whose other operand is spec.inputs[operand] (a bias).
+// A unary post-op the planner matched from several ops (native/hodu/fuse_conv.cc); attrs are then
+// {alpha, beta} of oneDNN's eltwise of that name. Kernels that do not know `pattern` decline it.
+enum class PostPattern : uint8_t { None, HardSwish, HardSigmoid };
+
 struct PostOp {
   OpCode op;
   Attrs attrs;
   int operand = -1;  // index into KernelSpec::inputs for a binary post-op, else -1
+  PostPattern pattern = PostPattern::None;
 };
 
 struct KernelSpec {
