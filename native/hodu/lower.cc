@@ -6,6 +6,7 @@
 
 #include "../kernels/fused.h"
 #include "../ops/infer.h"
+#include "fuse_transformer.h"
 #include "plan_builder.h"
 
 namespace hodu {
@@ -111,6 +112,8 @@ bool fuse_post_ops(PlanBuilder& b, uint32_t i, const KernelSpec& spec) {
       ins.push_back(other);
     } else if (fam == OpFamily::UnarySigned || fam == OpFamily::UnaryFloat) {
       fused.post_ops.push_back({cv.op, cv.attrs, -1});
+    } else if (PostOp po; v.op == OpCode::Matmul && matmul_scale_post_op(b, tail, c, &po)) {
+      fused.post_ops.push_back(po);  // attention scores' scale (fuse_transformer.cc)
     } else {
       break;
     }

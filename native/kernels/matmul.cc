@@ -41,6 +41,7 @@
 #include "dnnl_util.h"
 #include "elem.h"
 #include "kernel.h"
+#include "post_op_dims.h"
 #include "strided.h"
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -571,20 +572,15 @@ class DnnlMatmulKernel final : public Kernel {
 bool build_post_ops(const KernelSpec& s, const dims& cd, dnnl::post_ops* po, std::vector<DnnlMatmulKernel::Plan::Operand>* ops,
                     std::string* desc) {
   using A = dnnl::algorithm;
-  if ((size_t)s.output.ndim() != cd.size()) return false;  // 1-D operands squeeze dims: not fused
   for (size_t i = 0; i < s.post_ops.size(); i++) {
     const PostOp& p = s.post_ops[i];
     if (p.operand >= 0) {
       if (p.op != OpCode::Add || p.operand >= (int)s.inputs.size()) return false;
       const TensorDesc& o = s.inputs[p.operand];
-      if (o.dtype != s.output.dtype || !o.is_contiguous() || o.ndim() > (int)cd.size()) return false;
-      dims od(cd.size(), 1);
-      for (int k = 0; k < o.ndim(); k++) {
-        int64_t d = o.shape[o.ndim() - 1 - k];
-        int64_t want = cd[cd.size() - 1 - k];
-        if (d != want && d != 1) return false;
-        od[cd.size() - 1 - k] = d;
-      }
+      if (o.dtype != s.output.dtype || !o.is_contiguous()) return false;
+      // the operand over the product's dims (merged batch dims, folded rows: post_op_dims.h)
+      dims od;
+      if (!operand_on_dims(s.output.shape, o.shape, cd, &od)) return false;
       dnnl::memory::data_type dt;
       if (!dnnl_dtype(o.dtype, &dt)) return false;
       const Shape ost = contiguous_strides(Shape(od.begin(), od.end()));
@@ -600,6 +596,12 @@ bool build_post_ops(const KernelSpec& s, const dims& cd, dnnl::post_ops* po, std
       case OpCode::Tanh: po->append_eltwise(A::eltwise_tanh, 0.f, 0.f); *desc += " +tanh"; break;
       case OpCode::Sigmoid: po->append_eltwise(A::eltwise_logistic, 0.f, 0.f); *desc += " +sigmoid"; break;
       case OpCode::Gelu: po->append_eltwise(A::eltwise_gelu_tanh, 0.f, 0.f); *desc += " +gelu"; break;
+      case OpCode::GeluErf: po->append_eltwise(A::eltwise_gelu_erf, 0.f, 0.f); *desc += " +gelu_erf"; break;
+      case OpCode::Mul:  // a scale by a constant scalar (fuse_transformer.cc: attrs {scale})
+        if (p.attrs.size() != 1) return false;
+        po->append_eltwise(A::eltwise_linear, (float)p.attrs[0], 0.f);
+        *desc += " +scale";
+        break;
       default: return false;
     }
   }
