@@ -5,7 +5,7 @@
 // Run: node scripts/onnx-models.js && node --import tsx bench/minilm-interleaved.ts [batch=1] [rounds=5] [runs per round=10]
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { Backend, DType, Script, Tensor } from 'hodu';
+import { Backend, DType, Script, Tensor } from '../lib';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { ensureOnnxModels } = require('../scripts/onnx-models.js') as { ensureOnnxModels: () => string };

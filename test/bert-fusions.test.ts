@@ -169,6 +169,53 @@ describe('layer_norm', () => {
   });
 });
 
+describe('attention scores: scale and mask as matmul post-ops', () => {
+  /** softmax(q·kᵀ·scale + mask) in float64, q and k [B, H, T, D], mask broadcast to [B, H, T, T]. */
+  function ref(q: Float32Array, k: Float32Array, mask: Float32Array, mshape: number[], [B, H, T, D]: number[], scale: number): number[] {
+    const out: number[] = [];
+    const mAt = (b: number, h: number, i: number, j: number) => {
+      const idx = [b, h, i, j].slice(4 - mshape.length).map((v, n) => (mshape[n] === 1 ? 0 : v));
+      let off = 0;
+      for (let n = 0; n < mshape.length; n++) off = off * mshape[n] + idx[n];
+      return mask[off];
+    };
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++)
+        for (let i = 0; i < T; i++) {
+          const row: number[] = [];
+          for (let j = 0; j < T; j++) {
+            let acc = 0;
+            for (let d = 0; d < D; d++) acc += q[((b * H + h) * T + i) * D + d] * k[((b * H + h) * T + j) * D + d];
+            row.push(acc * scale + mAt(b, h, i, j));
+          }
+          const m = Math.max(...row);
+          const e = row.map((v) => Math.exp(v - m));
+          const sum = e.reduce((p, v) => p + v, 0);
+          out.push(...e.map((v) => v / sum));
+        }
+    return out;
+  }
+
+  // oneDNN 3.2's matmul has jit post-op adds for operands that broadcast along rows or are full;
+  // others (a [T, T] mask over [B·H] batches) run as their own kernel after the scaled matmul
+  test.each([
+    ['a mask [B, 1, 1, T] with B = 1 (broadcast over heads and rows, as BERT\'s padding mask): fused', [1, 1, 1, 8], true],
+    ['a causal mask [T, T] (broadcast over batch and heads): the scale fused', [8, 8], false],
+    ['a padding mask [B, 1, 1, T] with B = 2 (batch kept, heads broadcast): the scale fused', [2, 1, 1, 8], false],
+  ] as const)('%s', (_name, mshape, mustFuse) => {
+    const shape = [mshape.length === 4 && mshape[0] === 1 ? 1 : 2, 3, 8, 16];
+    const mask = values([...mshape], 21, -4, 0);
+    const s = record('scores', { q: shape, k: shape }, (i) => i.q.matmul(i.k.transpose(2, 3)).div(4).add(mask).softmax(-1));
+    const kernels = s.planInfo().kernels.join('\n');
+    if (mustFuse) expect(kernels).toMatch(/onednn:.*\+scale \+add/);
+    else expect(kernels).toMatch(/\+scale/);
+    const q = values(shape, 22, -1, 1);
+    const k = values(shape, 23, -1, 1);
+    s.addInput('q', q).addInput('k', k);
+    expectNear(f32(s.run().y), ref(f32(q), f32(k), f32(mask), [...mshape], shape, 0.25), 1e-5, 1e-6);
+  });
+});
+
 describe('a BERT-class encoder built from hodu nn', () => {
   /** Post-LN encoder layer (BERT): x = LN(x + MHA(x)); x = LN(x + W2·GELU(W1·x)). */
   class EncoderLayer extends nn.Module {

@@ -7,14 +7,22 @@ namespace hodu {
 
 namespace {
 
-// The value of a constant with one element (any rank), as a double; false otherwise.
+// The value of a constant with one element (or a broadcast / reshape of one: `x.div(4)` records a
+// broadcast of a scalar), as a double; false otherwise.
 bool scalar_constant(const PlanBuilder& b, uint32_t id, double* out) {
-  const Value& v = b.g.values[id];
+  // through broadcast / reshape views (recorded after the matmul, they are not lowered yet)
+  for (int hops = 0; hops < 8; hops++) {
+    const Value& v = b.g.values[id];
+    if (v.kind != ValueKind::Op || (v.op != OpCode::BroadcastTo && v.op != OpCode::Reshape) || v.inputs.size() != 1) break;
+    id = v.inputs[0];
+  }
   const Slot& s = b.m.slots[id];
-  if (s.loc != Loc::Constant || numel(v.shape) != 1) return false;
+  if (s.loc != Loc::Constant) return false;
+  for (int d = 0; d < s.desc.ndim(); d++)
+    if (s.desc.shape[d] != 1 && s.desc.strides[d] != 0) return false;
   const void* p = b.constant_ptr(id);
   if (!p) return false;
-  switch (v.dtype) {
+  switch (s.desc.dtype) {
     case DType::F32: *out = *(const float*)p; return true;
     case DType::F64: *out = *(const double*)p; return true;
     default: return false;
