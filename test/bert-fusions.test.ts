@@ -319,7 +319,6 @@ describe('ONNX: decomposed GELU and LayerNorm idioms import as one op each', () 
     const kernels = s.planInfo().kernels.join('\n');
     expect(kernels).toMatch(/layer_norm onednn:/);
     expect(kernels).toMatch(/\+gelu_erf/);
-    console.log(kernels);
     expect(kernels).not.toMatch(/mean|pow|sqrt|erf,|fused\[/);
     // float64 reference
     const C = 16;
