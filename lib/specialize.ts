@@ -310,7 +310,7 @@ const OP = {
 // validates the whole rewritten graph again.
 const OP_NAMES: string[] = binding.opTable().map((o) => o.name);
 const SAME_SHAPE = new Set([
-  'cast', 'copy', 'neg', 'abs', 'sign', 'square', 'relu', 'clamp', 'sqrt', 'recip', 'sigmoid', 'tanh', 'gelu', 'softplus',
+  'cast', 'copy', 'neg', 'abs', 'sign', 'square', 'relu', 'clamp', 'sqrt', 'recip', 'sigmoid', 'tanh', 'gelu', 'gelu_erf', 'softplus',
   'sin', 'cos', 'tan', 'exp', 'exp2', 'exp10', 'ln', 'log2', 'log10', 'leaky_relu', 'elu', 'silu', 'logical_not', 'softmax',
   'log_softmax',
 ]);

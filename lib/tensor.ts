@@ -731,6 +731,12 @@ export class Tensor {
   silu(): Tensor { return this._unary('silu'); }
   /** The error function erf(x) = 2/√π ∫₀ˣ e^(-t²) dt (float dtypes; f32 within ~1 ulp of float64). */
   erf(): Tensor { return this._unary('erf'); }
+  /**
+   * Exact GELU, x·Φ(x) = x·(1 + erf(x/√2))/2 (float dtypes), as PyTorch's `gelu(approximate='none')`
+   * and ONNX's `Gelu`. `gelu()` is the tanh approximation. A HODU script runs it inside a preceding
+   * matmul or conv as a oneDNN post-op.
+   */
+  geluErf(): Tensor { return this._unary('gelu_erf'); }
   leakyRelu(slope = 0.01): Tensor {
     if (typeof slope !== 'number') throw invalidArg(`leakyRelu: slope must be a number, got ${describe(slope)}`);
     return this._unary('leaky_relu', [slope]);
@@ -996,6 +1002,28 @@ export class Tensor {
   }
   logSoftmax(dim: number): Tensor {
     return this._unary('log_softmax', [checkInt(dim, 'logSoftmax: dim')]);
+  }
+
+  /**
+   * Layer normalization over the trailing dims `normalizedShape` (as PyTorch's
+   * `F.layer_norm(x, normalizedShape, weight, bias, eps)`): `(x - mean) / sqrt(var + eps) * weight + bias`
+   * with the biased variance. `weight` and `bias` have shape `normalizedShape`; null or omitted means
+   * ones and zeros. One op (`layer_norm`): HODU runs oneDNN's layer normalization for f32.
+   */
+  layerNorm(normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+    this._check();
+    const ns = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+    if (!Array.isArray(ns) || ns.length === 0) throw invalidArg(`layerNorm: normalizedShape must be a positive integer or a non-empty array, got ${describe(normalizedShape)}`);
+    ns.forEach((d) => checkInt(d, 'layerNorm: normalizedShape'));
+    const k = ns.length;
+    if (this.ndim < k || ns.some((d, i) => d !== this.shape[this.ndim - k + i]))
+      throw new HoduError(ErrorCode.SHAPE_MISMATCH, `layerNorm: input ${describe(this.shape)} does not end with normalizedShape ${describe(ns)}`);
+    if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) throw invalidArg(`layerNorm: eps must be a finite number >= 0, got ${describe(eps)}`);
+    if (weight != null && !(weight instanceof Tensor)) throw invalidArg(`layerNorm: weight must be a Tensor or null, got ${describe(weight)}`);
+    if (bias != null && !(bias instanceof Tensor)) throw invalidArg(`layerNorm: bias must be a Tensor or null, got ${describe(bias)}`);
+    const w = weight ?? Tensor.ones(ns.slice(), this.dtype);
+    const b = bias ?? Tensor.zeros(ns.slice(), this.dtype);
+    return Tensor._op('layer_norm', [this, w, b], [this.ndim - k, eps]);
   }
 
   /** 2-D convolution; input NCHW, weight OIHW, bias [O] or null. */

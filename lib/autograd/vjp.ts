@@ -125,6 +125,12 @@ export const VJP: Record<string, Vjp> = {
   leaky_relu: ({ inputs: [x], attrs: [slope], grad }) => [grad.mul(Tensor.where(x.gt(0), 1, slope).toDtype(grad.dtype))],
   elu: ({ inputs: [x], attrs: [alpha], out, grad }) => [grad.mul(Tensor.where(x.gt(0), Tensor.onesLike(out), out.add(alpha)))],
   erf: ({ inputs: [x], grad }) => [grad.mul(x.square().neg().exp().mul(2 / Math.sqrt(Math.PI)))],
+  // d/dx x·Φ(x) = Φ(x) + x·φ(x), φ the standard normal density
+  gelu_erf: ({ inputs: [x], grad }) => {
+    const phi = x.mul(Math.SQRT1_2).erf().add(1).mul(0.5);
+    const pdf = x.square().mul(-0.5).exp().mul(1 / Math.sqrt(2 * Math.PI));
+    return [grad.mul(phi.add(x.mul(pdf)))];
+  },
   silu: ({ inputs: [x], grad }) => {
     const s = x.sigmoid();
     return [grad.mul(s.mul(x.mul(s.neg().add(1)).add(1)))];
@@ -215,6 +221,23 @@ export const VJP: Record<string, Vjp> = {
       needs[0] ? Tensor._op('conv2d_grad_input', [grad, w], [...attrs, x.shape[2], x.shape[3]]) : undefined,
       needs[1] ? Tensor._op('conv2d_grad_weight', [x, grad], [...attrs, w.shape[2], w.shape[3]]) : undefined,
       inputs.length > 2 && needs[2] ? grad.sum([0, 2, 3]) : undefined,
+    ];
+  },
+  // y = x̂·w + b, x̂ = (x - μ)·r, r = 1/sqrt(var + eps), over dims [axis, rank):
+  //   dx = r·(g·w - mean(g·w) - x̂·mean(g·w·x̂)), dw = Σ_rows g·x̂, db = Σ_rows g
+  layer_norm: ({ inputs: [x, w], attrs: [axis, eps], grad, needs }) => {
+    const dims = Array.from({ length: x.ndim - axis }, (_, i) => axis + i);
+    const lead = Array.from({ length: axis }, (_, i) => i);
+    const mu = x.mean(dims, true);
+    const xc = x.sub(mu);
+    const r = xc.square().mean(dims, true).add(eps).sqrt().recip();
+    const xh = xc.mul(r);
+    const gw = grad.mul(w);
+    const rowSum = (t: Tensor) => (lead.length ? t.sum(lead) : t);
+    return [
+      needs[0] ? r.mul(gw.sub(gw.mean(dims, true)).sub(xh.mul(gw.mul(xh).mean(dims, true)))) : undefined,
+      needs[1] ? rowSum(grad.mul(xh)) : undefined,
+      needs[2] ? rowSum(grad) : undefined,
     ];
   },
   max_pool2d: ({ inputs: [x], attrs, grad }) => [Tensor._op('max_pool2d_grad', [x, grad], attrs)],

@@ -138,8 +138,20 @@ export class Sigmoid extends Module {
 export class Tanh extends Module {
   forward(x: Tensor): Tensor { return x.tanh(); }
 }
+/**
+ * GELU. `new GELU()` is the tanh approximation (`Tensor.gelu`); `new GELU({ approximate: 'none' })`
+ * is the exact x·Φ(x) (`Tensor.geluErf`, PyTorch's default), which HODU fuses into a preceding
+ * Linear's matmul.
+ */
 export class GELU extends Module {
-  forward(x: Tensor): Tensor { return x.gelu(); }
+  readonly approximate: 'tanh' | 'none';
+  constructor(options: { approximate?: 'tanh' | 'none' } = {}) {
+    super();
+    const a = options?.approximate ?? 'tanh';
+    if (a !== 'tanh' && a !== 'none') throw invalidArg(`GELU: approximate must be 'tanh' or 'none', got ${describe(a)}`);
+    this.approximate = a;
+  }
+  forward(x: Tensor): Tensor { return this.approximate === 'none' ? x.geluErf() : x.gelu(); }
 }
 export class Softplus extends Module {
   forward(x: Tensor): Tensor { return x.softplus(); }

@@ -148,12 +148,7 @@ export class LayerNorm extends Module {
     const tail = x.shape.slice(x.ndim - k);
     if (x.ndim < k || tail.some((d, i) => d !== this.normalizedShape[i]))
       throw new HoduError(ErrorCode.SHAPE_MISMATCH, `LayerNorm: input ${describe(x.shape)} does not end with ${describe(this.normalizedShape)}`);
-    const dims = this.normalizedShape.map((_, i) => x.ndim - k + i);
-    const mean = x.mean(dims, true);
-    const v = x.var(dims, true);
-    let y = x.sub(mean).div(v.add(this.eps).sqrt());
-    if (this.weight) y = y.mul(this.weight);
-    if (this.bias) y = y.add(this.bias);
-    return y;
+    // one layer_norm op: HODU runs oneDNN's layer normalization (f32); its VJP is in autograd/vjp.ts
+    return x.layerNorm(this.normalizedShape, this.weight, this.bias, this.eps);
   }
 }

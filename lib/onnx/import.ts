@@ -14,6 +14,7 @@ import { Tensor } from '../tensor';
 import { OnnxAttribute, OnnxGraph, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo, defaultOpset } from './model';
 import { ExternalSource, TensorData, dtypeOfOnnx, elementCount, numericValues, onnxTypeName, ownBuffer, tensorData } from './tensor-data';
 import { invalidFile } from './proto';
+import { PatternMatch, findPatterns } from './fuse-patterns';
 
 /** A value known at import time (folded): small shape vectors, Constant nodes, initializers. */
 interface Known {
@@ -105,6 +106,13 @@ export class OnnxProgram {
       },
       shared: shareable ? () => this.sharedBuffer(t) : undefined,
     };
+  }
+
+  private patternsCache?: Map<OnnxNode, PatternMatch>;
+  /** The fusable idioms of the main graph (fuse-patterns.ts), found once. */
+  patterns(): Map<OnnxNode, PatternMatch> {
+    if (!this.patternsCache) this.patternsCache = findPatterns(this.model.graph);
+    return this.patternsCache;
   }
 
   initializer(name: string): OnnxTensor | undefined {
@@ -362,6 +370,7 @@ class Ctx {
     this.node = node;
     if (node.domain !== '' && node.domain !== 'ai.onnx') this.fail(`domain '${node.domain}' is not supported`);
     if (this.tryFold()) return;
+    if (this.tryPattern()) return;
     const f = (OPS as Record<string, ((c: Ctx) => void) | undefined>)[node.opType];
     if (!f) this.fail('this operator is not supported by the hodu importer');
     try {
@@ -371,6 +380,25 @@ class Ctx {
         throw new HoduError(e.code, `ONNX ${node.opType} (node '${node.name}'): ${e.message}`);
       throw e;
     }
+  }
+
+  /** A recognised multi-node idiom ending at this node (fuse-patterns.ts): its fused result. */
+  private tryPattern(): boolean {
+    const m = this.prog.patterns().get(this.node);
+    if (!m) return false;
+    const r = m.apply({
+      knownVals: (name) => {
+        const v = this.env.get(name);
+        return v && v.known ? { shape: v.known.shape, vals: v.known.vals } : undefined;
+      },
+      tensorOf: (name) => {
+        const v = this.env.get(name);
+        return v ? this.tensor(v, name) : undefined;
+      },
+    });
+    if (!r) return false;
+    this.out(r);
+    return true;
   }
 
   /** Runs another lowering on given tensors (compositions reuse lowerings); returns its first output. */

@@ -616,6 +616,15 @@ function layerNormLower(c: Ctx): void {
   const axis = c.norm(c.attrInt('axis', -1), x.ndim);
   const eps = c.attrFloat('epsilon', 1e-5);
   const axes = Array.from({ length: x.ndim - axis }, (_, i) => axis + i);
+  const tail = x.shape.slice(axis);
+  const fits = (i: number) => !c.has(i) || c.meta(i).shape.every((d, k, sh) => d === tail[tail.length - sh.length + k]);
+  const extra = c.n.outputs.slice(1).some((o) => o);
+  if (!extra && isFloat(x.dtype) && fits(1) && fits(2) && eps >= 0 && typeof (x as unknown as { layerNorm?: unknown }).layerNorm === 'function') {
+    // one layer_norm op (oneDNN layer normalization on HODU); scale and bias broadcast to the tail
+    const affine = (i: number) => (c.has(i) ? c.in(i).toDtype(x.dtype).broadcastTo(tail).contiguous() : null);
+    c.out(x.layerNorm(tail, affine(1), affine(2), eps));
+    return;
+  }
   const mean = x.mean(axes, true);
   const xc = x.sub(mean);
   const inv = xc.square().mean(axes, true).add(eps).sqrt().recip();
@@ -941,6 +950,7 @@ export const OPS: Record<string, Lower> = {
   Erf: unary((x, c) => erfOrCompose(x, c)),
   Gelu: unary((x, c) => {
     if (c.attrString('approximate', 'none') === 'tanh') return x.gelu();
+    if (isFloat(x.dtype) && typeof (x as unknown as { geluErf?: unknown }).geluErf === 'function') return x.geluErf();
     return x.mul(0.5).mul(erfOrCompose(x.mul(Math.SQRT1_2), c).add(1));
   }),
   LeakyRelu: unary((x, c) => x.leakyRelu(c.attrFloat('alpha', 0.01))),

@@ -12,7 +12,7 @@ namespace hodu {
   X(Cast) X(Copy) X(View) X(Binary) X(Logical) X(Compare) X(LogicalNot) X(UnarySigned) X(UnaryFloat) X(Where) \
   X(Matmul) X(Reduce) X(ReduceFloat) X(ArgReduce) X(Concat) X(IndexSelect) X(Gather) X(SoftmaxLike) X(Conv2d)  \
   X(Pool2d) X(Conv2dGradInput) X(Conv2dGradWeight) X(MaxPool2dGrad) X(AvgPool2dGrad) X(ScatterAdd)            \
-  X(IndexAdd) X(SliceScatter)
+  X(IndexAdd) X(SliceScatter) X(LayerNorm)
 
 enum class OpFamily {
 #define HODU_X(f) f,

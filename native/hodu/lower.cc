@@ -6,6 +6,7 @@
 
 #include "../kernels/fused.h"
 #include "../ops/infer.h"
+#include "fuse_transformer.h"
 #include "plan_builder.h"
 
 namespace hodu {
@@ -121,17 +122,32 @@ bool fuse_post_ops(PlanBuilder& b, uint32_t i, const KernelSpec& spec) {
       ins.push_back(other);
     } else if (fam == OpFamily::UnarySigned || fam == OpFamily::UnaryFloat) {
       fused.post_ops.push_back({cv.op, cv.attrs, -1});
+    } else if (PostOp po; v.op == OpCode::Matmul && matmul_scale_post_op(b, tail, c, &po)) {
+      fused.post_ops.push_back(po);  // attention scores' scale (fuse_transformer.cc)
     } else {
       break;
     }
     chain.push_back(c);
     tail = c;
   }
+  // the longest prefix of the chain a kernel takes (oneDNN may refuse a post-op, e.g. a binary
+  // operand broadcast it has no jit kernel for): the rest runs as kernels of its own
+  std::unique_ptr<Kernel> k;
+  while (!chain.empty()) {
+    fused.output = TensorDesc(b.g.values[tail].dtype, b.g.values[tail].shape);
+    k = b.try_nhwc_kernel(fused, tail, &fused.output);
+    if (!k) k = try_make_kernel(fused);
+    if (k) break;
+    if (fused.post_ops.back().operand >= 0) {  // its operand was appended last
+      fused.inputs.pop_back();
+      fused.constant_data.pop_back();
+      ins.pop_back();
+    }
+    fused.post_ops.pop_back();
+    chain.pop_back();
+    tail = chain.empty() ? i : chain.back();
+  }
   if (chain.empty()) return false;
-  fused.output = TensorDesc(b.g.values[tail].dtype, b.g.values[tail].shape);
-  std::unique_ptr<Kernel> k = b.try_nhwc_kernel(fused, tail, &fused.output);
-  if (!k) k = try_make_kernel(fused);
-  if (!k) return false;
   for (uint32_t c : chain) b.absorbed[c] = true;
   // the chain's result lives where the tail would have
   Slot& ts = b.m.slots[tail];

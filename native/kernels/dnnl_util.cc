@@ -58,6 +58,7 @@ bool dnnl_eltwise_algorithm(OpCode op, const Attrs& attrs, dnnl::algorithm* alg,
     case OpCode::Sigmoid: *alg = A::eltwise_logistic; return true;
     case OpCode::Silu: *alg = A::eltwise_swish; *alpha = 1.f; return true;
     case OpCode::Gelu: *alg = A::eltwise_gelu_tanh; return true;
+    case OpCode::GeluErf: *alg = A::eltwise_gelu_erf; return true;
     // not: Clamp (clip maps NaN to a bound), Neg (linear loses -0), Exp (exp(NaN) = inf), Ln and
     // Elu (accuracy), Softplus (soft_relu is off in the negative tail); see unary.cc
     default: return false;

@@ -106,6 +106,7 @@ struct UnaryFn {
     else if constexpr (OP == OpCode::Elu) return umath::select(x > C(0), x, a * umath::expm1(x));
     else if constexpr (OP == OpCode::Silu) return x * umath::sigmoid(x);
     else if constexpr (OP == OpCode::Erf) return umath::erf(x);
+    else if constexpr (OP == OpCode::GeluErf) return umath::gelu_erf(x);
     else static_assert(OP == OpCode::LogicalNot, "not a unary op");
   }
 };

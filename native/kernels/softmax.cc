@@ -447,6 +447,10 @@ std::unique_ptr<Kernel> make_softmax_dnnl(const KernelSpec& s) {
   for (int d = axis + 1; d < in.ndim(); d++) inner *= in.shape[d];
   if (inner != 1) return nullptr;  // not the last axis: oneDNN would run ref:any
   const int64_t n = in.shape[axis], m = in.numel() / n;
+  // Short f32 rows (attention scores: one row per query, one column per key) run faster in the
+  // loop: [1536, 128] 0.25-0.5 ms against oneDNN's 0.74-0.9 ms, one thread, measured under load
+  // (bench/bert-parts.ts); from 512 on the two were within noise of each other.
+  if (in.dtype == DType::F32 && n <= 256) return nullptr;
   int threads = pick_threads(2.0 * (double)in.nbytes());
   try {
     ThreadScope ts(threads);

@@ -255,6 +255,37 @@ inline float erf(float x) {
   return blend(x != x, x, r);
 }
 
+// Exact GELU, x·Φ(x) with Φ(x) = (1 + erf(x/√2))/2, from the same polynomials as erf, in double.
+// With a = |x|/√2, erfc(a) is taken from 1 - erf (a < 1, where erf <= 0.843: no cancellation),
+// from the fit of erfc (1 <= a < 3; relative error under 2e-7) or from its continued fraction
+// e^(-a²)/√π / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...)))) cut after 8 terms (a >= 3: relative error
+// under 6e-8), so that Φ(x) = erfc(a)/2 for x < 0 keeps its relative accuracy in the left tail.
+// x < -14 gives -0 (the limit; |x·Φ(x)| < 1e-44 there), -inf gives -0, +inf gives +inf, NaN stays NaN.
+constexpr double kGeluCf = 3.0;
+inline float gelu_erf(float x) {
+  const double u = (double)x * 0.7071067811865476;
+  const double a = std::fabs(u);
+  const double t = a * a;
+  double p = kErfSmall[6];
+  for (int k = 5; k >= 0; k--) p = p * t + kErfSmall[k];
+  const double s = (a < kErfOne ? a : kErfOne) - kErfCenter;  // NaN -> 4 (fixed below)
+  double q = kErfLarge[9];
+  for (int k = 8; k >= 0; k--) q = q * s + kErfLarge[k];
+  const double ec = (double)exp((float)q);  // erfc(a) for 1 <= a < 3
+  const double erf_a = a * p;                // erf(a) for a < 1
+  const double tc = a < kGeluCf ? kGeluCf : (a < 10.0 ? a : 10.0);  // the fraction's argument, kept finite
+  double f = tc;
+  for (int k = 8; k >= 1; k--) f = tc + (0.5 * k) / f;
+  const double a2 = tc * tc;
+  const float a2_hi = (float)a2;  // e^(-a²) = e^(-a2_hi)·e^(-(a² - a2_hi)), the second factor ≈ 1 - δ
+  const double tail = (double)exp(-a2_hi) * (1.0 - (a2 - (double)a2_hi)) / (1.7724538509055160 * f);
+  const float mid = blend(a < kErfSplit, (float)(1.0 - erf_a), (float)ec);
+  const float lo = blend(a < kGeluCf, mid, (float)tail);             // erfc(a)
+  const float phi2 = blend(u < 0.0, lo, (float)(2.0 - (double)lo));  // 2·Φ(x)
+  const float r = blend(x < -14.0f, -0.0f, 0.5f * x * phi2);
+  return blend(x != x, x, r);
+}
+
 }  // namespace vmath
 
 // The functions the unary ops use, per compute type: float -> vmath, double -> libm.
@@ -280,6 +311,9 @@ inline float tanh(float x) { return vmath::tanh(x); }
 inline double tanh(double x) { return std::tanh(x); }
 inline float erf(float x) { return vmath::erf(x); }
 inline double erf(double x) { return std::erf(x); }
+inline float gelu_erf(float x) { return vmath::gelu_erf(x); }
+// x < -40: erfc(28.3) underflows; the limit -0 (also for -inf, where the product would be NaN)
+inline double gelu_erf(double x) { return x < -40.0 ? -0.0 : 0.5 * x * std::erfc(-x * 0.7071067811865476); }
 
 // c ? a : b for the unary ops: a bit blend for float (see vmath::blend), a plain conditional for
 // the other types (double math calls libm and does not vectorise anyway; integers cannot trap).

@@ -364,6 +364,22 @@ InferResult infer(OpCode op, const Attrs& attrs, const std::vector<TensorDesc>& 
       r.out = contiguous(in[0].dtype, in[0].shape);
       break;
     }
+    case OpFamily::LayerNorm: {
+      const TensorDesc &x = in[0], &w = in[1], &b = in[2];
+      need_float(op, x.dtype);
+      need_same_dtype(op, x, w);
+      need_same_dtype(op, x, b);
+      if (x.ndim() == 0) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": input must have at least 1 dim");
+      const int axis = norm_dim(attr_int(attrs, 0, nm(op), "axis"), x.ndim(), nm(op));
+      const double eps = attrs.at(1);
+      if (!(eps >= 0) || !std::isfinite(eps)) fail(ErrorCode::INVALID_ARGUMENT, nm(op), ": eps must be finite and >= 0, got ", eps);
+      const Shape tail(x.shape.begin() + axis, x.shape.end());
+      if (w.shape != tail || b.shape != tail)
+        fail(ErrorCode::SHAPE_MISMATCH, nm(op), ": weight ", shape_str(w.shape), " and bias ", shape_str(b.shape),
+             " must have the normalized shape ", shape_str(tail));
+      r.out = contiguous(x.dtype, x.shape);
+      break;
+    }
     case OpFamily::Conv2d: {
       if (in.size() != 2 && in.size() != 3)
         fail(ErrorCode::INVALID_ARGUMENT, "conv2d: expected input, weight and optional bias, got ", in.size(), " tensors");

@@ -670,6 +670,39 @@ V lower_unary(Ctx& c) {
       V r = e.select(e.cmp("LT", xd, kd(0)), e.un("negate", mag), mag);
       return cast_to(e, e.select(e.cmp("NE", xd, xd), xd, r), t);  // NaN passes through
     }
+    case OpCode::GeluErf: {
+      // x·Φ(x), Φ(x) = erfc(-x/√2)/2. f64: through XLA's erf. Narrower floats: the kernel's form
+      // (unary_math.h vmath::gelu_erf) in f64: erfc(|u|) from the erfc fit (|u| >= 1) or 1 - erf.
+      if (t == DType::F64) {
+        V u = e.bin("multiply", x, k(0.7071067811865476));
+        V r = e.bin("multiply", e.bin("multiply", x, k(0.5)), e.bin("add", k(1), e.un("chlo.erf", u)));
+        return e.select(e.cmp("LT", x, k(-40)), k(-0.0), r);  // the limit -0 (as the kernel; -inf too)
+      }
+      const DType d = DType::F64;
+      V xd = cast_to(e, x, d);
+      auto kd = [&](double v) { return e.splat(d, x.shape, v); };
+      auto horner = [&](const double* c, int n, V u) {
+        V p = kd(c[n - 1]);
+        for (int i = n - 2; i >= 0; i--) p = e.bin("add", e.bin("multiply", p, u), kd(c[i]));
+        return p;
+      };
+      V u = e.bin("multiply", xd, kd(0.7071067811865476));
+      V a = e.un("abs", u);
+      V erf_a = e.bin("multiply", a, horner(vmath::kErfSmall, 7, e.bin("multiply", a, a)));
+      V s = e.bin("subtract", e.bin("minimum", a, kd(vmath::kErfOne)), kd(vmath::kErfCenter));
+      V ec = e.un("exponential", horner(vmath::kErfLarge, 10, s));
+      // a >= 3: erfc's continued fraction, 8 terms (as the kernel), argument clamped to [3, 10]
+      V tc = e.bin("minimum", e.bin("maximum", a, kd(vmath::kGeluCf)), kd(10));
+      V f = tc;
+      for (int q = 8; q >= 1; q--) f = e.bin("add", tc, e.bin("divide", kd(0.5 * q), f));
+      V tail = e.bin("divide", e.un("exponential", e.un("negate", e.bin("multiply", tc, tc))), e.bin("multiply", f, kd(1.7724538509055160)));
+      V mid = e.select(e.cmp("LT", a, kd(vmath::kErfSplit)), e.bin("subtract", kd(1), erf_a), ec);
+      V lo = e.select(e.cmp("LT", a, kd(vmath::kGeluCf)), mid, tail);  // erfc(a)
+      V phi2 = e.select(e.cmp("LT", u, kd(0)), lo, e.bin("subtract", kd(2), lo));
+      V r = e.bin("multiply", e.bin("multiply", xd, kd(0.5)), phi2);
+      r = e.select(e.cmp("LT", xd, kd(-14)), kd(-0.0), r);
+      return cast_to(e, e.select(e.cmp("NE", xd, xd), xd, r), t);  // NaN passes through
+    }
     default: break;
   }
   fail(ErrorCode::INTERNAL, "xla: not a unary op");
@@ -998,6 +1031,34 @@ V lower_softmax(Ctx& c) {
   return e.bin("subtract", shifted, e.un("log", sb));
 }
 
+// layer_norm(x, w, b): over dims [axis, rank), mean and variance (biased) in the compute type.
+V lower_layer_norm(Ctx& c) {
+  Emitter& e = c.e;
+  const V &x = c.in[0], &w = c.in[1], &b = c.in[2];
+  const int rank = (int)x.shape.size();
+  const int axis = norm_dim((int64_t)c.v.attrs.at(0), rank, "layer_norm");
+  const double eps = c.v.attrs.at(1);
+  std::vector<int64_t> all = iota_vec((int64_t)rank), dims;
+  Shape keep = x.shape;
+  double count = 1;
+  for (int d = axis; d < rank; d++) {
+    dims.push_back(d);
+    keep[(size_t)d] = 1;
+    count *= (double)x.shape[(size_t)d];
+  }
+  auto k = [&](double v) { return e.splat(x.dt, x.shape, v); };
+  V mean = e.bcast_in_dim(e.reshape(sum_of(e, x, dims), keep), x.shape, all);
+  mean = e.bin("divide", mean, k(count));
+  V xc = e.bin("subtract", x, mean);
+  V var = e.bcast_in_dim(e.reshape(sum_of(e, e.bin("multiply", xc, xc), dims), keep), x.shape, all);
+  var = e.bin("divide", var, k(count));
+  V y = e.bin("divide", xc, e.un("sqrt", e.bin("add", var, k(eps))));
+  std::vector<int64_t> tail;
+  for (int d = axis; d < rank; d++) tail.push_back(d);
+  y = e.bin("multiply", y, e.bcast_in_dim(w, x.shape, tail));
+  return e.bin("add", y, e.bcast_in_dim(b, x.shape, tail));
+}
+
 V lower_conv2d(Ctx& c) {
   Emitter& e = c.e;
   Conv2dAttrs a = conv2d_attrs(c.v.attrs);
@@ -1165,6 +1226,7 @@ std::array<LowerFn, kNumOps> make_table() {
   set({OpCode::ScatterAdd}, lower_scatter_add);
   set({OpCode::IndexAdd}, lower_index_add);
   set({OpCode::SliceScatter}, lower_slice_scatter);
+  set({OpCode::LayerNorm}, lower_layer_norm);
   return t;
 }
 

@@ -62,6 +62,22 @@ export function erfRef(x: number): number {
   return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * Math.exp(-a * a) * sum;
 }
 
+/** Layer norm over the last k dims in float64 (two-pass variance), then · w + b. */
+function layerNormRef(x: Ref, w: Ref, b: Ref, k: number, eps: number): Ref {
+  const C = x.shape.slice(x.shape.length - k).reduce((p, q) => p * q, 1);
+  const v = x.flat();
+  const wv = w.flat();
+  const bv = b.flat();
+  const out = new Array<number>(v.length);
+  for (let r = 0; r < v.length / C; r++) {
+    const row = v.slice(r * C, (r + 1) * C);
+    const mean = row.reduce((p, q) => p + q, 0) / C;
+    const variance = row.reduce((p, q) => p + (q - mean) ** 2, 0) / C;
+    for (let j = 0; j < C; j++) out[r * C + j] = ((row[j] - mean) / Math.sqrt(variance + eps)) * wv[j] + bv[j];
+  }
+  return new Ref(out, x.shape);
+}
+
 type UnaryRow = [op: string, f: (t: Tensor) => Tensor, ref: (v: number) => number, input: (seed: number) => Tensor, kind?: 'transcendental'];
 const T = 'transcendental' as const;
 const U: UnaryRow[] = [
@@ -90,6 +106,7 @@ const U: UnaryRow[] = [
   ['elu', (t) => t.elu(0.7), R.fn.elu(0.7), (s) => away([3, 4], s), T],
   ['silu', (t) => t.silu(), R.fn.silu, (s) => rn([3, 4], s, -4, 4), T],
   ['erf', (t) => t.erf(), erfRef, (s) => rn([3, 4], s, -4.5, 4.5), T],
+  ['gelu_erf', (t) => t.geluErf(), (x) => 0.5 * x * (1 + erfRef(x * Math.SQRT1_2)), (s) => rn([3, 4], s, -5, 5), T],
 ];
 
 type BinaryRow = [op: string, f: (a: Tensor, b: Tensor) => Tensor, ref: (x: number, y: number) => number, a: () => Tensor, b: () => Tensor];
@@ -225,6 +242,22 @@ export const OP_CASES: OpCase[] = [
     inputs: () => [rn([3, 5], 110), rn([3, 2], 111)],
     f: (base, src) => Tensor._op('slice_scatter', [base, src], [1, 1, 5, 2]),
     ref: (base, src) => Ref.build([3, 5], ([r, c]) => (c % 2 === 1 && c < 5 ? src.at([r, (c - 1) / 2]) : base.at([r, c]))),
+  },
+  {
+    name: 'layer_norm over the last two dims',
+    ops: ['layer_norm'],
+    inputs: () => [rn([2, 3, 4], 130, -3, 3), rn([3, 4], 131), rn([3, 4], 132)],
+    f: (x, w, b) => x.layerNorm([3, 4], w, b, 1e-5),
+    ref: (x, w, b) => layerNormRef(x, w, b, 2, 1e-5),
+    kind: T,
+  },
+  {
+    name: 'layer_norm of a transposed view over the last dim',
+    ops: ['layer_norm', 'permute'],
+    inputs: () => [rn([5, 3], 133, -2, 2), rn([5], 134), rn([5], 135)],
+    f: (x, w, b) => x.permute([1, 0]).layerNorm(5, w, b, 0.01),
+    ref: (x, w, b) => layerNormRef(Ref.build([3, 5], ([i, j]) => x.at([j, i])), w, b, 1, 0.01),
+    kind: T,
   },
   { name: 'softmax', ops: ['softmax'], inputs: () => [rn([3, 4], 112)], f: (a) => a.softmax(1), ref: (x) => R.softmax(x, 1), kind: T },
   { name: 'log_softmax', ops: ['log_softmax'], inputs: () => [rn([3, 4], 113)], f: (a) => a.logSoftmax(1), ref: (x) => R.logSoftmax(x, 1), kind: T },
