@@ -123,6 +123,58 @@ describe.each(PATHS)('NaN rule on %s', (path) => {
     expectSame(got, data.map((v) => (Number.isNaN(v) ? NaN : Math.max(v, 0))));
   });
 
+  it('f32 relu on a large tensor keeps NaN', () => {
+    const n = 1 << 17;
+    const data = Array.from({ length: n }, (_, i) => (i % 1000 === 7 ? NaN : (i % 13) - 6));
+    const got = onPath(path, DType.F32, (x) => x.relu(), [n], data);
+    expectSame(got, data.map((v) => (Number.isNaN(v) ? NaN : Math.max(v, 0))));
+  });
+
+  // scripts fuse relu into the matmul / conv before it (oneDNN post-ops): NaN must survive there too
+  const reluRef = (v: number): number => (Number.isNaN(v) ? NaN : Math.max(v, 0));
+  const W = Array.from({ length: 4 * 5 }, (_, i) => ((i * 7) % 11) / 5 - 1); // [4, 5]
+  const BIAS = [0.5, -2, 0, 1, -0.25];
+
+  it('matmul + bias + relu keeps NaN rows (fused in scripts)', () => {
+    const w = Tensor.fromArray(W, [4, 5]);
+    const bias = Tensor.fromArray(BIAS, [5]);
+    const got = onPath(path, DType.F32, (x) => x.matmul(w).add(bias).relu());
+    const want: number[] = [];
+    for (let i = 0; i < ROWS; i++)
+      for (let j = 0; j < 5; j++) {
+        let acc = BIAS[j];
+        for (let k = 0; k < 4; k++) acc += DATA[i][k] * W[k * 5 + j];
+        want.push(reluRef(acc));
+      }
+    expectSame(got, want);
+    expect(want.filter((v) => v === 0).length).toBeGreaterThan(0); // relu clips somewhere
+    expect(anyNaN(want)).toBe(true);
+  });
+
+  it('conv2d + bias + relu keeps NaN where a window reads NaN (fused in scripts)', () => {
+    // x [1, 1, 6, 4] (the DATA grid), w [2, 1, 3, 3], padding 1
+    const wv = Array.from({ length: 18 }, (_, i) => ((i * 5) % 7) / 3 - 1);
+    const bv = [-0.5, 0.25];
+    const w = Tensor.fromArray(wv, [2, 1, 3, 3]);
+    const bias = Tensor.fromArray(bv, [2]);
+    const got = onPath(path, DType.F32, (x) => x.reshape([1, 1, ROWS, 4]).conv2d(w, bias, { padding: 1 }).relu());
+    const want: number[] = [];
+    for (let o = 0; o < 2; o++)
+      for (let y = 0; y < ROWS; y++)
+        for (let x = 0; x < 4; x++) {
+          let acc = bv[o];
+          for (let dy = -1; dy <= 1; dy++)
+            for (let dx = -1; dx <= 1; dx++) {
+              const yy = y + dy, xx = x + dx;
+              if (yy < 0 || yy >= ROWS || xx < 0 || xx >= 4) continue;
+              acc += DATA[yy][xx] * wv[o * 9 + (dy + 1) * 3 + (dx + 1)];
+            }
+          want.push(reluRef(acc));
+        }
+    expectSame(got, want);
+    expect(anyNaN(want)).toBe(true);
+  });
+
   it('bf16 softmax rows with NaN (oneDNN path) are NaN throughout', () => {
     expectSame(onPath(path, DType.BF16, (x) => x.softmax(-1)), DATA.flatMap((r) => refSoftmax(r, false)), 1e-2);
   });

@@ -344,16 +344,16 @@ bool conv_post_ops(const KernelSpec& s, const ConvGeom& g, const md* full_layout
       if (p.pattern != PostPattern::HardSwish || p.operand >= 0 || p.attrs.size() != 2) return false;
       po->append_eltwise(dnnl::algorithm::eltwise_hardswish, (float)p.attrs[0], (float)p.attrs[1]);
       *desc += " +hard_swish";
-      index++;
+      index = po->len();
       continue;
     }
     if (p.operand < 0) {
       dnnl::algorithm alg;
       float alpha, beta;
       if (!dnnl_eltwise_algorithm(p.op, p.attrs, &alg, &alpha, &beta)) return false;
-      po->append_eltwise(alg, alpha, beta);
+      append_eltwise_post_op(po, alg, alpha, beta);
       *desc += std::string(" +") + op_info(p.op).name;
-      index++;
+      index = po->len();
       continue;
     }
     if (p.op != OpCode::Add || p.operand >= (int)s.inputs.size()) return false;
@@ -390,7 +390,7 @@ bool conv_post_ops(const KernelSpec& s, const ConvGeom& g, const md* full_layout
     po->append_binary(dnnl::algorithm::binary_add, op.md_);
     ops->push_back(std::move(op));
     *desc += " +add";
-    index++;
+    index = po->len();
   }
   return true;
 }

@@ -44,7 +44,7 @@ bool dnnl_eltwise_algorithm(OpCode op, const Attrs& attrs, dnnl::algorithm* alg,
   *alpha = 0.f;
   *beta = 0.f;
   switch (op) {
-    case OpCode::Relu: *alg = A::eltwise_relu; return true;
+    case OpCode::Relu: *alg = A::eltwise_relu; return true;  // a post-op only (append_eltwise_post_op)
     case OpCode::LeakyRelu:
       if (attrs.empty()) return false;
       *alg = A::eltwise_relu;
@@ -63,6 +63,15 @@ bool dnnl_eltwise_algorithm(OpCode op, const Attrs& attrs, dnnl::algorithm* alg,
     // Elu (accuracy), Softplus (soft_relu is off in the negative tail); see unary.cc
     default: return false;
   }
+}
+
+void append_eltwise_post_op(dnnl::post_ops* po, dnnl::algorithm alg, float alpha, float beta) {
+  if (alg == dnnl::algorithm::eltwise_relu && alpha == 0.f) {
+    po->append_eltwise(dnnl::algorithm::eltwise_elu, 0.f, 0.f);
+    po->append_eltwise(dnnl::algorithm::eltwise_linear, 1.f, 0.f);
+    return;
+  }
+  po->append_eltwise(alg, alpha, beta);
 }
 
 bool is_ref_impl(const std::string& impl) { return impl.find("ref") != std::string::npos; }

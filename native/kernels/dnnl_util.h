@@ -28,6 +28,10 @@ bool dnnl_eltwise_algorithm(OpCode op, const Attrs& attrs, dnnl::algorithm* alg,
 
 // True when a primitive descriptor picked oneDNN's slow reference implementation.
 bool is_ref_impl(const std::string& impl_info);
+// Appends an eltwise post-op. A relu with alpha 0 becomes elu(alpha 0) then 1·x + 0: oneDNN's relu
+// computes max(x, 0), which turns NaN into 0, while elu keeps NaN (hodu's NaN rule) and the linear
+// step turns elu's −0 for negative x into +0.
+void append_eltwise_post_op(dnnl::post_ops* po, dnnl::algorithm alg, float alpha, float beta);
 
 // Thread policy: 1 thread for small nodes (an OpenMP fork/join costs ~4 µs here), all otherwise.
 // `work` is an estimate of bytes moved or flops.

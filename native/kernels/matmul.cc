@@ -586,13 +586,13 @@ bool build_post_ops(const KernelSpec& s, const dims& cd, dnnl::post_ops* po, std
       const Shape ost = contiguous_strides(Shape(od.begin(), od.end()));
       dnnl::memory::desc md(od, dt, dims(ost.begin(), ost.end()));
       po->append_binary(A::binary_add, md);
-      ops->push_back({(int)i, p.operand, md});
+      ops->push_back({po->len() - 1, p.operand, md});
       *desc += " +add";
       continue;
     }
     switch (p.op) {
-      case OpCode::Relu: po->append_eltwise(A::eltwise_relu, 0.f, 0.f); *desc += " +relu"; break;
-      case OpCode::LeakyRelu: po->append_eltwise(A::eltwise_relu, (float)p.attrs.at(0), 0.f); *desc += " +leaky_relu"; break;
+      case OpCode::Relu: append_eltwise_post_op(po, A::eltwise_relu, 0.f, 0.f); *desc += " +relu"; break;
+      case OpCode::LeakyRelu: append_eltwise_post_op(po, A::eltwise_relu, (float)p.attrs.at(0), 0.f); *desc += " +leaky_relu"; break;
       case OpCode::Tanh: po->append_eltwise(A::eltwise_tanh, 0.f, 0.f); *desc += " +tanh"; break;
       case OpCode::Sigmoid: po->append_eltwise(A::eltwise_logistic, 0.f, 0.f); *desc += " +sigmoid"; break;
       case OpCode::Gelu: po->append_eltwise(A::eltwise_gelu_tanh, 0.f, 0.f); *desc += " +gelu"; break;

@@ -204,6 +204,8 @@ std::unique_ptr<Kernel> build_dnnl_eltwise(const KernelSpec& s) {
   dnnl::algorithm alg;
   float alpha, beta;
   if (!dnnl_eltwise_algorithm(s.op, s.attrs, &alg, &alpha, &beta)) return nullptr;
+  // oneDNN's relu with alpha 0 is max(x, 0): NaN becomes 0 (hodu's own loop keeps NaN)
+  if (alg == dnnl::algorithm::eltwise_relu && alpha == 0.f) return nullptr;
   if (in.dtype != DType::F32 && in.dtype != DType::BF16) return nullptr;
   if (in.dtype != s.output.dtype || in.shape != s.output.shape || !in.is_contiguous()) return nullptr;
   const int64_t n = s.output.numel();
