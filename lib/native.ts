@@ -52,11 +52,13 @@ export interface Binding extends CoreBinding, ScriptBinding, XlaBinding {}
  * wait policy spins up to 300 000 times (about 24 ms on the 2-vCPU machine we measure on) before a
  * waiting thread sleeps. When other processes take the CPUs, the threads of a parallel region end up
  * sharing one, and every region then waits out the spin of the thread that finished first: a 27 µs
- * MLP run took 24-36 ms (README, "Benchmarks": under load). A spin of 2 000 (about 0.16 ms) still
- * covers the gaps between the parallel regions of a run (microseconds) and between runs called back
- * to back, and bounds that loss: with a busy process pinned to one of the two CPUs, an MLP training
- * step (batch 64) took 4.4 ms with it against 23 ms with 20 000 (bench/threads.ts; plans keep all
- * threads under contention, native/hodu/thread_policy.h). A value the user set (GOMP_SPINCOUNT or
+ * MLP run took 24-36 ms (README, "Benchmarks": under load). A bounded spin covers the gaps between
+ * the parallel regions of a run and between runs called back to back, and bounds that loss. 5 000
+ * is the measured compromise (bench/threads.ts and a CNN batch-1 loop, 2026-12-07): quiet, the CNN
+ * at batch 1 ran at 222-237 µs per run against 288-313 µs with 2 000 (threads fell asleep between
+ * runs) and 210-223 µs with 20 000; with a busy process pinned to one of the two CPUs, an MLP
+ * training step (batch 64) took 5.6 ms against 4.3 ms with 2 000 and 7.7 ms with 10 000 (23 ms
+ * with 20 000). Plans keep all threads under contention (native/hodu/thread_policy.h). A value the user set (GOMP_SPINCOUNT or
  * OMP_WAIT_POLICY) wins. Child processes inherit it, as with any env var.
  */
 function tuneOpenMp(): void {
@@ -65,7 +67,7 @@ function tuneOpenMp(): void {
 }
 
 /** The GOMP_SPINCOUNT hodu sets when the user set no wait policy (tuneOpenMp). */
-export const DEFAULT_SPIN = 2000;
+export const DEFAULT_SPIN = 5000;
 
 function load(): Binding {
   tuneOpenMp();

@@ -17,7 +17,7 @@ function spinAfterLoad(env: Record<string, string>): string {
 
 describe('OpenMP wait policy', () => {
   test('a bounded spin by default', () => {
-    expect(spinAfterLoad({})).toBe('2000');
+    expect(spinAfterLoad({})).toBe('5000');
   });
   test("the user's GOMP_SPINCOUNT or OMP_WAIT_POLICY wins", () => {
     expect(spinAfterLoad({ GOMP_SPINCOUNT: '7' })).toBe('7');
