@@ -7,13 +7,12 @@
 // detached while a run is in flight.
 import { Backend, Builder, Script, Tensor, manualSeed, nn } from '../lib';
 import { ScriptState } from '../lib/variables';
+import { B, HID, IN, OUT, batch, flat, makeModel } from './helpers/train-fixture';
 
 afterEach(() => {
   Builder._abortActive();
   jest.restoreAllMocks();
 });
-
-const flat = (t: Tensor): number[] => Array.from(t.toTypedArray() as Float32Array);
 
 function maxRel(got: number[], want: number[]): number {
   expect(got.length).toBe(want.length);
@@ -22,24 +21,6 @@ function maxRel(got: number[], want: number[]): number {
 
 function updatedCount(s: Script): number {
   return s._allOutputs.filter((o) => o.name.startsWith('@var:')).length;
-}
-
-const IN = 5;
-const HID = 7;
-const OUT = 3;
-const B = 6;
-
-function makeModel(seed: number): nn.Sequential {
-  manualSeed(seed);
-  return new nn.Sequential(new nn.Linear(IN, HID), new nn.Tanh(), new nn.Linear(HID, OUT));
-}
-
-function batch(k: number): { x: Tensor; y: Tensor } {
-  const x = new Float32Array(B * IN);
-  const y = new Float32Array(B * OUT);
-  for (let i = 0; i < x.length; i++) x[i] = Math.sin(0.37 * i + 1.3 * k);
-  for (let i = 0; i < y.length; i++) y[i] = Math.cos(0.21 * i + 0.7 * k);
-  return { x: Tensor.fromArray(x, [B, IN]), y: Tensor.fromArray(y, [B, OUT]) };
 }
 
 type MakeOpt = () => nn.Optimizer;

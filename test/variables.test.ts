@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Backend, Builder, DType, Script, Tensor, manualSeed, nn } from '../lib';
 import { findPjrtPlugin, xlaBuilt } from '../lib/xla';
 import { codeOf } from './helpers/assert';
+import { B, HID, IN, OUT, batch, expectClose, flat, makeModel } from './helpers/train-fixture';
 
 afterEach(() => Builder._abortActive());
 
@@ -24,34 +25,6 @@ function errOf(f: () => unknown): { code?: string; message: string } {
     return e as { code?: string; message: string };
   }
   throw new Error('expected an error');
-}
-
-const flat = (t: Tensor): number[] => Array.from(t.toTypedArray() as Float32Array);
-
-function expectClose(got: number[], want: number[], tol: number, what: string): void {
-  expect(got.length).toBe(want.length);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])));
-  if (!(worst <= tol)) throw new Error(`${what}: worst relative difference ${worst} > ${tol}`);
-}
-
-const IN = 5;
-const HID = 7;
-const OUT = 3;
-const B = 6;
-
-function makeModel(seed: number): nn.Sequential {
-  manualSeed(seed);
-  return new nn.Sequential(new nn.Linear(IN, HID), new nn.Tanh(), new nn.Linear(HID, OUT));
-}
-
-/** Batch k of a deterministic data stream (the same for the script and the reference). */
-function batch(k: number): { x: Tensor; y: Tensor } {
-  const x = new Float32Array(B * IN);
-  const y = new Float32Array(B * OUT);
-  for (let i = 0; i < x.length; i++) x[i] = Math.sin(0.37 * i + 1.3 * k);
-  for (let i = 0; i < y.length; i++) y[i] = Math.cos(0.21 * i + 0.7 * k);
-  return { x: Tensor.fromArray(x, [B, IN]), y: Tensor.fromArray(y, [B, OUT]) };
 }
 
 type MakeOpt = () => nn.Optimizer;

@@ -10,44 +10,13 @@ import * as path from 'path';
 import { Backend, Builder, DType, Device, Script, Tensor, manualSeed, nn, saveSafetensors, loadSafetensors } from '../lib';
 import { findPjrtPlugin, xlaBuilt } from '../lib/xla';
 import { deviceCopies, hostIsStale } from '../lib/device-state';
+import { B, HID, IN, OUT, batch, batchData, expectClose, flat, makeModel } from './helpers/train-fixture';
 
 afterEach(() => Builder._abortActive());
 
 const xlaWhy = !xlaBuilt() ? 'no PJRT header in this build' : findPjrtPlugin('cpu').path === null ? 'no PJRT CPU plugin' : '';
 const run = xlaWhy === '' && process.env.HODU_SKIP_XLA !== '1' ? describe : describe.skip;
 if (xlaWhy !== '') console.warn(`xla-residency.test: skipped (${xlaWhy})`);
-
-const flat = (t: Tensor): number[] => Array.from(t.toTypedArray() as Float32Array);
-
-function expectClose(got: number[], want: number[], tol: number, what: string): void {
-  expect(got.length).toBe(want.length);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])));
-  if (!(worst <= tol)) throw new Error(`${what}: worst relative difference ${worst} > ${tol}`);
-}
-
-const IN = 5;
-const HID = 7;
-const OUT = 3;
-const B = 6;
-
-function makeModel(seed: number): nn.Sequential {
-  manualSeed(seed);
-  return new nn.Sequential(new nn.Linear(IN, HID), new nn.Tanh(), new nn.Linear(HID, OUT));
-}
-
-function batchData(k: number): { x: Float32Array; y: Float32Array } {
-  const x = new Float32Array(B * IN);
-  const y = new Float32Array(B * OUT);
-  for (let i = 0; i < x.length; i++) x[i] = Math.sin(0.37 * i + 1.3 * k);
-  for (let i = 0; i < y.length; i++) y[i] = Math.cos(0.21 * i + 0.7 * k);
-  return { x, y };
-}
-
-function batch(k: number): { x: Tensor; y: Tensor } {
-  const { x, y } = batchData(k);
-  return { x: Tensor.fromArray(x, [B, IN]), y: Tensor.fromArray(y, [B, OUT]) };
-}
 
 /** One dynamic-mode step (the reference). */
 function dynamicStep(model: nn.Module, opt: nn.Optimizer, k: number): void {
