@@ -117,37 +117,12 @@ void copy_variable_outputs(PlanBuilder& b) {
   for (uint32_t j = 0; j < b.g.outputs.size(); j++) {
     if (b.alias_input[j] < 0 || b.output_bound[j] || b.variable_written[j]) continue;
     uint32_t src = b.g.outputs[j].value;
-    const Slot s = b.m.slots[src];  // a copy: m.slots grows below
-    if (s.loc == Loc::Input) {      // set aside before any variable's memory is written
-      Slot tmp;
-      tmp.loc = Loc::Arena;
-      tmp.base = (uint32_t)b.m.slots.size();
-      tmp.desc = TensorDesc(s.desc.dtype, s.desc.shape);
-      b.m.slots.push_back(tmp);
-      Step st;
-      st.kernel = make_kernel(KernelSpec{OpCode::Copy, {}, {no_offset(s.desc)}, tmp.desc});
-      st.ins = {src};
-      st.out = tmp.base;
-      st.ptrs.resize(1);
-      b.m.steps.push_back(std::move(st));
-      src = tmp.base;
-    }
+    // set aside before any variable's memory is written
+    if (b.m.slots[src].loc == Loc::Input) src = b.append_copy(src, Loc::Arena);
     copies.push_back({j, src});
   }
-  for (auto [j, src] : copies) {
-    const Slot s = b.m.slots[src];
-    Slot dst;  // a pseudo value: the variable's input memory
-    dst.loc = Loc::Input;
-    dst.index = b.m.slots[(uint32_t)b.alias_input[j]].index;
-    dst.base = (uint32_t)b.m.slots.size();
-    dst.desc = TensorDesc(s.desc.dtype, s.desc.shape);
-    b.m.slots.push_back(dst);
-    Step st;
-    st.kernel = make_kernel(KernelSpec{OpCode::Copy, {}, {no_offset(s.desc)}, dst.desc});
-    st.ins = {src};
-    st.out = dst.base;
-    st.ptrs.resize(1);
-    b.m.steps.push_back(std::move(st));
+  for (auto [j, src] : copies) {  // into the variable's input memory
+    b.append_copy(src, Loc::Input, b.m.slots[(uint32_t)b.alias_input[j]].index);
     b.stats.variables_copied++;
   }
 }

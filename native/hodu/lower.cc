@@ -27,22 +27,8 @@ void lower_loop(PlanBuilder& b, uint32_t i) {
   s.desc = TensorDesc(DType::U8, {0});
   b.stats.loops.push_back({k->trips(), k->body().stats().steps});
   std::vector<uint32_t> ins = v.inputs;
-  for (uint32_t& id : ins) {
-    const Slot src = b.m.slots[id];  // a copy: m.slots grows below
-    if (src.desc.is_contiguous()) continue;
-    Slot dst;
-    dst.loc = Loc::Arena;
-    dst.base = (uint32_t)b.m.slots.size();
-    dst.desc = TensorDesc(src.desc.dtype, src.desc.shape);
-    b.m.slots.push_back(dst);
-    Step cp;
-    cp.kernel = make_kernel(KernelSpec{OpCode::Copy, {}, {no_offset(src.desc)}, dst.desc, {}});
-    cp.ins = {id};
-    cp.out = dst.base;
-    cp.ptrs.resize(1);
-    b.m.steps.push_back(std::move(cp));
-    id = dst.base;
-  }
+  for (uint32_t& id : ins)
+    if (!b.m.slots[id].desc.is_contiguous()) id = b.append_copy(id, Loc::Arena);
   Step st;
   st.kernel = std::move(k);
   st.ins = ins;

@@ -12,21 +12,9 @@ namespace hodu {
 void copy_unbound_outputs(PlanBuilder& b) {
   for (uint32_t j = 0; j < b.g.outputs.size(); j++) {
     if (b.output_bound[j] || b.alias_input[j] >= 0) continue;  // variables: copy_variable_outputs
-    uint32_t vid = b.g.outputs[j].value;
-    const Slot src = b.m.slots[vid];  // a copy: m.slots grows below
-    if (src.desc.numel() == 0) continue;
-    Slot dst;  // a pseudo value for the output slot
-    dst.loc = Loc::Output;
-    dst.index = j;
-    dst.base = (uint32_t)b.m.slots.size();
-    dst.desc = TensorDesc(src.desc.dtype, src.desc.shape);
-    b.m.slots.push_back(dst);
-    Step st;
-    st.kernel = make_kernel(KernelSpec{OpCode::Copy, {}, {no_offset(src.desc)}, dst.desc});
-    st.ins = {vid};
-    st.out = dst.base;
-    st.ptrs.resize(1);
-    b.m.steps.push_back(std::move(st));
+    const uint32_t vid = b.g.outputs[j].value;
+    if (b.m.slots[vid].desc.numel() == 0) continue;
+    b.append_copy(vid, Loc::Output, j);  // a pseudo value for the output slot
   }
 }
 

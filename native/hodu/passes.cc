@@ -30,6 +30,23 @@ uint32_t PlanBuilder::own_constant(const void* src, size_t bytes) {
   return (uint32_t)(m.constants.size() - 1);
 }
 
+uint32_t PlanBuilder::append_copy(uint32_t src, Loc loc, uint32_t index) {
+  const TensorDesc from = m.slots[src].desc;  // a copy: m.slots grows below
+  Slot dst;
+  dst.loc = loc;
+  dst.index = index;
+  dst.base = (uint32_t)m.slots.size();
+  dst.desc = TensorDesc(from.dtype, from.shape);
+  m.slots.push_back(dst);
+  Step st;
+  st.kernel = make_kernel(KernelSpec{OpCode::Copy, {}, {no_offset(from)}, dst.desc, {}});
+  st.ins = {src};
+  st.out = dst.base;
+  st.ptrs.resize(1);
+  m.steps.push_back(std::move(st));
+  return dst.base;
+}
+
 bool PlanBuilder::is_ew(uint32_t i) const {
   const Value& v = g.values[i];
   if (v.kind != ValueKind::Op || !live[i] || !opts.fuse) return false;

@@ -78,6 +78,9 @@ struct PlanBuilder {
   std::map<uint32_t, LoopKernel*> loop_kernels;  // Loop value id -> its kernel (owned by a step)
 
   uint32_t own_constant(const void* src, size_t bytes);
+  // Appends a step copying value `src` (any strides) into a new contiguous pseudo value whose
+  // memory is at `loc` (Arena, Input or Output; `index` for the latter two); returns its id.
+  uint32_t append_copy(uint32_t src, Loc loc, uint32_t index = 0);
   bool is_ew(uint32_t i) const;                  // a live elementwise op the fused kernel runs
   bool nhwc_ok(uint32_t id) const;               // may be kept in channels-last order
   const void* constant_ptr(uint32_t id) const;   // the data of a constant value, else nullptr
