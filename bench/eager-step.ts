@@ -7,6 +7,7 @@
 //   node --expose-gc --import tsx bench/eager-step.ts [--rounds 7] [--steps 20]
 import { Backend, Builder, DType, Script, Tensor, manualSeed, nn } from '../lib';
 import { binding } from '../lib/native';
+import { mnistCnn, mnistMlp } from './train-models';
 
 declare const gc: undefined | (() => void);
 
@@ -19,19 +20,9 @@ const ROUNDS = arg('--rounds', 7);
 const STEPS = arg('--steps', 20);
 const B = 64;
 
-function cnn(): nn.Sequential {
-  manualSeed(0);
-  return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(16, 32, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Flatten(), new nn.Linear(32 * 7 * 7, 128), new nn.ReLU(), new nn.Linear(128, 10),
-  );
-}
+const cnn = mnistCnn;
 
-function mlp(): nn.Sequential {
-  manualSeed(0);
-  return new nn.Sequential(new nn.Linear(784, 512), new nn.ReLU(), new nn.Linear(512, 512), new nn.ReLU(), new nn.Linear(512, 10));
-}
+const mlp = (): ReturnType<typeof mnistMlp> => mnistMlp(512);
 
 interface Workload {
   name: string;

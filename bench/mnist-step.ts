@@ -6,17 +6,11 @@
 import { Backend, Builder, DType, Script, Tensor, manualSeed, nn } from '../lib';
 import { fmtTime, measure, Timing } from './harness';
 import type * as TF from '@tensorflow/tfjs';
+import { mnistCnn } from './train-models';
 
 const B = 64;
 
-function cnn(): nn.Sequential {
-  manualSeed(0);
-  return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(16, 32, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Flatten(), new nn.Linear(32 * 7 * 7, 128), new nn.ReLU(), new nn.Linear(128, 10),
-  );
-}
+const cnn = mnistCnn;
 
 function recordStep(model: nn.Module, opt: nn.Optimizer, backend: Backend): Script {
   const ce = new nn.CrossEntropy();

@@ -6,22 +6,13 @@
 // Alone: node --import tsx bench/variables-inplace.ts [rounds]
 import { Backend, Builder, DType, Script, Tensor, manualSeed, nn } from '../lib';
 import { fmtTime } from './harness';
+import { mnistCnn, mnistMlp } from './train-models';
 
 const B = 64;
 
-function cnn(): nn.Sequential {
-  manualSeed(0);
-  return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(16, 32, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Flatten(), new nn.Linear(32 * 7 * 7, 128), new nn.ReLU(), new nn.Linear(128, 10),
-  );
-}
+const cnn = mnistCnn;
 
-function mlp(): nn.Sequential {
-  manualSeed(0);
-  return new nn.Sequential(new nn.Linear(784, 1024), new nn.ReLU(), new nn.Linear(1024, 1024), new nn.ReLU(), new nn.Linear(1024, 10));
-}
+const mlp = (): ReturnType<typeof mnistMlp> => mnistMlp(1024);
 
 function record(model: nn.Module, xShape: number[], inPlace: boolean): Script {
   const ce = new nn.CrossEntropy();

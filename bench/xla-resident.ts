@@ -6,22 +6,13 @@
 //   - leak: 10 000 runs of a small training script, RSS every 1 000 runs.
 // Alone: node --import tsx bench/xla-resident.ts [rounds]
 import { Backend, Builder, DType, Script, Tensor, manualSeed, nn } from '../lib';
+import { mnistCnn, mnistMlp } from './train-models';
 
 const rounds = Number(process.argv[2] ?? 8);
 
-function cnn(): nn.Sequential {
-  manualSeed(0);
-  return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(16, 32, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Flatten(), new nn.Linear(32 * 7 * 7, 128), new nn.ReLU(), new nn.Linear(128, 10),
-  );
-}
+const cnn = mnistCnn;
 
-function mlp(): nn.Sequential {
-  manualSeed(0);
-  return new nn.Sequential(new nn.Linear(784, 512), new nn.ReLU(), new nn.Linear(512, 512), new nn.ReLU(), new nn.Linear(512, 10));
-}
+const mlp = (): ReturnType<typeof mnistMlp> => mnistMlp(512);
 
 /** 'old': variables uploaded every run; 'resident': on the device, updates donated; 'no-donate': on the device, updates into fresh buffers. */
 type Mode = 'old' | 'resident' | 'no-donate';
