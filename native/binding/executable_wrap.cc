@@ -67,11 +67,11 @@ Napi::Array alloc_outputs(Napi::Env env, const Executable& exe, const Executable
 }
 
 // Runs exe->run on the libuv pool, keeping the input and output buffers alive meanwhile.
-class RunWorker : public Napi::AsyncWorker {
+class RunWorker : public CodedRunWorker {
  public:
   RunWorker(Napi::Function cb, std::shared_ptr<Executable> exe, std::vector<const void*> ins, std::vector<void*> outs,
             Napi::Value keep_inputs, Napi::Value keep_outputs, const char* name)
-      : Napi::AsyncWorker(cb, name), exe_(std::move(exe)), ins_(std::move(ins)), outs_(std::move(outs)) {
+      : CodedRunWorker(cb, name), exe_(std::move(exe)), ins_(std::move(ins)), outs_(std::move(outs)) {
     // The caller may transfer or detach an input's ArrayBuffer (postMessage/structuredClone with
     // transfer) while the run is in flight, which frees its memory however the JS object is held,
     // and N-API cannot pin a V8-owned buffer. So inputs are copied now, on the JS thread (the
@@ -98,17 +98,7 @@ class RunWorker : public Napi::AsyncWorker {
     keep_in_ = Napi::Persistent(keep_inputs.As<Napi::Object>());
     keep_out_ = Napi::Persistent(keep_outputs.As<Napi::Object>());
   }
-  void Execute() override {
-    try {
-      exe_->run(ins_, outs_);
-    } catch (const HoduError& e) {
-      code_ = error_code_name(e.code());
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      code_ = "INTERNAL";
-      SetError(e.what());
-    }
-  }
+  void work() override { exe_->run(ins_, outs_); }
   void OnOK() override {
     Napi::Object in = keep_in_.Value();
     std::string lost;
@@ -131,11 +121,6 @@ class RunWorker : public Napi::AsyncWorker {
     }
     Callback().Call({Env().Null(), keep_out_.Value()});
   }
-  void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), code_));
-    Callback().Call({err.Value()});
-  }
 
  private:
   std::shared_ptr<Executable> exe_;
@@ -151,7 +136,6 @@ class RunWorker : public Napi::AsyncWorker {
   std::vector<void*> outs_;
   std::vector<size_t> aliased_;  // inputs that aliased outputs were written into
   Napi::ObjectReference keep_in_, keep_out_;
-  std::string code_ = "INTERNAL";
 };
 
 // run(handle, inputs[]) -> outputs[] (ArrayBuffers the program wrote into)

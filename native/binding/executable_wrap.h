@@ -7,8 +7,10 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "../core/error.h"
 #include "../core/executable.h"
 #include "../ir/graph.h"
 
@@ -50,5 +52,32 @@ struct ValidatedGraph {
   std::vector<ConstantData> constants;
 };
 ValidatedGraph validated_graph(const Napi::Value& ir, const Napi::Value& constants);
+
+// An AsyncWorker for one run on the libuv pool: Execute() runs work() and keeps a HoduError's
+// code; OnError calls back with an error carrying it (INTERNAL for any other exception).
+class CodedRunWorker : public Napi::AsyncWorker {
+ protected:
+  CodedRunWorker(Napi::Function cb, const char* name) : Napi::AsyncWorker(cb, name) {}
+  virtual void work() = 0;
+  void Execute() final {
+    try {
+      work();
+    } catch (const HoduError& e) {
+      code_ = error_code_name(e.code());
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      code_ = "INTERNAL";
+      SetError(e.what());
+    }
+  }
+  void OnError(const Napi::Error& e) final {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("code", Napi::String::New(Env(), code_));
+    Callback().Call({err.Value()});
+  }
+
+ private:
+  std::string code_ = "INTERNAL";
+};
 
 }  // namespace hodu

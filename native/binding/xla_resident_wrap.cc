@@ -138,32 +138,17 @@ Napi::Value RunResident(const Napi::CallbackInfo& info) {
   });
 }
 
-class ResidentWorker : public Napi::AsyncWorker {
+class ResidentWorker : public CodedRunWorker {
  public:
   ResidentWorker(Napi::Function cb, std::shared_ptr<xla::XlaPlan> plan, Bound b, Napi::Array outputs)
-      : Napi::AsyncWorker(cb, "hodu.xlaRunResidentAsync"), plan_(std::move(plan)), b_(std::move(b)) {
+      : CodedRunWorker(cb, "hodu.xlaRunResidentAsync"), plan_(std::move(plan)), b_(std::move(b)) {
     keep_out_ = Napi::Persistent(outputs.As<Napi::Object>());
   }
-  void Execute() override {
-    try {
-      plan_->run_resident(b_.args, b_.keep_out, b_.outs, false, r_);
-    } catch (const HoduError& e) {
-      code_ = error_code_name(e.code());
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      code_ = "INTERNAL";
-      SetError(e.what());
-    }
-  }
+  void work() override { plan_->run_resident(b_.args, b_.keep_out, b_.outs, false, r_); }
   void OnOK() override {
     Napi::Env env = Env();
     Napi::Object o = result_of(env, keep_out_.Value().As<Napi::Array>(), r_);
     Callback().Call({env.Null(), o});
-  }
-  void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), code_));
-    Callback().Call({err.Value()});
   }
 
  private:
@@ -171,7 +156,6 @@ class ResidentWorker : public Napi::AsyncWorker {
   Bound b_;
   xla::ResidentRun r_;
   Napi::ObjectReference keep_out_;
-  std::string code_ = "INTERNAL";
 };
 
 Napi::Value RunResidentAsync(const Napi::CallbackInfo& info) {
